@@ -1,0 +1,1 @@
+"""The artwork packs shipped with the toolkit (installed as ``cartoonset.assets``)."""

@@ -1,0 +1,26 @@
+"""cartoonset: render CartoonSet-style cartoon faces from declarative SVG packs, and load them.
+
+Heavy pieces (torch datasets) are imported lazily so ``cartoonset render`` starts fast.
+"""
+from ._version import __version__
+
+__all__ = ["__version__", "CartoonSet", "load_pack", "sample", "render", "render_one", "to_tensor_cache"]
+
+
+def __getattr__(name):
+    if name == "load_pack":
+        from .pack import load_pack
+        return load_pack
+    if name in ("sample",):
+        from .sampler import sample
+        return sample
+    if name in ("render", "render_one"):
+        from . import render as _r
+        return getattr(_r, name)
+    if name == "CartoonSet":
+        from .dataset import CartoonSet
+        return CartoonSet
+    if name == "to_tensor_cache":
+        from .cache import to_tensor_cache
+        return to_tensor_cache
+    raise AttributeError(f"module 'cartoonset' has no attribute {name!r}")

@@ -1,0 +1,8 @@
+"""TOML reading on every supported Python (tomllib from 3.11, tomli before)."""
+try:
+    import tomllib as _toml
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as _toml
+
+loads = _toml.loads
+TOMLDecodeError = _toml.TOMLDecodeError

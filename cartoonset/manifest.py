@@ -1,0 +1,106 @@
+"""Manifests and indexes: a resumable JSON-lines log while a job runs, flat CSV tables for people.
+
+A job appends one record per finished item to a :class:`RecordLog`; a restarted job reopens it,
+skips what is recorded and appends the rest. A torn last line (the job was killed mid-write) is cut
+off on reopening, so the log never holds half a record.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+from .atomic import write_text
+
+
+class RecordLog:
+    """Append-only log of JSON records keyed by ``key``; the last record for a key wins."""
+
+    def __init__(self, path: str | os.PathLike, key: str = "id", fsync: bool = False):
+        self.path = Path(path)
+        self.key = key
+        self.fsync = fsync
+        self._records: dict[str, dict] = {}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._recover()
+        self._fh = open(self.path, "a", encoding="utf-8")
+
+    def _recover(self) -> None:
+        if not self.path.exists():
+            return
+        data = self.path.read_bytes()
+        good = data.rfind(b"\n") + 1  # everything after the last newline is a torn write
+        for line in data[:good].splitlines():
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a torn line followed by a newline from a later append: skip it
+            self._records[str(rec[self.key])] = rec
+        if good != len(data):
+            with open(self.path, "r+b") as fh:
+                fh.truncate(good)
+
+    def __contains__(self, key: object) -> bool:
+        return str(key) in self._records
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def get(self, key: object, default: Any = None) -> dict | None:
+        return self._records.get(str(key), default)
+
+    def records(self) -> list[dict]:
+        return list(self._records.values())
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        rec = dict(record)
+        self._fh.write(json.dumps(rec, separators=(",", ":"), default=_jsonable) + "\n")
+        self._fh.flush()
+        if self.fsync:
+            os.fsync(self._fh.fileno())
+        self._records[str(rec[self.key])] = rec
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> "RecordLog":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _jsonable(obj: Any) -> Any:
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def read_jsonl(path: str | os.PathLike) -> Iterator[dict]:
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
+
+
+def write_csv(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], fields: Sequence[str]) -> Path:
+    """Write a CSV table atomically; nested values (lists, dicts) are stored as JSON."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(fields), extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for row in rows:
+        w.writerow({k: (json.dumps(v, default=_jsonable) if isinstance(v, (list, tuple, dict)) else v)
+                    for k, v in row.items()})
+    return write_text(path, buf.getvalue())
+
+
+def read_csv(path: str | os.PathLike) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
