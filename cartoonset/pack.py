@@ -118,6 +118,14 @@ class Pack:
     transforms: dict[str, Transform]
     filters: tuple[Rule, ...]
     artworks: dict[str, Artwork]
+    names: dict[str, tuple[str, ...]] = field(default_factory=dict)   # optional variant names
+    tags: dict[str, dict[str, frozenset[int]]] = field(default_factory=dict)  # e.g. tags["hair"]["fringe"]
+
+    def variant_name(self, attribute: str, index: int) -> str:
+        if attribute in self.palettes:
+            return self.palettes[attribute][index].name
+        names = self.names.get(attribute)
+        return names[index] if names else str(index)
 
     @property
     def attribute_names(self) -> tuple[str, ...]:
@@ -445,10 +453,27 @@ def _load(root: Path) -> Pack:
                 raise PackError(f"{root / rel}: unknown colour slot '{{{{{sorted(unknown)[0]}}}}}' (declared: {sorted(slots)})")
             artworks[rel] = art
 
+    # -- optional variant names and tags (documentation, reports and tests use them)
+    names: dict[str, tuple[str, ...]] = {}
+    for attr, lst in doc.get("names", {}).items():
+        if attr not in counts:
+            raise PackError(f"{where}: [names].{attr}: unknown attribute")
+        if not isinstance(lst, list) or len(lst) != counts[attr] or not all(isinstance(x, str) for x in lst):
+            raise PackError(f"{where}: [names].{attr}: need {counts[attr]} strings")
+        names[attr] = tuple(lst)
+    tags: dict[str, dict[str, frozenset[int]]] = {}
+    for attr, table in doc.get("tags", {}).items():
+        if attr not in counts or not isinstance(table, dict):
+            raise PackError(f"{where}: [tags].{attr}: unknown attribute or not a table of tag = [indices]")
+        for tag, idx in table.items():
+            if not isinstance(idx, list) or not all(isinstance(i, int) and 0 <= i < counts[attr] for i in idx):
+                raise PackError(f"{where}: [tags].{attr}.{tag}: need a list of variant indices of {attr}")
+        tags[attr] = {tag: frozenset(idx) for tag, idx in table.items()}
+
     return Pack(root=root, name=name, version=version, description=str(meta.get("description", "")),
                 canvas=canvas, layers=layers, attributes=schema, palettes=palettes, weights=weights,
                 slots=slots, parts=tuple(parts), transforms=transforms, filters=tuple(rules),
-                artworks=artworks)
+                artworks=artworks, names=names, tags=tags)
 
 
 def _points(table: Any, where: str, ctx: str) -> dict[str, tuple[float, float]]:
