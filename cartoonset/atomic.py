@@ -56,15 +56,32 @@ def is_temp(path: Path) -> bool:
     return path.name.startswith(".") and TEMP_MARK in path.name
 
 
+def _owner_alive(path: Path) -> bool:
+    """Whether the process that made this temp file still runs (a concurrent shard's write)."""
+    try:
+        pid = int(path.name.rsplit(TEMP_MARK, 1)[1].split("-", 1)[0])
+    except (IndexError, ValueError):
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def remove_stale_temps(folder: str | os.PathLike, recursive: bool = False) -> int:
-    """Delete temp files a killed run left behind; returns how many."""
+    """Delete temp files a killed run left behind (not those of live processes); returns how many."""
     folder = Path(folder)
     if not folder.is_dir():
         return 0
     pattern = f"**/.*{TEMP_MARK}*" if recursive else f".*{TEMP_MARK}*"
     n = 0
     for p in folder.glob(pattern):
-        if p.is_file() and is_temp(p):
+        if p.is_file() and is_temp(p) and not _owner_alive(p):
             with contextlib.suppress(FileNotFoundError):
                 p.unlink()
                 n += 1

@@ -1,0 +1,90 @@
+"""The ``cartoonset`` command line: a thin layer over :mod:`cartoonset.render`, ``preview``, ``stats``."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ._version import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cartoonset")
+def main() -> None:
+    """Render CartoonSet-style cartoon faces from SVG artwork packs, preview and describe them."""
+
+
+def _fail(e: Exception) -> None:
+    click.echo(f"error: {e}", err=True)
+    sys.exit(2)
+
+
+@main.command()
+@click.option("--n", "n", type=int, default=9000, show_default=True, help="Number of kept cartoons.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("data/cartoonset"),
+              show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--size", type=int, default=500, show_default=True, help="Image side in pixels.")
+@click.option("--workers", type=int, default=None, help="Worker processes (default: all cores).")
+@click.option("--shard", default=None, help="Render the K-th of N disjoint parts, e.g. 0/4.")
+@click.option("--pack", default=None, help="Pack folder or bundled pack name (default: default).")
+@click.option("--renderer", type=click.Choice(["fast", "reference"]), default="fast", show_default=True)
+@click.option("--no-filter", is_flag=True, help="Keep samples the realism filters would reject.")
+def render(n, out, seed, size, workers, shard, pack, renderer, no_filter):
+    """Render N cartoons into OUT in Google's CartoonSet format (resumable)."""
+    from .pack import PackError
+    from .render import RenderError, render as run
+
+    try:
+        report = run(n=n, out=out, seed=seed, size=size, workers=workers, shard=shard, pack=pack,
+                     renderer=renderer, filter=not no_filter)
+    except (PackError, RenderError, ValueError) as e:
+        _fail(e)
+    click.echo(report.summary())
+
+
+@main.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Sheet PNG.")
+@click.option("--n", "n", type=int, default=64, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--pack", default=None)
+@click.option("--vary", multiple=True, help="Show every variant of this attribute (give twice for a grid).")
+@click.option("--tile", type=int, default=160, show_default=True, help="Tile size in pixels.")
+@click.option("--no-filter", is_flag=True)
+def preview(out, n, seed, pack, vary, tile, no_filter):
+    """A contact sheet: N random cartoons, or every variant of --vary attributes."""
+    from .atomic import atomic_path
+    from .pack import PackError
+    from .preview import random_sheet, variant_sheet
+
+    try:
+        sheet = (variant_sheet(list(vary), seed=seed, pack=pack, tile=tile) if vary
+                 else random_sheet(n, seed=seed, pack=pack, tile=tile, filter=not no_filter))
+    except (PackError, ValueError) as e:
+        _fail(e)
+    with atomic_path(out) as tmp:
+        sheet.save(tmp, "PNG")
+    click.echo(f"wrote {out} ({sheet.width}x{sheet.height})")
+
+
+@main.command()
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Histogram PNG (default: ROOT/stats.png).")
+def stats(root, plot):
+    """Per-attribute histograms (PNG and text table) and filter counts of a CartoonSet folder."""
+    from .index import DatasetError
+    from .stats import dataset_stats
+
+    try:
+        st = dataset_stats(root)
+        path = st.plot(plot or root / "stats.png")
+    except (DatasetError, OSError) as e:
+        _fail(e)
+    click.echo(st.table())
+    click.echo(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,292 @@
+"""The render pipeline: schema -> sample -> filter -> compose -> write, in Google's format.
+
+``render(n, out)`` writes ``csX.png`` (RGBA, transparent background) and ``csX.csv`` per kept
+cartoon, then ``index.csv`` (every cartoon's attributes and landmarks) and ``metadata.json``.
+It is resumable (a cartoon whose PNG and CSV both exist is done; both are written atomically, CSV
+last) and shardable (every shard computes the same kept list and renders its own part).
+"""
+from __future__ import annotations
+
+import io
+import multiprocessing as mp
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+from PIL import Image
+
+from . import compose
+from ._version import __version__
+from .atomic import remove_stale_temps, write_bytes, write_json, write_text
+from .manifest import write_csv
+from .pack import LANDMARKS, Pack, load_pack
+from .progress import progress
+from .sampler import Selection, config_id, select
+from .shards import Shard
+
+FORMAT = "cartoonset-render/1"
+PNG_LEVEL = 1  # zlib level 1: ~2x faster than the default 6 for ~25% larger files (see bench/render.py)
+RENDERERS = ("fast", "reference")
+# Cartoons sharing these attributes share their most expensive pieces: ordering work by them keeps
+# each worker's raster cache hot and small.
+LOCALITY = ("hair", "hair_color", "face_shape", "chin_length", "face_color", "facial_hair", "glasses",
+            "glasses_color")
+
+
+class RenderError(RuntimeError):
+    """A render cannot start or finish (incompatible output folder, a worker failed)."""
+
+
+@dataclass
+class RenderReport:
+    out: Path
+    n: int
+    seed: int
+    size: int
+    rendered: int
+    already_done: int
+    candidates: int
+    rejected: dict[str, int]
+    seconds: float
+    shard: str = "0/1"
+    complete: bool = True
+    cache_hits: int = 0
+    cache_misses: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.rendered / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> str:
+        lines = [f"{self.n} cartoons in {self.out} (seed {self.seed}, {self.size}px, shard {self.shard}): "
+                 f"{self.rendered} rendered now, {self.already_done} already there; "
+                 f"{self.seconds:.1f}s, {self.rate:.1f} images/s",
+                 f"candidates examined: {self.candidates}; rejected:"]
+        lines += [f"  {name}: {count}" for name, count in self.rejected.items()]
+        if not self.complete:
+            lines.append("(other shards still missing: index.csv lists every cartoon; the folder is complete when all shards finish)")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------- one image
+
+def csv_text(names: Sequence[str], counts: Mapping[str, int], values: Sequence[int]) -> str:
+    """A csX.csv as Google ships it: one ``"attribute", value, variants`` line per attribute."""
+    return "".join(f'"{n}", {int(v)}, {counts[n]}\n' for n, v in zip(names, values))
+
+
+def png_bytes(premul_bgra: np.ndarray, level: int = PNG_LEVEL) -> bytes:
+    buf = io.BytesIO()
+    compose.to_image(premul_bgra).save(buf, "PNG", compress_level=level)
+    return buf.getvalue()
+
+
+def render_one(attrs: Mapping[str, int], pack: Pack | str | None = None, size: int = 500,
+               renderer: str = "reference") -> Image.Image:
+    """One cartoon as a PIL RGBA image (for notebooks and previews)."""
+    pack = pack if isinstance(pack, Pack) else load_pack(pack)
+    if renderer == "reference":
+        return compose.to_image(compose.render_reference(pack, attrs, size))
+    return compose.to_image(compose.FastRenderer(pack, size).render(attrs))
+
+
+def file_stem(cid: str) -> str:
+    return f"cs{cid}"
+
+
+def is_done(out: Path, cid: str) -> bool:
+    return (out / f"{file_stem(cid)}.csv").is_file() and (out / f"{file_stem(cid)}.png").is_file()
+
+
+# ----------------------------------------------------------------------------------------- workers
+
+def _work(pack_root: str, size: int, renderer: str, out: str, items: list, cache_bytes: int, queue) -> None:
+    try:
+        pack = load_pack(pack_root)
+        counts = pack.counts
+        fast = compose.FastRenderer(pack, size, cache_bytes) if renderer == "fast" else None
+        outp = Path(out)
+        done = 0
+        for cid, values in items:
+            attrs = dict(zip(pack.attribute_names, values))
+            img = fast.render(attrs) if fast else compose.render_reference(pack, attrs, size)
+            stem = outp / file_stem(cid)
+            write_bytes(stem.with_suffix(".png"), png_bytes(img))
+            write_text(stem.with_suffix(".csv"), csv_text(pack.attribute_names, counts, values))
+            done += 1
+            if done % 16 == 0:
+                queue.put(("done", 16))
+        queue.put(("done", done % 16))
+        queue.put(("stats", (fast.hits, fast.misses) if fast else (0, 0)))
+    except BaseException as e:  # report, don't hang the parent
+        queue.put(("error", f"{type(e).__name__}: {e}"))
+
+
+def _partition(items: list, names: Sequence[str], workers: int) -> list[list]:
+    cols = [names.index(a) for a in LOCALITY if a in names]
+    items = sorted(items, key=lambda it: tuple(it[1][c] for c in cols))
+    bounds = np.linspace(0, len(items), workers + 1).round().astype(int)
+    return [items[bounds[w]:bounds[w + 1]] for w in range(workers)]
+
+
+def _run_workers(pack: Pack, size: int, renderer: str, out: Path, items: list, workers: int,
+                 cache_bytes: int, show_progress: bool) -> tuple[int, int]:
+    bar = progress(total=len(items), desc="render", unit="img", disable=None if show_progress else True)
+    hits = misses = 0
+    try:
+        if workers <= 1:
+            q = _ListQueue(bar)
+            _work(str(pack.root), size, renderer, str(out), _partition(items, pack.attribute_names, 1)[0],
+                  cache_bytes, q)
+            q.raise_errors()
+            return q.hits, q.misses
+        ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+        queue = ctx.Queue()
+        procs = [ctx.Process(target=_work, args=(str(pack.root), size, renderer, str(out), part, cache_bytes, queue),
+                             daemon=True)
+                 for part in _partition(items, pack.attribute_names, workers) if part]
+        for p in procs:
+            p.start()
+        finished = 0
+        while finished < len(procs):
+            try:
+                kind, val = queue.get(timeout=1.0)
+            except Exception:
+                dead = [p for p in procs if p.exitcode not in (None, 0)]
+                if dead:
+                    raise RenderError(f"a render worker died (exit code {dead[0].exitcode}); "
+                                      "rerun the same command to resume")
+                continue
+            if kind == "done":
+                bar.update(val)
+            elif kind == "stats":
+                hits, misses = hits + val[0], misses + val[1]
+                finished += 1
+            else:
+                for p in procs:
+                    p.terminate()
+                raise RenderError(f"render worker failed: {val}")
+        for p in procs:
+            p.join()
+        return hits, misses
+    finally:
+        bar.close()
+
+
+class _ListQueue:
+    """The queue protocol for in-process rendering (workers=1)."""
+
+    def __init__(self, bar):
+        self.bar, self.error, self.hits, self.misses = bar, None, 0, 0
+
+    def put(self, msg):
+        kind, val = msg
+        if kind == "done":
+            self.bar.update(val)
+        elif kind == "stats":
+            self.hits, self.misses = val
+        else:
+            self.error = val
+
+    def raise_errors(self):
+        if self.error:
+            raise RenderError(f"render failed: {self.error}")
+
+
+# ---------------------------------------------------------------------------------------- metadata
+
+def _run_key(pack: Pack, seed: int, size: int, filter: bool) -> dict:
+    return {"pack": pack.name, "pack_version": pack.version, "seed": seed, "size": size, "filter": filter}
+
+
+def _check_folder(out: Path, key: dict, n: int) -> None:
+    meta_path = out / "metadata.json"
+    if not meta_path.exists():
+        if any(out.glob("cs*.csv")):
+            raise RenderError(f"{out} already holds cartoons from another render (no metadata.json); "
+                              "use an empty --out folder")
+        return
+    import json
+
+    try:
+        meta = json.loads(meta_path.read_text("utf-8"))
+    except (OSError, ValueError):
+        raise RenderError(f"{meta_path} is unreadable; use an empty --out folder") from None
+    old = {k: meta.get(k) for k in key}
+    if old != key:
+        diff = ", ".join(f"{k} {old[k]!r} vs {key[k]!r}" for k in key if old[k] != key[k])
+        raise RenderError(f"{out} holds a different render ({diff}); use another --out folder")
+    if meta.get("n", 0) > n:
+        raise RenderError(f"{out} holds {meta['n']} cartoons of this render; --n {n} would leave "
+                          f"{meta['n'] - n} unindexed. Use --n {meta['n']} or another --out folder")
+
+
+def index_rows(pack: Pack, sel: Selection, size: int) -> list[dict]:
+    rows = []
+    for k in range(len(sel)):
+        values = sel.attrs[k]
+        attrs = dict(zip(sel.names, (int(v) for v in values)))
+        cid = config_id(values, sel.names)
+        row = {"file": f"{file_stem(cid)}.png", "id": cid, "candidate": int(sel.indices[k]), **attrs}
+        for name, (x, y) in compose.landmarks(pack, attrs, size).items():
+            row[f"{name}_x"], row[f"{name}_y"] = round(x, 3), round(y, 3)
+        rows.append(row)
+    return rows
+
+
+def index_fields(names: Sequence[str]) -> list[str]:
+    return ["file", "id", "candidate", *names, *[f"{l}_{c}" for l in LANDMARKS for c in "xy"]]
+
+
+def _metadata(pack: Pack, sel: Selection, key: dict, n: int, complete: bool, renderer: str) -> dict:
+    return {"format": FORMAT, "toolkit_version": __version__, **key, "n": n,
+            "pack_description": pack.description, "renderer": renderer,
+            "candidates": sel.candidates, "rejected": sel.rejected, "complete": complete,
+            "schema": [{"name": a.name, "group": a.group, "variants": a.variants} for a in pack.attributes],
+            "landmarks": {"names": list(LANDMARKS),
+                          "convention": "pixels of the image, continuous, (0, 0) at the top-left corner"}}
+
+
+# ---------------------------------------------------------------------------------------- pipeline
+
+def render(n: int = 9000, out: str | os.PathLike = "data/cartoonset", seed: int = 0, size: int = 500,
+           workers: int | None = None, shard: str | Shard | None = None, pack: Pack | str | None = None,
+           renderer: str = "fast", filter: bool = True, show_progress: bool = True,
+           cache_bytes: int = 1 << 30) -> RenderReport:
+    """Render the first ``n`` kept cartoons of ``seed`` into ``out`` (resuming what is there)."""
+    t0 = time.perf_counter()
+    if renderer not in RENDERERS:
+        raise ValueError(f"renderer must be one of {RENDERERS}, got {renderer!r}")
+    if size < 8:
+        raise ValueError("size must be at least 8 px")
+    shard = shard if isinstance(shard, Shard) else Shard.parse(shard)
+    pack = pack if isinstance(pack, Pack) else load_pack(pack)
+    workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    key = _run_key(pack, seed, size, filter)
+    _check_folder(out, key, n)
+
+    sel = select(pack, seed, n, filter=filter)
+    if not (out / "metadata.json").exists():
+        write_json(out / "metadata.json", _metadata(pack, sel, key, n, False, renderer))
+    remove_stale_temps(out)
+
+    ids = [config_id(sel.attrs[k], sel.names) for k in range(len(sel))]
+    mine = [k for k in range(len(sel)) if shard.owns(k)]
+    todo = [(ids[k], [int(v) for v in sel.attrs[k]]) for k in mine if not is_done(out, ids[k])]
+    hits, misses = _run_workers(pack, size, renderer, out, todo, min(workers, max(1, len(todo))),
+                                cache_bytes, show_progress)
+
+    complete = all(is_done(out, cid) for cid in ids)
+    write_csv(out / "index.csv", index_rows(pack, sel, size), index_fields(sel.names))
+    write_json(out / "metadata.json", _metadata(pack, sel, key, n, complete, renderer))
+    return RenderReport(out=out, n=n, seed=seed, size=size, rendered=len(todo),
+                        already_done=len(mine) - len(todo), candidates=sel.candidates,
+                        rejected=sel.rejected, seconds=time.perf_counter() - t0, shard=str(shard),
+                        complete=complete, cache_hits=hits, cache_misses=misses)

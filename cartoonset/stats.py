@@ -1,0 +1,64 @@
+"""``cartoonset stats``: how often each variant occurs in a folder, and what the filters removed."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_path
+from .index import load_index
+from .schema import release_schema
+
+
+@dataclass
+class DatasetStats:
+    root: Path
+    n: int
+    counts: dict[str, np.ndarray]                 # attribute -> occurrences per variant
+    rejected: dict[str, int] = field(default_factory=dict)
+    candidates: int | None = None
+
+    def table(self) -> str:
+        lines = [f"{self.n} cartoons in {self.root}", f"{'attribute':22s} {'variants':>8s}  min / mean / max count"]
+        for a in release_schema():
+            c = self.counts[a.name]
+            lines.append(f"{a.name:22s} {a.variants:8d}  {c.min():d} / {c.mean():.1f} / {c.max():d}"
+                         + ("   (unused variants: " + ", ".join(map(str, np.flatnonzero(c == 0))) + ")" if (c == 0).any() else ""))
+        if self.rejected:
+            lines.append(f"realism filters ({self.candidates} candidates examined):")
+            lines += [f"  {k}: {v}" for k, v in self.rejected.items()]
+        return "\n".join(lines)
+
+    def plot(self, path: str | os.PathLike) -> Path:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        schema = release_schema()
+        fig, axes = plt.subplots(6, 3, figsize=(15, 18))
+        for ax, a in zip(axes.flat, schema):
+            ax.bar(np.arange(a.variants), self.counts[a.name], color="#4c72b0", width=0.85)
+            ax.set_title(f"{a.name} ({a.group})", fontsize=10)
+            ax.tick_params(labelsize=7)
+        fig.suptitle(f"{self.root.name}: {self.n} cartoons", fontsize=14)
+        fig.tight_layout(rect=(0, 0, 1, 0.98))
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=80)
+        plt.close(fig)
+        return path
+
+
+def dataset_stats(root: str | os.PathLike) -> DatasetStats:
+    idx = load_index(root)
+    counts = {a.name: np.bincount(idx.attrs[:, j], minlength=a.variants) for j, a in enumerate(release_schema())}
+    st = DatasetStats(idx.root, len(idx), counts)
+    meta = idx.root / "metadata.json"
+    if meta.is_file():
+        m = json.loads(meta.read_text("utf-8"))
+        st.rejected, st.candidates = m.get("rejected", {}), m.get("candidates")
+    return st

@@ -1,0 +1,177 @@
+"""The renderer end to end: Google's format, determinism, shards, resume, landmarks, fast == reference."""
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cartoonset import compose
+from cartoonset.index import load_index, parse_attribute_csv
+from cartoonset.pack import load_pack
+from cartoonset.render import render
+from cartoonset.sampler import draw, select
+from cartoonset.schema import attribute_names
+
+CLI = str(Path(sys.executable).parent / "cartoonset")
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.iterdir()) if p.name.startswith("cs")}
+
+
+def run_cli(*args, **kw):
+    return subprocess.run([CLI, "render", *map(str, args)], capture_output=True, text=True, **kw)
+
+
+@pytest.fixture(scope="module")
+def reference_run(mini_pack_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref") / "run"
+    r = run_cli("--n", 200, "--seed", 7, "--out", out, "--pack", mini_pack_dir, "--workers", 2)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_google_format(reference_run, mini_pack):
+    pngs = sorted(reference_run.glob("cs*.png"))
+    assert len(pngs) == 200 and len(list(reference_run.glob("cs*.csv"))) == 200
+    names = attribute_names()
+    for png in pngs[:20]:
+        csv = png.with_suffix(".csv")
+        lines = csv.read_text().splitlines()
+        assert [l.split(",")[0].strip('"') for l in lines] == list(names)
+        assert lines[0].startswith('"eye_angle", ')
+        values = parse_attribute_csv(csv.read_text(), csv)
+        assert (values < np.array([mini_pack.counts[n] for n in names])).all()
+        im = Image.open(png)
+        assert im.mode == "RGBA" and im.size == (500, 500)
+        assert np.asarray(im)[0, 0, 3] == 0  # transparent background
+        assert png.stem[2:].isdigit()
+
+
+def test_same_seed_same_bytes(reference_run, mini_pack_dir, tmp_path):
+    out = tmp_path / "again"
+    assert run_cli("--n", 200, "--seed", 7, "--out", out, "--pack", mini_pack_dir, "--workers", 1).returncode == 0
+    assert digest(out) == digest(reference_run)
+    other = tmp_path / "other"
+    assert run_cli("--n", 200, "--seed", 8, "--out", other, "--pack", mini_pack_dir).returncode == 0
+    assert set(digest(other)) != set(digest(reference_run))
+
+
+def test_shards_union_equals_unsharded(reference_run, mini_pack_dir, tmp_path):
+    out = tmp_path / "sharded"
+    procs = [subprocess.Popen([CLI, "render", "--n", "200", "--seed", "7", "--out", str(out), "--pack",
+                               str(mini_pack_dir), "--workers", "1", "--shard", f"{k}/2"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for k in range(2)]
+    assert all(p.wait() == 0 for p in procs)
+    assert digest(out) == digest(reference_run)
+    assert (out / "index.csv").read_bytes() == (reference_run / "index.csv").read_bytes()
+
+
+def test_killed_run_resumes_to_the_same_set(reference_run, mini_pack_dir, tmp_path):
+    out = tmp_path / "killed"
+    p = subprocess.Popen([CLI, "render", "--n", "200", "--seed", "7", "--out", str(out), "--pack",
+                          str(mini_pack_dir), "--workers", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline and len(list(out.glob("cs*.csv"))) < 60:
+        time.sleep(0.02)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    done = len(list(out.glob("cs*.csv")))
+    assert 0 < done < 200
+    r = run_cli("--n", 200, "--seed", 7, "--out", out, "--pack", mini_pack_dir, "--workers", 2)
+    assert r.returncode == 0, r.stderr
+    assert digest(out) == digest(reference_run)
+    assert not [f for f in os.listdir(out) if ".tmp-" in f]
+    assert f"{200 - done} rendered now, {done} already there" in r.stdout
+
+
+def test_prefix_property(mini_pack):
+    small, big = select(mini_pack, 3, 50), select(mini_pack, 3, 500)
+    assert np.array_equal(small.attrs, big.attrs[:50])
+
+
+def test_filters_count_and_no_filter(mini_pack):
+    sel = select(mini_pack, 0, 2000)
+    col = mini_pack.attribute_names.index("hair_color")
+    assert not np.isin(sel.attrs[:, col], [8, 9]).any()
+    assert sel.rejected["unusual hair colour"] > 0
+    assert sel.candidates == 2000 + sum(sel.rejected.values())
+    raw = select(mini_pack, 0, 2000, filter=False)
+    assert np.isin(raw.attrs[:, col], [8, 9]).any()
+
+
+def test_weights_change_only_their_attribute(mini_pack):
+    import dataclasses
+
+    heavy = dataclasses.replace(mini_pack, weights=dict(mini_pack.weights, glasses=np.r_[np.ones(11), 100.0]))
+    a, b = draw(mini_pack, 1, np.arange(300)), draw(heavy, 1, np.arange(300))
+    g = mini_pack.attribute_names.index("glasses")
+    assert np.array_equal(np.delete(a, g, 1), np.delete(b, g, 1))
+    assert (b[:, g] == 11).mean() > 0.8
+
+
+def test_index_and_landmarks_on_features(reference_run, mini_pack):
+    idx = load_index(reference_run)
+    assert idx.layout == "render" and len(idx) == 200 and idx.landmarks.shape == (200, 4, 2)
+    for k in range(0, 200, 20):
+        im = np.asarray(Image.open(reference_run / idx.files[k]).convert("RGBA")).astype(int)
+        attrs = dict(zip(attribute_names(), map(int, idx.attrs[k])))
+        for j in (0, 1):  # iris centres: the black pupil of the mini pack's eyes
+            x, y = idx.landmarks[k, j]
+            assert im[int(y), int(x), :3].max() < 40, (k, j)
+        x, y = idx.landmarks[k, 2]  # mouth centre: the mouth's fill
+        assert np.abs(im[int(y), int(x), :3] - [0x9C, 0x3B, 0x3B]).max() < 10
+        assert attrs["hair"] == idx.attrs[k, attribute_names().index("hair")]
+
+
+def test_landmarks_follow_transforms(mini_pack):
+    base = {a: 0 for a in mini_pack.attribute_names}
+    lm = compose.landmarks(mini_pack, base, 500)
+    assert lm["eye_left"] == pytest.approx((197, 252)) and lm["mouth"] == pytest.approx((250, 349))
+    half = compose.landmarks(mini_pack, base, 250)
+    assert half["eye_right"] == pytest.approx((151.5, 126))
+
+
+@pytest.mark.parametrize("pack_name", ["mini", "default"])
+def test_fast_path_matches_reference(pack_name, mini_pack):
+    if pack_name == "mini":
+        pack = mini_pack
+    else:
+        pytest.importorskip("cartoonset.assets")
+        from cartoonset.pack import bundled_pack_path
+
+        if not (bundled_pack_path("default") / "pack.toml").exists():
+            pytest.skip("the default pack is not generated in this checkout")
+        pack = load_pack("default")
+    sel = select(pack, 11, 40)
+    fast = compose.FastRenderer(pack, 256)
+    worst_mean, worst_max = 0.0, 0
+    for k in range(len(sel)):
+        a = fast.render(sel.row(k)).astype(int)
+        b = compose.render_reference(pack, sel.row(k), 256).astype(int)
+        d = np.abs(a - b)
+        worst_mean, worst_max = max(worst_mean, d.mean(axis=(0, 1)).max()), max(worst_max, d.max())
+    assert worst_mean <= 2.0, worst_mean
+    assert worst_max <= 24, worst_max
+
+
+def test_incompatible_output_folder(reference_run, mini_pack_dir):
+    r = run_cli("--n", 200, "--seed", 9, "--out", reference_run, "--pack", mini_pack_dir)
+    assert r.returncode == 2 and "holds a different render (seed 7 vs 9)" in r.stderr
+    r = run_cli("--n", 100, "--seed", 7, "--out", reference_run, "--pack", mini_pack_dir)
+    assert r.returncode == 2 and "would leave 100 unindexed" in r.stderr
+
+
+def test_library_render_reports(mini_pack, tmp_path):
+    rep = render(n=12, out=tmp_path / "lib", seed=1, size=96, workers=1, pack=mini_pack, show_progress=False)
+    assert rep.rendered == 12 and rep.complete
+    assert Image.open(next((tmp_path / "lib").glob("cs*.png"))).size == (96, 96)
+    again = render(n=20, out=tmp_path / "lib", seed=1, size=96, workers=1, pack=mini_pack, show_progress=False)
+    assert again.already_done == 12 and again.rendered == 8
