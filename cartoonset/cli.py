@@ -86,5 +86,22 @@ def stats(root, plot):
     click.echo(f"wrote {path}")
 
 
+@main.command("export-hf")
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--split", type=click.Choice(["train", "test", "all"]), default="all", show_default=True)
+def export_hf(root, out, split):
+    """Export a CartoonSet to HuggingFace datasets: OUT.parquet, or a save_to_disk folder."""
+    from .dataset import CartoonSet
+    from .hf import export
+    from .index import DatasetError
+
+    try:
+        path = export(CartoonSet(root, split=split, target_type=None), out)
+    except (DatasetError, ImportError) as e:
+        _fail(e)
+    click.echo(f"wrote {path}")
+
+
 if __name__ == "__main__":
     main()

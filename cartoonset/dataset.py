@@ -1,0 +1,193 @@
+"""``CartoonSet``: a torch Dataset over our renders and Google's CartoonSet10k/100k releases."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from PIL import Image
+
+from .index import CartoonIndex, DatasetError, load_index
+from .schema import attribute_names
+from .splits import check_split, filter_ids, read_split_file
+from .template import FACE_TEMPLATE, alignment_matrix, warp
+
+try:
+    from torch.utils.data import Dataset as _Base
+except ImportError:  # pragma: no cover - torch is a dependency, but keep the reader usable without it
+    _Base = object
+
+TARGET_TYPES = ("attr", "landmarks", "attr_dict", "id")
+
+
+class CartoonSet(_Base):
+    """Cartoon faces with their 18 attributes (and landmarks, for our renders).
+
+    Reads a folder written by ``cartoonset render`` or Google's CartoonSet10k (flat) / CartoonSet100k
+    (sub-folders ``0``..``9``) exactly as they unpack; the layout is detected.
+
+    Args:
+        root: the dataset folder.
+        split: ``"train"``, ``"test"`` (the paper's 80/20 protocol: a stable hash of each cartoon's
+            id, so adding cartoons never moves one) or ``"all"``.
+        target_type: ``"attr"``, ``"landmarks"``, ``"attr_dict"`` or ``"id"``, or a list of them
+            (the target is then a tuple in that order); ``None`` or ``[]`` for no target.
+        transform: applied to the PIL image. target_transform: applied to the target.
+        download: fetch and unpack Google's release (``release="10k"`` or ``"100k"``) into ``root``
+            when ``root`` holds no CartoonSet yet.
+        aligned: ``None`` for the stored image, or a side in pixels for a crop aligned to the shared
+            face template (irises and mouth, as the paper centre-aligns cartoons). Google's releases
+            carry no landmarks: their aligned crop is the bounding box of the non-transparent pixels,
+            padded to a square and resized.
+        background: RGB the transparent background is composited on (white by default); ``None``
+            keeps RGBA.
+        split_file: a file written by :func:`cartoonset.splits.write_split_file` that fixes the split.
+
+    A sample is ``(image, target)``: ``image`` a PIL image (RGB, or RGBA when ``background`` is None)
+    unless ``transform`` changes it; ``attr`` a LongTensor of the 18 variant indices in the release's
+    order (:data:`attribute_names`); ``landmarks`` a FloatTensor (4, 2) of (x, y) for eye_left,
+    eye_right, mouth and nose_tip in pixels of the returned image (continuous, (0, 0) at the top-left
+    corner); ``attr_dict`` ``{name: index}``; ``id`` the X of ``csX.png``.
+    """
+
+    attribute_names = attribute_names()
+
+    def __init__(self, root: str | os.PathLike, split: str = "train", target_type: str | Sequence[str] | None = "attr",
+                 transform: Callable | None = None, target_transform: Callable | None = None,
+                 download: bool = False, aligned: int | None = None, background: tuple[int, int, int] | None = (255, 255, 255),
+                 release: str = "10k", split_file: str | os.PathLike | None = None):
+        self.root = Path(root)
+        self.split = check_split(split)
+        self.target_type = [] if target_type is None else ([target_type] if isinstance(target_type, str) else list(target_type))
+        for t in self.target_type:
+            if t not in TARGET_TYPES:
+                raise ValueError(f"target_type must be one of {', '.join(TARGET_TYPES)}; got {t!r}")
+        if aligned is not None and aligned < 8:
+            raise ValueError("aligned must be a crop side of at least 8 pixels, or None")
+        self.transform, self.target_transform = transform, target_transform
+        self.aligned, self.background = aligned, (tuple(background) if background is not None else None)
+        if download:
+            from .download import download_release
+
+            try:
+                load_index(self.root)
+            except DatasetError:
+                download_release(self.root, release)
+        self.index: CartoonIndex = load_index(self.root)
+        if "landmarks" in self.target_type and self.index.landmarks is None:
+            raise ValueError(f"{self.index.root}: this set has no landmarks (Google's releases carry none); "
+                             "use target_type='attr'")
+        assignment = read_split_file(split_file) if split_file else None
+        keep = set(filter_ids(self.index.ids, split, assignment))
+        self.rows = np.array([i for i, cid in enumerate(self.index.ids) if cid in keep], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def ids(self) -> list[str]:
+        return [self.index.ids[r] for r in self.rows]
+
+    @property
+    def attrs(self) -> np.ndarray:
+        """(len, 18) variant indices of the samples in this split."""
+        return self.index.attrs[self.rows].astype(np.int64)
+
+    def _path(self, i: int) -> Path:
+        return self.index.root / self.index.files[self.rows[i]]
+
+    def _read(self, i: int) -> Image.Image:
+        path = self._path(i)
+        try:
+            im = Image.open(path)
+            im.load()
+        except FileNotFoundError:
+            raise DatasetError(f"{path}: missing image (the CSV is there but the PNG is not)") from None
+        except OSError as e:
+            raise DatasetError(f"{path}: unreadable image ({e})") from None
+        return im.convert("RGBA")
+
+    def _matrix(self, i: int, im: Image.Image) -> np.ndarray:
+        """The map from stored-image pixels to the aligned crop."""
+        lm = self.index.landmarks
+        if lm is not None:
+            pts = lm[self.rows[i], :3].astype(np.float64) * (im.width / (self.index.image_size or im.width))
+            return alignment_matrix(pts, self.aligned, FACE_TEMPLATE)
+        # Google's releases: the padded square bounding box of the drawing.
+        alpha = np.asarray(im.getchannel("A"))
+        ys, xs = np.nonzero(alpha > 8)
+        if len(xs) == 0:
+            x0, y0, side = 0.0, 0.0, float(im.width)
+        else:
+            x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+            side = 1.08 * max(x1 - x0, y1 - y0)
+            x0, y0 = (x0 + x1 - side) / 2, (y0 + y1 - side) / 2
+        s = self.aligned / side
+        return np.array([[s, 0, -x0 * s], [0, s, -y0 * s]])
+
+    def image_array(self, i: int) -> np.ndarray:
+        """Sample ``i``'s image as uint8 HxWx3 (HxWx4 without background), before ``transform``."""
+        im = self._read(i)
+        if self.background is not None:
+            base = Image.new("RGBA", im.size, self.background + (255,))
+            arr = np.asarray(Image.alpha_composite(base, im).convert("RGB"))
+        else:
+            arr = np.asarray(im)
+        if self.aligned is None:
+            return arr
+        border = self.background if self.background is not None else (0, 0, 0, 0)
+        if self.background is None:  # warp premultiplied so transparent pixels don't bleed black
+            a = arr[..., 3:].astype(np.float32) / 255
+            pm = np.concatenate([arr[..., :3] * a, arr[..., 3:]], -1).astype(np.uint8)
+            out = warp(pm, self._matrix(i, im), self.aligned, border).astype(np.float32)
+            alpha = np.maximum(out[..., 3:], 1) / 255
+            out[..., :3] = np.clip(out[..., :3] / alpha, 0, 255)
+            return out.round().astype(np.uint8)
+        return warp(arr, self._matrix(i, im), self.aligned, border)
+
+    def landmarks(self, i: int) -> np.ndarray:
+        """(4, 2) landmarks of sample ``i`` in the returned image's pixels."""
+        lm = self.index.landmarks[self.rows[i]].astype(np.float64)
+        if self.aligned is None:
+            return lm
+        m = alignment_matrix(lm[:3], self.aligned, FACE_TEMPLATE)
+        return lm @ m[:, :2].T + m[:, 2]
+
+    def _target(self, i: int, kind: str) -> Any:
+        import torch
+
+        if kind == "attr":
+            return torch.as_tensor(self.index.attrs[self.rows[i]].astype(np.int64))
+        if kind == "landmarks":
+            return torch.as_tensor(self.landmarks(i), dtype=torch.float32)
+        if kind == "attr_dict":
+            return dict(zip(self.attribute_names, map(int, self.index.attrs[self.rows[i]])))
+        return self.index.ids[self.rows[i]]
+
+    def __getitem__(self, i: int):
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"index {i} out of range for {len(self)} samples")
+        i = i % len(self)
+        arr = self.image_array(i)
+        image = Image.fromarray(arr)
+        if self.transform is not None:
+            image = self.transform(image)
+        targets = [self._target(i, t) for t in self.target_type]
+        target = None if not targets else (targets[0] if len(targets) == 1 else tuple(targets))
+        if target is not None and self.target_transform is not None:
+            target = self.target_transform(target)
+        return image, target
+
+    def cache_key(self) -> str:
+        """What the decoded pixels depend on (for :func:`cartoonset.to_tensor_cache`)."""
+        h = hashlib.blake2b(digest_size=10)
+        h.update("\n".join(self.index.files[r] for r in self.rows).encode())
+        return f"cartoonset-{self.split}-a{self.aligned}-bg{self.background}-{len(self)}-{h.hexdigest()}"
+
+    def extra_repr(self) -> str:
+        return f"root={self.index.root}, layout={self.index.layout}, split={self.split}, aligned={self.aligned}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({len(self)} samples, {self.extra_repr()})"
