@@ -1,4 +1,32 @@
-"""facealign: uncropped photos (folders or VGG-Face URL lists) to aligned, background-removed faces."""
+"""facealign: uncropped photos (folders or VGG-Face URL lists) to aligned, background-removed faces.
+
+The pipeline reads top to bottom: :mod:`~facealign.sources` (read) -> :mod:`~facealign.decode` ->
+:mod:`~facealign.locate` (detect, landmarks) -> :mod:`~facealign.align` -> :mod:`~facealign.segment`
+-> :mod:`~facealign.outputs` (write). :func:`align_image` runs it on one photo, :func:`run` on many.
+Heavy pieces (mediapipe, torch) are imported only when used.
+"""
 from cartoonset._version import __version__
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "align_image", "AlignResult", "run", "RunSummary", "fetch", "FetchOptions",
+           "contact_sheet", "AlignedFaces", "Settings", "BackendSpec", "SolutionsBackend", "TasksBackend",
+           "Detector", "Face"]
+
+_WHERE = {
+    "align_image": "pipeline", "AlignResult": "pipeline",
+    "run": "runner", "RunSummary": "runner",
+    "fetch": "downloader", "FetchOptions": "downloader",
+    "contact_sheet": "preview",
+    "AlignedFaces": "dataset",
+    "Settings": "settings",
+    "BackendSpec": "backend", "SolutionsBackend": "backend", "TasksBackend": "backend",
+    "Detector": "backend", "Face": "backend",
+}
+
+
+def __getattr__(name):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'facealign' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

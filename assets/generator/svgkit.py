@@ -60,3 +60,59 @@ def svg_doc(body: str, view: tuple[float, float, float, float] = (0, 0, 500, 500
     x, y, w, h = view
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="{fmt(x)} {fmt(y)} {fmt(w)} {fmt(h)}">\n'
             f"{head}{body}</svg>\n")
+
+
+def bezier_points(p0: Point, p1: Point, p2: Point, p3: Point, n: int = 16) -> list[Point]:
+    """``n + 1`` points along a cubic Bézier, ends included."""
+    out = []
+    for i in range(n + 1):
+        t = i / n
+        u = 1 - t
+        out.append((u ** 3 * p0[0] + 3 * u * u * t * p1[0] + 3 * u * t * t * p2[0] + t ** 3 * p3[0],
+                    u ** 3 * p0[1] + 3 * u * u * t * p1[1] + 3 * u * t * t * p2[1] + t ** 3 * p3[1]))
+    return out
+
+
+def offset(points: Sequence[Point], dists: Sequence[float] | float) -> list[Point]:
+    """Move each point of an open polyline along its left normal (direction of travel rotated -90°
+    on screen) by its distance; negative distances go right."""
+    n = len(points)
+    ds = [dists] * n if isinstance(dists, (int, float)) else list(dists)
+    out = []
+    for i, (x, y) in enumerate(points):
+        a, b = points[max(i - 1, 0)], points[min(i + 1, n - 1)]
+        tx, ty = b[0] - a[0], b[1] - a[1]
+        norm = math.hypot(tx, ty) or 1.0
+        out.append((x + ty / norm * ds[i], y - tx / norm * ds[i]))
+    return out
+
+
+def curve_to(points: Sequence[Point], tension: float = 1.0) -> str:
+    """The ``C`` commands of a smooth open curve through ``points``, without the leading ``M``
+    (to continue a path that already stands on ``points[0]``)."""
+    return smooth_path(points, closed=False, tension=tension).split(" ", 3)[3]
+
+
+def ribbon(spine: Sequence[Point], widths: Sequence[float]) -> str:
+    """A closed filled band around an open spine, ``widths[i]`` wide at ``spine[i]`` (tapers to
+    points where the width is 0)."""
+    half = [w / 2 for w in widths]
+    left = offset(spine, half)
+    right = offset(spine, [-h for h in half])[::-1]
+    return f"M {pt(left[0])} {curve_to(left)} L {pt(right[0])} {curve_to(right)} Z"
+
+
+def clockwise(points: Sequence[Point]) -> bool:
+    """Whether a closed polygon runs clockwise on screen (y down)."""
+    n = len(points)
+    return sum(points[i][0] * points[(i + 1) % n][1] - points[(i + 1) % n][0] * points[i][1] for i in range(n)) > 0
+
+
+def smooth_loop(points: Sequence[Point], cw: bool = True, tension: float = 1.0) -> str:
+    """A smooth closed path through ``points`` running clockwise (``cw``) or anticlockwise on screen.
+    Under the nonzero rule an anticlockwise loop inside a clockwise one is a hole, which is how
+    clip paths get holes (renderers disagree on clip-rule)."""
+    pts = list(points)
+    if clockwise(pts) != cw:
+        pts.reverse()
+    return smooth_path(pts, tension=tension)

@@ -1,0 +1,151 @@
+"""``AlignedFaces``: the faces ``facealign run`` wrote, as a torch Dataset in torchvision's style.
+
+Only ``ok`` manifest rows are samples. The split is drawn per person (``cartoonset.splits``), so
+no identity is in both train and test, and adding photos never moves an existing one.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from cartoonset.splits import check_split, read_split_file, split_of, write_split_file
+
+from .landmarks import POINTS
+from .outputs import SETTINGS_FILE, read_manifest
+from .settings import Settings, background_colour
+
+TARGET_TYPES = ("identity", "landmarks", "id")
+
+
+class AlignedFaces(Dataset):
+    """Aligned, background-removed faces from a ``facealign run`` output folder.
+
+    Args:
+        root: the folder given to ``facealign run --out``.
+        split: ``"train"`` (80% of identities), ``"test"`` (the other 20%) or ``"all"``. The split
+            is a hash of the identity (``cartoonset.splits.split_of``), unless ``split_file`` is given.
+        size: side of the returned images. A size the run wrote (``--size``, ``--large``) is read
+            as is; a smaller one is area-resized from the large crop.
+        transform: applied to the PIL image (e.g. ``torchvision.transforms.ToTensor()``).
+        target_type: ``"identity"``, ``"landmarks"``, ``"id"``, or a list of them (a tuple of
+            targets is returned; an empty list returns ``None``).
+        target_transform: applied to the target.
+        background: colour that transparent crops (``--background transparent``) are composited
+            onto: ``"white"``, ``"black"``, ``"#rrggbb"``, or ``None`` to keep them RGBA. Crops
+            written on a colour are returned as written.
+        split_file: an ``id<TAB>train|test`` file (see :meth:`export_split`) fixing the split.
+
+    A sample is ``(image, target)``. ``image`` is a ``size`` x ``size`` PIL image, mode RGB (RGBA
+    when ``background=None`` and the crops are transparent), or whatever ``transform`` makes of it.
+    Targets: ``identity`` is an ``int``, the index of the person in :attr:`identities` (sorted
+    names of this split); ``landmarks`` is a float32 tensor of shape (4, 2) with the (x, y) pixel
+    coordinates in the returned image of eye_left, eye_right, mouth and nose (continuous, 0 at the
+    top-left edge; eye_left is the eye on the image's left); ``id`` is the manifest id (a ``str``).
+    """
+
+    def __init__(self, root: str | os.PathLike, split: str = "train", size: int = 64,
+                 transform: Callable | None = None, target_type: str | Sequence[str] = "identity",
+                 target_transform: Callable | None = None, background: str | None = "white",
+                 split_file: str | os.PathLike | None = None):
+        self.root = Path(root)
+        self.split = check_split(split)
+        self.transform, self.target_transform = transform, target_transform
+        self.target_type = [target_type] if isinstance(target_type, str) else list(target_type)
+        bad = [t for t in self.target_type if t not in TARGET_TYPES]
+        if bad:
+            raise ValueError(f"target_type must be among {', '.join(TARGET_TYPES)}; got {bad[0]!r}")
+        self._colour = None if background is None else background_colour(background)
+        if self._colour == "transparent":
+            raise ValueError("background must be a colour or None (keep RGBA), not 'transparent'")
+        self.settings = self._settings()
+        if not 1 <= size <= self.settings.large:
+            raise ValueError(f"size must be between 1 and the large crop side {self.settings.large}, got {size}")
+        self.size = int(size)
+        assignment = read_split_file(split_file) if split_file is not None else None
+        self._assignment = assignment
+        rows = [r for r in read_manifest(self.root).values() if r.get("status") == "ok"]
+        self.samples = sorted((r for r in rows if self._in_split(r, assignment)), key=lambda r: r["id"])
+        self.identities: list[str] = sorted({r["identity"] for r in self.samples})
+        self._identity_index = {name: i for i, name in enumerate(self.identities)}
+
+    def _settings(self) -> Settings:
+        import json
+
+        path = self.root / SETTINGS_FILE
+        if not path.is_file():
+            raise FileNotFoundError(f"{self.root} is not a facealign output folder (no {SETTINGS_FILE}); "
+                                    f"make one with `facealign run PHOTOS --out {self.root}`")
+        try:
+            return Settings.from_dict(json.loads(path.read_text(encoding="utf-8"))["settings"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path} is corrupt ({exc}); re-run facealign run into a new folder") from None
+
+    def _in_split(self, row: dict, assignment: dict[str, str] | None) -> bool:
+        if self.split == "all":
+            return True
+        if assignment is not None:
+            return assignment.get(row["id"]) == self.split
+        return split_of(row["identity"]) == self.split
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        row = self.samples[index]
+        image = self._load(row)
+        targets = [self._target(row, t) for t in self.target_type]
+        target: Any = None if not targets else (targets[0] if len(targets) == 1 else tuple(targets))
+        if self.transform is not None:
+            image = self.transform(image)
+        if self.target_transform is not None:
+            target = self.target_transform(target)
+        return image, target
+
+    def _load(self, row: dict) -> Image.Image:
+        outputs = row.get("outputs") or {}
+        exact = outputs.get(str(self.size))
+        rel = exact or outputs.get(str(self.settings.large))
+        if rel is None:
+            raise FileNotFoundError(f"manifest row {row['id']!r} in {self.root} names no crop; "
+                                    f"re-run facealign run into a new folder")
+        path = self.root / rel
+        try:
+            with Image.open(path) as im:
+                im.load()
+        except FileNotFoundError:
+            raise FileNotFoundError(f"aligned image {path} listed in the manifest is missing; "
+                                    f"delete its row or re-run facealign run into a new folder") from None
+        except OSError as exc:
+            raise OSError(f"aligned image {path} is unreadable ({exc})") from None
+        if exact is None:
+            im = im.resize((self.size, self.size), Image.Resampling.BOX)
+        if im.mode in ("RGBA", "LA") and self._colour is not None:
+            canvas = Image.new("RGBA", im.size, tuple(self._colour) + (255,))
+            canvas.alpha_composite(im.convert("RGBA"))
+            return canvas.convert("RGB")
+        return im if im.mode in ("RGB", "RGBA") else im.convert("RGB")
+
+    def _target(self, row: dict, kind: str) -> Any:
+        if kind == "identity":
+            return self._identity_index[row["identity"]]
+        if kind == "landmarks":
+            pts = row["landmarks_aligned"]
+            return torch.tensor([pts[k] for k in POINTS], dtype=torch.float32) * self.size
+        return row["id"]
+
+    def export_split(self, path: str | os.PathLike) -> Path:
+        """Write this dataset's ``id<TAB>split`` lines (every sample, with its split) for reuse."""
+        fixed = self._assignment or {}
+        return write_split_file(path, {r["id"]: fixed.get(r["id"]) or split_of(r["identity"]) for r in self.samples})
+
+    def extra_repr(self) -> str:
+        return f"Split: {self.split}\nSize: {self.size}\nIdentities: {len(self.identities)}"
+
+    def __repr__(self) -> str:
+        head = f"Dataset {type(self).__name__}\n    Number of datapoints: {len(self)}\n    Root location: {self.root}"
+        return "\n".join([head] + ["    " + line for line in self.extra_repr().splitlines()])

@@ -1,0 +1,168 @@
+"""``facealign run``: every input through the pipeline, in parallel, sharded and resumable.
+
+Resuming: each finished input appends one row to the shard's JSON-lines manifest (the main
+process is its only writer) after its crops were renamed into place, so a killed run restarted
+with the same arguments skips what has a row and redoes the rest; a crop from an interrupted item
+is simply rewritten under the same name. Inputs recorded as missing or unavailable are tried again
+once their photo exists (after a later ``facealign fetch``).
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+import traceback
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from cartoonset._version import __version__
+from cartoonset.manifest import RecordLog
+from cartoonset.progress import progress
+from cartoonset.shards import Shard
+
+from .backend import BackendSpec, Detector
+from .outputs import (check_settings, manifest_row, read_manifest, remove_stale_temps, write_crops,
+                      write_manifest_csv)
+from .pipeline import align_image
+from .settings import Settings
+from .sources import Item, read_inputs
+from .status import STATUSES
+
+
+@dataclass
+class RunSummary:
+    """Counts by status over the items of this shard (this run's and earlier runs' rows)."""
+
+    out: Path
+    counts: dict[str, int]
+    processed: int  #: items processed by this call
+    resumed: int  #: items skipped because an earlier run recorded them
+    filtered: int  #: VGG-Face lines dropped by the curated/frontal filters
+    seconds: float
+    stage_seconds: dict[str, float] = field(default_factory=dict)  #: summed over this call's items
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def table(self) -> str:
+        lines = [f"{'status':<26}{'count':>9}{'share':>9}", "-" * 44]
+        total = max(1, self.total)
+        for status in STATUSES:
+            n = self.counts.get(status, 0)
+            if n:
+                lines.append(f"{status:<26}{n:>9}{100.0 * n / total:>8.1f}%")
+        lines.append("-" * 44)
+        lines.append(f"{'total':<26}{self.total:>9}")
+        rate = self.processed / self.seconds if self.seconds > 0 else 0.0
+        lines.append(f"processed now {self.processed} in {self.seconds:.1f} s ({rate:.1f} images/s); "
+                     f"already done {self.resumed}; filtered out {self.filtered}")
+        return "\n".join(lines)
+
+
+def run(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, settings: Settings | None = None,
+        workers: int = 1, shard: Shard | str | None = None, images: str | os.PathLike | None = None,
+        curated_only: bool = False, frontal_only: bool = False, backend: BackendSpec | None = None,
+        show_progress: bool | None = None) -> RunSummary:
+    """Align every photo of ``inputs`` into ``out`` (see :mod:`facealign.outputs` for the layout).
+
+    Parallel with ``workers`` processes (each keeps its own models), restricted to ``shard``
+    ("K/N"), and resumable: call it again with the same arguments after an interruption.
+    """
+    t0 = time.perf_counter()
+    settings = settings or Settings()
+    backend = backend or BackendSpec(min_confidence=settings.min_confidence)
+    shard = shard if isinstance(shard, Shard) else Shard.parse(shard)
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    if backend.name == "tasks" and settings.background != "none" and not backend.models.get("segmenter"):
+        raise ValueError("the tasks backend removes backgrounds only with --segmenter-model (or use --background none)")
+    out = Path(out)
+    listing = read_inputs(inputs, images=images, curated_only=curated_only, frontal_only=frontal_only)
+    out.mkdir(parents=True, exist_ok=True)
+    check_settings(out, settings.to_dict(), {"version": __version__, "backend": backend.name})
+    remove_stale_temps(out)
+
+    items = shard.select(listing.items)
+    done = read_manifest(out)
+    todo = [it for it in items if it.id not in done or _now_available(done[it.id], it)]
+    suffix = "" if shard.count == 1 else f".shard-{shard.index}-of-{shard.count}"
+    stages: Counter = Counter()
+    with RecordLog(out / f"manifest{suffix}.jsonl", key="id") as log:
+        bar = progress(total=len(todo), desc="facealign", unit="img", disable=_quiet(show_progress))
+        try:
+            for row in _rows(todo, out, settings, backend, workers):
+                stages.update(row.get("timings_ms", {}))
+                log.append(row)
+                bar.update(1)
+        finally:
+            bar.close()
+    rows = read_manifest(out)
+    write_manifest_csv(out, rows.values())
+    counts = Counter(rows[it.id]["status"] for it in items if it.id in rows)
+    return RunSummary(out, dict(counts), len(todo), len(items) - len(todo), listing.filtered,
+                      time.perf_counter() - t0, {k: v / 1000.0 for k, v in stages.items()})
+
+
+def _now_available(row: dict, item: Item) -> bool:
+    """A photo recorded as missing or unavailable that has since been downloaded is done again."""
+    return row.get("status") in ("missing", "unavailable") and item.status is None
+
+
+def _quiet(show: bool | None) -> bool | None:
+    return None if show is None else not show
+
+
+def _rows(todo: list[Item], out: Path, settings: Settings, spec: BackendSpec, workers: int):
+    """Manifest rows for ``todo``: items already decided first, the rest through the pipeline."""
+    pending = [it for it in todo if it.status is None]
+    for it in todo:
+        if it.status is not None:
+            yield manifest_row(it, {"status": it.status, "reason": it.reason})
+    if not pending:
+        return
+    if workers == 1 or len(pending) == 1:
+        backend = spec.create()
+        try:
+            for it in pending:
+                yield process_item(it, backend, settings, out)
+        finally:
+            backend.close()
+        return
+    ctx = mp.get_context("spawn")  # fresh interpreters: no model or thread state crosses a fork
+    with ctx.Pool(min(workers, len(pending)), initializer=_init_worker, initargs=(spec, settings, str(out))) as pool:
+        yield from pool.imap_unordered(_work, pending, chunksize=1)
+
+
+def process_item(item: Item, backend: Detector, settings: Settings, out: Path) -> dict[str, Any]:
+    """Align one item and write its crops; any failure becomes the row's status, never an exception."""
+    try:
+        result = align_image(item.path, item.box, settings=settings, backend=backend)
+        outputs = None
+        if result.ok:
+            t = time.perf_counter()
+            outputs = write_crops(out, item.name, result.crops)
+            result.timings["write"] = time.perf_counter() - t
+        row = manifest_row(item, result.record(), outputs)
+        row["timings_ms"] = {k: round(v * 1000.0, 2) for k, v in result.timings.items()}
+        return row
+    except Exception as exc:  # one broken photo must not end a million-photo run
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        reason = f"{type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})"
+        return manifest_row(item, {"status": "error", "reason": reason})
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(spec: BackendSpec, settings: Settings, out: str) -> None:
+    import cv2
+
+    cv2.setNumThreads(1)  # one process per core already
+    _WORKER.update(backend=spec.create(), settings=settings, out=Path(out))
+
+
+def _work(item: Item) -> dict[str, Any]:
+    return process_item(item, _WORKER["backend"], _WORKER["settings"], _WORKER["out"])

@@ -1,0 +1,36 @@
+"""The outcome of one input: a status from a fixed vocabulary, with a one-sentence reason.
+
+Every input gets exactly one manifest row; nothing about a bad photo is fatal to a run.
+"""
+from __future__ import annotations
+
+#: status -> what it means (the order is the order of the summary table)
+STATUSES: dict[str, str] = {
+    "ok": "aligned crops written",
+    "no_face": "no face found (inside the given box, when there is one)",
+    "multiple_faces_ambiguous": "several faces of similar size and no box to choose between them",
+    "box_mismatch": "faces found, but none where the given box says",
+    "cut_off": "the face runs off the photo's edge (eyes or mouth outside it)",
+    "too_small": "the face is smaller than min_eye_distance in the original photo",
+    "not_frontal": "estimated yaw or roll beyond max_yaw / max_roll",
+    "blurry": "the aligned face is less sharp than min_sharpness",
+    "unreadable": "not an image, or a corrupt or truncated one",
+    "too_large": "more pixels than max_pixels (decompression-bomb guard)",
+    "missing": "the file does not exist (or was never downloaded)",
+    "unavailable": "the download failed or served a placeholder (see facealign fetch)",
+    "duplicate": "the same bytes as another input, which is processed instead",
+    "error": "an unexpected failure; the reason holds the exception",
+}
+
+OK = "ok"
+
+
+class Rejected(Exception):
+    """An input that cannot be aligned: carries its status and a one-sentence reason."""
+
+    def __init__(self, status: str, reason: str):
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        super().__init__(f"{status}: {reason}")
+        self.status = status
+        self.reason = reason
