@@ -50,16 +50,28 @@ def render(n, out, seed, size, workers, shard, pack, renderer, no_filter):
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--pack", default=None)
 @click.option("--vary", multiple=True, help="Show every variant of this attribute (give twice for a grid).")
+@click.option("--set", "fixed", multiple=True, metavar="ATTR=INDEX",
+              help="With --vary: fix an attribute of the base cartoon (repeatable).")
 @click.option("--tile", type=int, default=160, show_default=True, help="Tile size in pixels.")
 @click.option("--no-filter", is_flag=True)
-def preview(out, n, seed, pack, vary, tile, no_filter):
+def preview(out, n, seed, pack, vary, fixed, tile, no_filter):
     """A contact sheet: N random cartoons, or every variant of --vary attributes."""
     from .atomic import atomic_path
-    from .pack import PackError
+    from .pack import PackError, load_pack
     from .preview import random_sheet, variant_sheet
+    from .sampler import select
 
     try:
-        sheet = (variant_sheet(list(vary), seed=seed, pack=pack, tile=tile) if vary
+        base = None
+        if fixed:
+            p = load_pack(pack)
+            base = select(p, seed, 1).row(0)
+            for item in fixed:
+                name, _, value = item.partition("=")
+                if name not in base or not value.isdigit() or int(value) >= p.counts[name]:
+                    raise ValueError(f"--set {item}: expected ATTR=INDEX with a valid attribute and variant")
+                base[name] = int(value)
+        sheet = (variant_sheet(list(vary), seed=seed, pack=pack, tile=tile, base=base) if vary
                  else random_sheet(n, seed=seed, pack=pack, tile=tile, filter=not no_filter))
     except (PackError, ValueError) as e:
         _fail(e)

@@ -1,0 +1,42 @@
+"""A non-editable install carries the packages, the presets and the artwork: it renders from
+outside the checkout, finding the packs through package resources."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_wheel_renders_outside_the_checkout(tmp_path):
+    wheels, site = tmp_path / "wheels", tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(wheels), str(ROOT)], check=True, capture_output=True)
+    wheel = next(wheels.glob("*.whl"))
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
+                   check=True, capture_output=True)
+    code = """
+import cartoonset, facealign, xgan
+from pathlib import Path
+from cartoonset import CartoonSet, load_pack
+from cartoonset.render import render
+site = Path(SITE)
+assert Path(cartoonset.__file__).is_relative_to(site), cartoonset.__file__
+pack = load_pack("default")
+assert pack.root.is_relative_to(site), pack.root
+assert len(pack.artworks) > 250
+from xgan.config import resolve
+assert resolve(["paper"])["network"]["embedding"] == [1024, 1024]
+report = render(n=3, out="out", seed=1, size=64, workers=1, show_progress=False)
+ds = CartoonSet("out", split="all", aligned=32)
+assert len(ds) == 3 and ds[0][0].size == (32, 32)
+print("ok", pack.name)
+""".replace("SITE", repr(str(site)))
+    env = dict(os.environ, PYTHONPATH=str(site))
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "ok default" in r.stdout
+    assert (site / "bin" / "cartoonset").exists()
