@@ -1,6 +1,9 @@
 """The ``xgan`` command line: a thin layer over the library functions."""
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import click
 
 from cartoonset._version import __version__
@@ -10,6 +13,115 @@ from cartoonset._version import __version__
 @click.version_option(__version__, prog_name="xgan")
 def main() -> None:
     """The XGAN model and trainer, its baselines and the benchmark."""
+
+
+def _fail(e: Exception) -> None:
+    raise click.ClickException(str(e))
+
+
+@main.command()
+@click.option("--preset", "presets", multiple=True, default=("paper",), show_default=True,
+              help="Preset name or .toml file; repeat to stack (e.g. --preset cpu-small --preset no-sem).")
+@click.option("--cartoons", type=click.Path(file_okay=False, path_type=Path), required=True, help="CartoonSet root.")
+@click.option("--faces", type=click.Path(file_okay=False, path_type=Path), required=True, help="facealign output root.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Run folder.")
+@click.option("--steps", type=click.IntRange(1), help="Training steps (overrides train.steps).")
+@click.option("--batch", type=click.IntRange(1), help="Images per domain per step (overrides train.batch).")
+@click.option("--seed", type=int, help="Seed of every random choice (overrides train.seed).")
+@click.option("--teacher", help="Teacher: dlib, a .pt/.npy embeddings file, or package.module:name (overrides loss.teacher).")
+@click.option("--gan", type=click.Choice(["face2cartoon", "both"]), help="Which paths get a discriminator (overrides loss.gan).")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE", help="Override any preset key.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--compile", "compile_", is_flag=True, help="torch.compile the generator and discriminator steps.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its newest checkpoint.")
+def train(presets, cartoons, faces, out, steps, batch, seed, teacher, gan, overrides, device, compile_, resume) -> None:
+    """Train a model on aligned faces and cartoons (single process, or one per GPU under torchrun)."""
+    from .config import ConfigError, parse_overrides, resolve
+    from .data import load_split
+    from .trainer import RunError
+    from .trainer import train as run
+
+    try:
+        extra = parse_overrides(overrides)
+        for section, key, value in (("train", "steps", steps), ("train", "batch", batch), ("train", "seed", seed),
+                                    ("loss", "teacher", teacher), ("loss", "gan", gan)):
+            if value is not None:
+                extra.setdefault(section, {})[key] = value
+        config = resolve(list(presets), extra)
+        size = config["network"]["image_size"]
+        train_data = load_split(cartoons, faces, "train", size)
+        test_data = load_split(cartoons, faces, "test", size)
+        summary = run(config, train_data, test_data, out, device=device, resume=resume, compile=compile_)
+    except (ConfigError, RunError, ValueError, FileNotFoundError) as e:
+        _fail(e)
+    finally:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+    click.echo(f"step {summary['step']}: " + ", ".join(f"{k} {v:.4g}" for k, v in summary["values"].items()))
+    if summary["samples"]:
+        click.echo(f"samples: {summary['samples']}")
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="model.pt of a run (or any of its checkpoints).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--domain", type=click.Choice(["auto", "face", "cartoon"]), default="auto", show_default=True,
+              help="auto: CartoonSet files (csX.png beside csX.csv) are cartoons, other images photos.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+def translate(inputs, checkpoint, out, domain, device) -> None:
+    """Photos -> cartoons (aligned by facealign first) and CartoonSet cartoons -> faces, as side-by-side PNGs."""
+    from .checkpoint import CheckpointError
+    from .devices import pick_device
+    from .translate import translate_files
+    from .trainer import load_model
+
+    try:
+        dev = pick_device(device)
+        model, _ = load_model(checkpoint, dev)
+        results = translate_files(model, inputs, out, dev, domain)
+    except (CheckpointError, ValueError, FileNotFoundError, RuntimeError) as e:
+        _fail(e)
+    done = sum(1 for r in results if r.output)
+    for r in results:
+        if not r.output:
+            click.echo(f"skipped {r.source}: {r.status} ({r.reason})", err=True)
+    click.echo(f"{done} of {len(results)} inputs translated into {out}")
+    if done == 0:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--cartoons", type=click.Path(file_okay=False, path_type=Path), required=True, help="CartoonSet root.")
+@click.option("--faces", type=click.Path(file_okay=False, path_type=Path), required=True, help="facealign output root.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="PNG to write.")
+@click.option("--count", type=click.IntRange(1), default=16, show_default=True, help="Pairs per direction.")
+@click.option("--columns", type=click.IntRange(1), default=4, show_default=True, help="Pairs per row.")
+@click.option("--split", type=click.Choice(["test", "train", "all"]), default="test", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Which random images are shown.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+def sample(checkpoint, cartoons, faces, out, count, columns, split, seed, device) -> None:
+    """The paper's figure: random faces each beside its cartoon, and cartoons beside their face."""
+    from .checkpoint import CheckpointError
+    from .data import load_split
+    from .devices import pick_device
+    from .grid import save_png
+    from .translate import sample_figure
+    from .trainer import load_model
+
+    try:
+        dev = pick_device(device)
+        model, _ = load_model(checkpoint, dev)
+        data = load_split(cartoons, faces, split, model.config["network"]["image_size"])
+        fig = sample_figure(model, data.images["face"], data.images["cartoon"], count, seed, columns, dev)
+        save_png(out, fig)
+    except (CheckpointError, ValueError, FileNotFoundError, RuntimeError) as e:
+        _fail(e)
+    click.echo(f"wrote {out}")
 
 
 if __name__ == "__main__":

