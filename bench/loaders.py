@@ -17,7 +17,7 @@ import numpy as np
 
 from cartoonset import CartoonSet, to_tensor_cache
 from cartoonset.index import CACHE_NAME
-from cartoonset.render import render
+from cartoonset.pipeline import render
 
 
 def main() -> None:

@@ -15,8 +15,8 @@ def __getattr__(name):
         from .sampler import sample
         return sample
     if name in ("render", "render_one"):
-        from . import render as _r
-        return getattr(_r, name)
+        from . import pipeline
+        return getattr(pipeline, name)
     if name == "CartoonSet":
         from .dataset import CartoonSet
         return CartoonSet

@@ -1,4 +1,4 @@
-"""The ``cartoonset`` command line: a thin layer over :mod:`cartoonset.render`, ``preview``, ``stats``."""
+"""The ``cartoonset`` command line: a thin layer over :mod:`cartoonset.pipeline`, ``preview``, ``stats``."""
 from __future__ import annotations
 
 import sys
@@ -34,7 +34,7 @@ def _fail(e: Exception) -> None:
 def render(n, out, seed, size, workers, shard, pack, renderer, no_filter):
     """Render N cartoons into OUT in Google's CartoonSet format (resumable)."""
     from .pack import PackError
-    from .render import RenderError, render as run
+    from .pipeline import RenderError, render as run
 
     try:
         report = run(n=n, out=out, seed=seed, size=size, workers=workers, shard=shard, pack=pack,

@@ -15,7 +15,7 @@ from cartoonset import CartoonSet, to_tensor_cache
 from cartoonset import index as index_mod
 from cartoonset.download import DownloadError, download_release, safe_extract
 from cartoonset.index import DatasetError, load_index
-from cartoonset.render import render
+from cartoonset.pipeline import render
 from cartoonset.schema import attribute_names
 from cartoonset.template import template_points
 

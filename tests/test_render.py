@@ -14,7 +14,7 @@ from PIL import Image
 from cartoonset import compose
 from cartoonset.index import load_index, parse_attribute_csv
 from cartoonset.pack import load_pack
-from cartoonset.render import render
+from cartoonset.pipeline import render
 from cartoonset.sampler import draw, select
 from cartoonset.schema import attribute_names
 

@@ -24,7 +24,7 @@ TINY = ["--set", "network.encoder=[4, 8, 8, 8]", "--set", "network.embedding=[16
 def datasets(mini_pack, tmp_path_factory):
     """~40 rendered cartoons, and jittered copies of two real photos aligned by facealign."""
     import facealign
-    from cartoonset.render import render
+    from cartoonset.pipeline import render
 
     root = tmp_path_factory.mktemp("xgan-data")
     render(n=40, out=root / "cartoons", seed=3, size=128, workers=1, pack=mini_pack, show_progress=False)

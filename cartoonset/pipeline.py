@@ -7,7 +7,6 @@ last) and shardable (every shard computes the same kept list and renders its own
 """
 from __future__ import annotations
 
-import io
 import multiprocessing as mp
 import os
 import sys
@@ -24,12 +23,12 @@ from ._version import __version__
 from .atomic import remove_stale_temps, write_bytes, write_json, write_text
 from .manifest import write_csv
 from .pack import LANDMARKS, Pack, load_pack
+from .png import encode_png
 from .progress import progress
 from .sampler import Selection, config_id, select
 from .shards import Shard
 
 FORMAT = "cartoonset-render/1"
-PNG_LEVEL = 1  # zlib level 1: ~2x faster than the default 6 for ~25% larger files (see bench/render.py)
 RENDERERS = ("fast", "reference")
 # Cartoons sharing these attributes share their most expensive pieces: ordering work by them keeps
 # each worker's raster cache hot and small.
@@ -80,10 +79,8 @@ def csv_text(names: Sequence[str], counts: Mapping[str, int], values: Sequence[i
     return "".join(f'"{n}", {int(v)}, {counts[n]}\n' for n, v in zip(names, values))
 
 
-def png_bytes(premul_bgra: np.ndarray, level: int = PNG_LEVEL) -> bytes:
-    buf = io.BytesIO()
-    compose.to_image(premul_bgra).save(buf, "PNG", compress_level=level)
-    return buf.getvalue()
+def png_bytes(premul_bgra: np.ndarray) -> bytes:
+    return encode_png(compose.to_rgba(premul_bgra))
 
 
 def render_one(attrs: Mapping[str, int], pack: Pack | str | None = None, size: int = 500,
@@ -105,57 +102,65 @@ def is_done(out: Path, cid: str) -> bool:
 
 # ----------------------------------------------------------------------------------------- workers
 
-def _work(pack_root: str, size: int, renderer: str, out: str, items: list, cache_bytes: int, queue) -> None:
+def _work(pack_root: str, size: int, renderer: str, out: str, cache_bytes: int, tasks, results) -> None:
+    """A worker: render the chunks it pulls from ``tasks`` until it gets None."""
     try:
         pack = load_pack(pack_root)
         counts = pack.counts
         fast = compose.FastRenderer(pack, size, cache_bytes) if renderer == "fast" else None
         outp = Path(out)
-        done = 0
-        for cid, values in items:
-            attrs = dict(zip(pack.attribute_names, values))
-            img = fast.render(attrs) if fast else compose.render_reference(pack, attrs, size)
-            stem = outp / file_stem(cid)
-            write_bytes(stem.with_suffix(".png"), png_bytes(img))
-            write_text(stem.with_suffix(".csv"), csv_text(pack.attribute_names, counts, values))
-            done += 1
-            if done % 16 == 0:
-                queue.put(("done", 16))
-        queue.put(("done", done % 16))
-        queue.put(("stats", (fast.hits, fast.misses) if fast else (0, 0)))
+        for chunk in iter(tasks.get, None):
+            for cid, values in chunk:
+                attrs = dict(zip(pack.attribute_names, values))
+                img = fast.render(attrs) if fast else compose.render_reference(pack, attrs, size)
+                stem = outp / file_stem(cid)
+                write_bytes(stem.with_suffix(".png"), png_bytes(img))
+                write_text(stem.with_suffix(".csv"), csv_text(pack.attribute_names, counts, values))
+            results.put(("done", len(chunk)))
+        results.put(("stats", (fast.hits, fast.misses) if fast else (0, 0)))
     except BaseException as e:  # report, don't hang the parent
-        queue.put(("error", f"{type(e).__name__}: {e}"))
+        results.put(("error", f"{type(e).__name__}: {e}"))
 
 
-def _partition(items: list, names: Sequence[str], workers: int) -> list[list]:
+def _chunks(items: list, names: Sequence[str], workers: int) -> list[list]:
+    """Work units for the workers to pull: the items sorted by :data:`LOCALITY`, one chunk per
+    hairstyle (the most expensive pieces), so a hairstyle is rasterised by one worker only; chunks
+    stay small enough to balance the load."""
     cols = [names.index(a) for a in LOCALITY if a in names]
     items = sorted(items, key=lambda it: tuple(it[1][c] for c in cols))
-    bounds = np.linspace(0, len(items), workers + 1).round().astype(int)
-    return [items[bounds[w]:bounds[w + 1]] for w in range(workers)]
+    limit = max(16, len(items) // (8 * max(workers, 1)))
+    chunks: list[list] = []
+    for it in items:
+        if not chunks or it[1][cols[0]] != chunks[-1][0][1][cols[0]] or len(chunks[-1]) >= limit:
+            chunks.append([])
+        chunks[-1].append(it)
+    return chunks
 
 
 def _run_workers(pack: Pack, size: int, renderer: str, out: Path, items: list, workers: int,
                  cache_bytes: int, show_progress: bool) -> tuple[int, int]:
     bar = progress(total=len(items), desc="render", unit="img", disable=None if show_progress else True)
-    hits = misses = 0
+    chunks = _chunks(items, pack.attribute_names, workers)
     try:
         if workers <= 1:
-            q = _ListQueue(bar)
-            _work(str(pack.root), size, renderer, str(out), _partition(items, pack.attribute_names, 1)[0],
-                  cache_bytes, q)
+            q = _ListQueue(bar, chunks)
+            _work(str(pack.root), size, renderer, str(out), cache_bytes, q, q)
             q.raise_errors()
             return q.hits, q.misses
         ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        queue = ctx.Queue()
-        procs = [ctx.Process(target=_work, args=(str(pack.root), size, renderer, str(out), part, cache_bytes, queue),
-                             daemon=True)
-                 for part in _partition(items, pack.attribute_names, workers) if part]
+        tasks, results = ctx.Queue(), ctx.Queue()
+        for c in chunks:
+            tasks.put(c)
+        for _ in range(workers):
+            tasks.put(None)
+        procs = [ctx.Process(target=_work, args=(str(pack.root), size, renderer, str(out), cache_bytes, tasks, results),
+                             daemon=True) for _ in range(workers)]
         for p in procs:
             p.start()
-        finished = 0
+        finished, hits, misses = 0, 0, 0
         while finished < len(procs):
             try:
-                kind, val = queue.get(timeout=1.0)
+                kind, val = results.get(timeout=1.0)
             except Exception:
                 dead = [p for p in procs if p.exitcode not in (None, 0)]
                 if dead:
@@ -179,10 +184,14 @@ def _run_workers(pack: Pack, size: int, renderer: str, out: Path, items: list, w
 
 
 class _ListQueue:
-    """The queue protocol for in-process rendering (workers=1)."""
+    """Both queues of the worker protocol, in process (workers=1)."""
 
-    def __init__(self, bar):
+    def __init__(self, bar, chunks: list):
         self.bar, self.error, self.hits, self.misses = bar, None, 0, 0
+        self.chunks = list(chunks) + [None]
+
+    def get(self):
+        return self.chunks.pop(0)
 
     def put(self, msg):
         kind, val = msg
