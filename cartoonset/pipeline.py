@@ -7,6 +7,7 @@ last) and shardable (every shard computes the same kept list and renders its own
 """
 from __future__ import annotations
 
+import hashlib
 import multiprocessing as mp
 import os
 import sys
@@ -268,20 +269,48 @@ def render(n: int = 9000, out: str | os.PathLike = "data/cartoonset", seed: int 
            renderer: str = "fast", filter: bool = True, show_progress: bool = True,
            cache_bytes: int = 1 << 30) -> RenderReport:
     """Render the first ``n`` kept cartoons of ``seed`` into ``out`` (resuming what is there)."""
+    pack = pack if isinstance(pack, Pack) else load_pack(pack)
+    sel = select(pack, seed, n, filter=filter)
+    return write_selection(pack, sel, out, _run_key(pack, seed, size, filter), size=size, workers=workers,
+                           shard=shard, renderer=renderer, show_progress=show_progress, cache_bytes=cache_bytes)
+
+
+def render_configs(configs: np.ndarray | Sequence[Sequence[int]], out: str | os.PathLike,
+                   pack: Pack | str | None = None, size: int = 500, workers: int | None = None,
+                   renderer: str = "fast", show_progress: bool = True) -> RenderReport:
+    """Render given attribute vectors (rows in the release's order), e.g. the same cartoons in a
+    second style of the pack. The folder has the usual format; ``metadata.json`` has no seed."""
+    pack = pack if isinstance(pack, Pack) else load_pack(pack)
+    attrs = np.asarray(configs, dtype=np.int64).reshape(-1, len(pack.attributes))
+    counts = np.array([a.variants for a in pack.attributes])
+    if (attrs < 0).any() or (attrs >= counts).any():
+        raise ValueError("a configuration has a variant index out of range")
+    if len({r.tobytes() for r in attrs}) != len(attrs):
+        raise ValueError("configurations must be distinct (each becomes one csX file)")
+    digest = hashlib.blake2b(attrs.tobytes(), digest_size=8).hexdigest()
+    sel = Selection(seed=-1, indices=np.arange(len(attrs)), attrs=attrs, names=pack.attribute_names,
+                    rejected={}, candidates=len(attrs))
+    key = {"pack": pack.name, "pack_version": pack.version, "seed": None, "size": size, "filter": False,
+           "configs": digest}
+    return write_selection(pack, sel, out, key, size=size, workers=workers, renderer=renderer,
+                           show_progress=show_progress)
+
+
+def write_selection(pack: Pack, sel: Selection, out: str | os.PathLike, key: dict, size: int = 500,
+                    workers: int | None = None, shard: str | Shard | None = None, renderer: str = "fast",
+                    show_progress: bool = True, cache_bytes: int = 1 << 30) -> RenderReport:
+    """Render and write the cartoons of ``sel`` (resumable, shardable), then the index and metadata."""
     t0 = time.perf_counter()
     if renderer not in RENDERERS:
         raise ValueError(f"renderer must be one of {RENDERERS}, got {renderer!r}")
     if size < 8:
         raise ValueError("size must be at least 8 px")
     shard = shard if isinstance(shard, Shard) else Shard.parse(shard)
-    pack = pack if isinstance(pack, Pack) else load_pack(pack)
     workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    key = _run_key(pack, seed, size, filter)
+    n = len(sel)
     _check_folder(out, key, n)
-
-    sel = select(pack, seed, n, filter=filter)
     if not (out / "metadata.json").exists():
         write_json(out / "metadata.json", _metadata(pack, sel, key, n, False, renderer))
     remove_stale_temps(out)
@@ -295,7 +324,7 @@ def render(n: int = 9000, out: str | os.PathLike = "data/cartoonset", seed: int 
     complete = all(is_done(out, cid) for cid in ids)
     write_csv(out / "index.csv", index_rows(pack, sel, size), index_fields(sel.names))
     write_json(out / "metadata.json", _metadata(pack, sel, key, n, complete, renderer))
-    return RenderReport(out=out, n=n, seed=seed, size=size, rendered=len(todo),
+    return RenderReport(out=out, n=n, seed=sel.seed, size=size, rendered=len(todo),
                         already_done=len(mine) - len(todo), candidates=sel.candidates,
                         rejected=sel.rejected, seconds=time.perf_counter() - t0, shard=str(shard),
                         complete=complete, cache_hits=hits, cache_misses=misses)

@@ -19,7 +19,7 @@ def build_pack(out: Path, style: Style, hair: ModuleType) -> Pack:
     """Write the pack into ``out`` (files are rewritten only when their bytes change), remove SVGs the
     pack no longer references, and return the loaded, validated pack.
 
-    ``hair`` is the hairstyle module: ``hair.STYLES`` (names and tags) and ``hair.generate(folder)``.
+    ``hair`` is the hairstyle module: ``hair.STYLES`` (names and tags) and ``hair.generate(folder, style)``.
     """
     out = Path(out)
 
@@ -29,7 +29,7 @@ def build_pack(out: Path, style: Style, hair: ModuleType) -> Pack:
 
     for family in FAMILIES:
         family.write(out, style, write_file)
-    hair.generate(out / "hair")
+    hair.generate(out / "hair", style)
     write_file(out / "pack.toml", pack_toml(style, hair.STYLES))
     os.utime(out / "pack.toml")  # load_pack caches by the manifest's mtime: mark the pack as rebuilt
     pack = load_pack(out)

@@ -2,7 +2,9 @@
 
 The outer corner lies toward negative x (the renderer mirrors the right eye). Every variant leaves
 the middle of the iris uncovered, so the iris landmark and the glint always land on the iris, and
-stays inside +-EYE_HALF_W x +-EYE_HALF_H so the glasses can be drawn once for all eyes.
+stays inside +-EYE_HALF_W x +-EYE_HALF_H so the glasses can be drawn once for all eyes. A style
+with gradient shading paints a shaded eyeball, a radial iris with a limbal ring and the soft shadow
+the upper lid casts on the eye.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from .paint import linear, radial, slot
 from .style import Style
 from .svgkit import bezier_points, curve_to, fmt, pt, ribbon, svg_doc
 
@@ -41,14 +44,15 @@ def eye_file(angle: int, lashes: int, lid: int) -> str:
     return f"eyes/eye_{angle}_{lashes}_{lid}.svg"
 
 
-def _lids(shape: EyeShape, scale: float) -> tuple[list, list]:
-    """Upper and lower lid polylines, both from the outer to the inner corner."""
+def _lids(shape: EyeShape, scale: float, opening: float = 1.0) -> tuple[list, list]:
+    """Upper and lower lid polylines, both from the outer to the inner corner; ``opening`` scales
+    the lids' heights (the eye's roundness)."""
     o = (shape.outer[0] * scale, shape.outer[1] * scale)
     i = (shape.inner[0] * scale, shape.inner[1] * scale)
     w = i[0] - o[0]
     mid = (o[1] + i[1]) / 2
-    up = mid - shape.upper * scale / 0.75       # a cubic with equal control heights peaks at 3/4 of them
-    lo = mid + shape.lower * scale / 0.75
+    up = mid - shape.upper * scale * opening / 0.75   # a cubic with equal control heights peaks at 3/4 of them
+    lo = mid + shape.lower * scale * opening / 0.75
     a = shape.peak
     upper = bezier_points(o, (o[0] + w * a * 0.55, up), (i[0] - w * (1 - a) * 0.55, up), i, 20)
     lower = bezier_points(o, (o[0] + w * 0.3, lo), (i[0] - w * 0.32, lo), i, 20)
@@ -59,7 +63,7 @@ def eye_svg(angle: int, lashes: int, lid: int, style: Style) -> str:
     d = style.draw
     shape = EYE_ANGLES[angle]
     s = d.eye_scale
-    upper, lower = _lids(shape, s)
+    upper, lower = _lids(shape, s, d.eye_open)
     opening = f"M {pt(upper[0])} {curve_to(upper)} {curve_to(lower[::-1])} Z"
     r, sw = d.iris_r * s, d.feature_stroke
     n = len(upper) - 1
@@ -73,20 +77,44 @@ def eye_svg(angle: int, lashes: int, lid: int, style: Style) -> str:
     widths = [sw * 1.45 * math.sin(math.pi * (i / m) ** 0.55) ** 0.8 + (0.5 if i == 0 else 0.0) for i in range(m + 1)]
     widths[-1] = 0.0
     liner_spine = [(x, y - w / 2 + 0.7) for (x, y), w in zip(spine, widths)]
-    parts = [f'<defs><clipPath id="open"><path d="{opening}"/></clipPath></defs>']
+    shaded = style.render.gradient
+    defs = f'<clipPath id="open"><path d="{opening}"/></clipPath>'
+    if shaded:
+        defs += (linear("sc", [(0, slot("sclera_shadow"), 1), (0.55, slot("sclera"), 1)], 0, 0, 0, 1, user=False)
+                 + radial("ir", [(0, slot("iris_light"), 1), (0.45, slot("iris"), 1), (0.85, slot("iris"), 1),
+                                 (1, slot("iris_shadow"), 1)], 0, 0, r, 0, r * 0.45)
+                 + linear("lid", [(0, slot("sclera_shadow"), 0.9), (1, slot("sclera_shadow"), 0)], 0, 0, 0, 1,
+                          user=False))
+    parts = [f'<defs>{defs}</defs>']
     if lid:
         crease = [(x * 1.03, y - (5.0 - 2.0 * abs(j / n - 0.45)) * s) for j, (x, y) in enumerate(upper)][1:-4]
         lidfill = f"M {pt(crease[0])} {curve_to(crease)} L {pt(upper[-3])} {curve_to(upper[::-1][2:-2])} Z"
         parts.append(f'<path d="{lidfill}" fill="{{{{skin_shadow}}}}"/>')
         parts.append(f'<path d="M {pt(crease[0])} {curve_to(crease)}" fill="none" stroke="{{{{feature}}}}" '
                      f'stroke-opacity="0.5" stroke-width="{fmt(d.fine_stroke)}" stroke-linecap="round"/>')
-    parts += [
-        f'<path d="{opening}" fill="{{{{sclera}}}}"/>',
-        '<g clip-path="url(#open)">',
-        f'<circle cx="0" cy="0" r="{fmt(r)}" fill="{{{{iris_shadow}}}}"/>',
-        f'<circle cx="0" cy="{fmt(r * 0.12)}" r="{fmt(r * 0.8)}" fill="{{{{iris}}}}"/>',
-        f'<circle cx="0" cy="0" r="{fmt(d.pupil_r * s)}" fill="{{{{pupil}}}}"/>',
-    ]
+    elif shaded:  # an open eye still shows the fold of the upper lid
+        fold = [(x * 1.02, y - 6.5 * s) for x, y in upper][2:-5]
+        parts.append(f'<path d="M {pt(fold[0])} {curve_to(fold)}" fill="none" stroke="{{{{skin_ink}}}}" '
+                     f'stroke-opacity="0.45" stroke-width="{fmt(d.fine_stroke * 0.8)}" stroke-linecap="round"/>')
+    if shaded:
+        parts += [
+            f'<path d="{opening}" fill="url(#sc)"/>',
+            '<g clip-path="url(#open)">',
+            f'<circle cx="0" cy="0" r="{fmt(r)}" fill="url(#ir)"/>',
+            f'<circle cx="0" cy="0" r="{fmt(r - 0.7)}" fill="none" stroke="{{{{iris_shadow}}}}" stroke-width="1.4"/>',
+            f'<circle cx="0" cy="0" r="{fmt(d.pupil_r * s)}" fill="{{{{pupil}}}}"/>',
+        ]
+        band = [(x, y + 7.0 * s) for x, y in upper]
+        parts.append(f'<path d="M {pt(upper[0])} {curve_to(upper)} L {pt(band[-1])} {curve_to(band[::-1])} Z" '
+                     f'fill="url(#lid)"/>')
+    else:
+        parts += [
+            f'<path d="{opening}" fill="{{{{sclera}}}}"/>',
+            '<g clip-path="url(#open)">',
+            f'<circle cx="0" cy="0" r="{fmt(r)}" fill="{{{{iris_shadow}}}}"/>',
+            f'<circle cx="0" cy="{fmt(r * 0.12)}" r="{fmt(r * 0.8)}" fill="{{{{iris}}}}"/>',
+            f'<circle cx="0" cy="0" r="{fmt(d.pupil_r * s)}" fill="{{{{pupil}}}}"/>',
+        ]
     if lid:  # a heavier lid also shades the top of the eyeball
         shade = [(x, y + 3.2 * s) for x, y in upper]
         parts.append(f'<path d="M {pt(upper[0])} {curve_to(upper)} L {pt(shade[-1])} {curve_to(shade[::-1])} Z" '

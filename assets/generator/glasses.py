@@ -3,7 +3,8 @@
 Each lens is a superellipse (plus a per-frame bend: cat-eye wings, aviator drop, wayfarer taper,
 hexagon) sized to enclose every eye artwork at every eye_slant; the temples reach the face edge at the
 eye line, where every face shape has the same width. Light comes from the top-left: each lens carries
-a glint band in its upper-left.
+a glint band in its upper-left. A style with gradient shading tints the lenses more at the top
+(sunglasses fade toward the bottom) and puts a highlight along the top of the rims.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import geometry as g
+from .paint import linear, slot
 from .style import Style
 from .svgkit import curve_to, fmt, mirror_x, pt, smooth_path, svg_doc
 
@@ -96,12 +98,20 @@ def glasses_svg(index: int, style: Style) -> str:
     thin = d.thin_frame_stroke
     rim_w = {"thick": thick, "thin": thin, "half": thin * 0.7, "none": 0.0}[f.rim]
     arm_w = thin * 1.1 if f.rim in ("thin", "none") else thick * 0.8
+    shaded = style.render.gradient
     parts = ["<defs>"]
     for i, p in enumerate(paths):
         parts.append(f'<clipPath id="lens{i}"><path d="{p}"/></clipPath>')
+    if shaded:
+        parts.append(linear("tint", [(0, slot("shade"), 0.97), (1, slot("shade_light"), 0.8)], 0, 0, 0, 1, user=False)
+                     if f.dark else
+                     linear("tint", [(0, slot("lens"), min(1.0, d.lens_opacity * 2)), (0.6, slot("lens"), 0)],
+                            0, 0, 0, 1, user=False))
     parts.append("</defs>")
     for i, (p, pts) in enumerate(zip(paths, lenses)):
-        if f.dark:
+        if shaded:
+            parts.append(f'<path d="{p}" fill="url(#tint)"/>')
+        elif f.dark:
             parts.append(f'<path d="{p}" fill="{{{{shade}}}}" fill-opacity="0.93"/>')
         else:
             parts.append(f'<path d="{p}" fill="{{{{lens}}}}" fill-opacity="{fmt(d.lens_opacity)}"/>')
@@ -137,6 +147,12 @@ def glasses_svg(index: int, style: Style) -> str:
         if f.rim in ("thick", "thin"):
             parts.append(f'<path d="{p}" fill="none" stroke="{{{{frame}}}}" stroke-width="{fmt(rim_w)}" '
                          'stroke-linejoin="round"/>')
+            if shaded and f.rim == "thick":  # light catching the top of the rim
+                n = len(pts)
+                top = pts[n // 8: n // 2 - n // 8 + 1] if f.bend not in ("cat", "hex") else pts[1:4]
+                parts.append(f'<path d="M {pt(top[0])} {curve_to(top)}" fill="none" stroke="{{{{frame_light}}}}" '
+                             f'stroke-width="{fmt(rim_w * 0.3)}" stroke-linecap="round" stroke-opacity="0.8" '
+                             f'transform="translate(0 {fmt(-rim_w * 0.2)})"/>')
         elif f.rim == "none":
             parts.append(f'<path d="{p}" fill="none" stroke="{{{{frame_light}}}}" stroke-opacity="0.6" '
                          f'stroke-width="{fmt(thin * 0.6)}"/>')

@@ -16,7 +16,7 @@ from .geometry import CRANIUM_CY as CY
 from .geometry import CRANIUM_RX as RX
 from .geometry import CRANIUM_RY as RY
 from .geometry import CX
-from .hair_parts import (HAIR, LIGHT, SHADOW, Layer, Volume, back_outline, crown_height, curls, head, hole, run, strand,
+from .hair_parts import (LIGHT, SHADOW, Layer, Volume, back_outline, crown_height, curls, head, hole, run, strand,
                          texture_edge, wave_points)
 from .hair_paths import Pen, Run, arclen, curve, dense, outline, resample
 from .svgkit import fmt
@@ -67,7 +67,7 @@ def bun(layer: Layer, center: Pt, r: float, texture: str = "straight", messy: bo
         cx, cy = center
         for s in (-1, 1):
             layer.body.append(strand([(cx + s * r * 0.5, cy - r * 0.6), (cx + s * r * 1.1, cy - r * 1.05),
-                                      (cx + s * r * 1.45, cy - r * 0.8)], 3.5, HAIR))
+                                      (cx + s * r * 1.45, cy - r * 0.8)], 3.5, layer.lit))
 
 
 # ------------------------------------------------------------------------------------ tails
@@ -134,7 +134,8 @@ def braid(layer: Layer, centre: Sequence[Pt], width: float, tuft: bool = True) -
         pen.curve(tuple(outer + ax * ln * 0.1 + px * bre), tuple(inner - ax * ln * 0.25 + px * bre * 0.8), tuple(inner))
         pen.curve(tuple(inner - ax * ln * 0.25 - px * bre * 0.8), tuple(outer + ax * ln * 0.1 - px * bre), tuple(outer))
         d = pen.close()
-        parts.append(f'<path d="{d}" fill="{SHADOW}" transform="translate(1 2)"/><path d="{d}" fill="{HAIR}"/>')
+        parts.append(f'<path d="{d}" fill="{SHADOW}" transform="translate(1 2)"/><path d="{d}" fill="{layer.lit}"/>'
+                     + layer.outline(d, 0.6))
         if side < 0 and i % 4 == 1:
             parts.append(strand([tuple(outer + ax * ln * 0.25 + px * bre * 0.25),
                                  tuple(outer + ax * ln * 0.6 + px * bre * 0.3)], 2.6, LIGHT))
@@ -172,7 +173,8 @@ def ropes(layer: Layer, lines: Sequence[Sequence[Pt]], width: float, braided: bo
     parts = []
     for pts in lines:
         d = _tube(pts, width)
-        parts.append(f'<path d="{d}" fill="{SHADOW}" transform="translate(2 3)"/><path d="{d}" fill="{HAIR}"/>')
+        parts.append(f'<path d="{d}" fill="{SHADOW}" transform="translate(2 3)"/><path d="{d}" fill="{layer.lit}"/>'
+                     + layer.outline(d, 0.6))
         c = resample(dense(pts, per=12), max(3, int(arclen(dense(pts, per=12))[-1] / (width * 0.75))))
         marks = []
         for j, q in enumerate(c[1:-1], start=1):

@@ -5,7 +5,9 @@ texture: the *cap* (front layer: the hair on the skull from its silhouette down 
 sideburns or the locks over the ears), the *back* (back layer: the hair behind the head, down to
 its length), and extras (buns, ponytails, braids...). Every part is shaded the same way by
 :class:`Layer`: flat base colour, a shadow rim along its lower-right edges, strands in the shadow
-tone and sheen in the light tone, light coming from the top left.
+tone and sheen in the light tone, light coming from the top left. A style with gradient shading
+(``style.Render``) paints the same masses with a gradient, hatching in the rim, an ink outline, a
+shadow cast on the forehead and stippled stubble.
 """
 from __future__ import annotations
 
@@ -20,9 +22,14 @@ from .geometry import CRANIUM_RX as RX
 from .geometry import CRANIUM_RY as RY
 from .geometry import CX
 from .hair_paths import Run, at, curve, dense, mirror_runs, outline, taper
-from .svgkit import smooth_path
+from .paint import hatching, ink, linear, stipple
+from .style import Render
+from .svgkit import fmt, smooth_path
 
 HAIR, SHADOW, LIGHT = "{{hair}}", "{{hair_shadow}}", "{{hair_light}}"
+INK, CAST = "{{hair_ink}}", "{{cast}}"
+CAST_SHIFT = (3.0, 8.0)            # the hair's shadow on the forehead falls down and to the right
+CAST_BOTTOM = 262.0                # ...onto the cranium every face shares, which ends about here
 TEMPLE = (RX - 21.0, 194.0)        # where the hairline meets the side of the head (x offset, y)
 
 
@@ -129,10 +136,21 @@ def mirror(p: tuple[float, float]) -> tuple[float, float]:
 
 @dataclass
 class Layer:
-    """The SVG body of one layer under construction (clip ids are unique within the file)."""
+    """The SVG body of one layer under construction (clip ids are unique within the file), painted
+    the way ``render`` says."""
 
     defs: list[str] = field(default_factory=list)
     body: list[str] = field(default_factory=list)
+    render: Render = field(default_factory=Render)
+
+    @property
+    def lit(self) -> str:
+        """The paint of hair in the light: the base colour, or the style's gradient."""
+        return "url(#hg)" if self.render.gradient else HAIR
+
+    def outline(self, d: str, scale: float = 1.0) -> str:
+        """The ink outline of a hair shape (nothing when the style has no ink)."""
+        return ink(self.render, d, INK, scale)
 
     def mass(self, d: str, details: Sequence[str] = (), rim: tuple[float, float] = (2.5, 4.5)) -> None:
         """A hair mass: base colour, a shadow rim ``rim`` wide along its right and lower edges (the
@@ -140,19 +158,54 @@ class Layer:
         ``details`` (strands, sheen) clipped to it."""
         cid = f"c{len(self.defs)}"
         self.defs.append(f'<clipPath id="{cid}"><path d="{d}"/></clipPath>')
-        self.body.append(f'<g><path d="{d}" fill="{SHADOW}"/><g clip-path="url(#{cid})">'
-                         f'<path d="{d}" fill="{HAIR}" transform="translate({-rim[0]:g} {-rim[1]:g})"/>'
-                         f'{"".join(details)}</g></g>')
+        if not self.render.gradient:
+            self.body.append(f'<g><path d="{d}" fill="{SHADOW}"/><g clip-path="url(#{cid})">'
+                             f'<path d="{d}" fill="{HAIR}" transform="translate({-rim[0]:g} {-rim[1]:g})"/>'
+                             f'{"".join(details)}</g></g>')
+            return
+        hatch = (f'<path d="{d}" fill="url(#hatch)" fill-opacity="{fmt(self.render.hatch)}"/>'
+                 if self.render.hatch else "")
+        self.body.append(f'<g><path d="{d}" fill="{SHADOW}"/>{hatch}<g clip-path="url(#{cid})">'
+                         f'<path d="{d}" fill="{self.lit}" transform="translate({-rim[0] * 1.6:g} {-rim[1] * 1.6:g})"/>'
+                         f'{"".join(details)}</g>{self.outline(d)}</g>')
 
     def flat(self, d: str, fill: str = HAIR, opacity: float = 1.0) -> None:
-        """A plain shape (stubble is the hair colour laid thinly over the skin)."""
+        """A plain shape (stubble is the hair colour laid thinly over the skin, or stippled)."""
+        if opacity < 1 and self.render.stipple:
+            self.body.append(f'<path d="{d}" fill="{fill}" opacity="{opacity * 0.45:g}"/>'
+                             f'<path d="{d}" fill="url(#stip)" opacity="{min(1.0, opacity * 2.0):g}"/>')
+            return
         op = f' opacity="{opacity:g}"' if opacity < 1 else ""
         self.body.append(f'<path d="{d}" fill="{fill}"{op}/>')
+
+    def cast(self, d: str) -> None:
+        """The shadow the hair shape ``d`` casts on the forehead (only where the style asks for one)."""
+        if self.render.cast_shadow > 0:
+            self.body.append(f'<g clip-path="url(#forehead)"><path d="{d}" fill="{CAST}" '
+                             f'fill-opacity="{fmt(self.render.cast_shadow)}" '
+                             f'transform="translate({fmt(CAST_SHIFT[0])} {fmt(CAST_SHIFT[1])})"/></g>')
+
+    def _paints(self) -> list[str]:
+        """The gradient and patterns a gradient-shaded layer refers to, defined once per file."""
+        if not self.render.gradient:
+            return []
+        out = [linear("hg", [(0, LIGHT, 1), (0.3, HAIR, 1), (0.72, HAIR, 1), (1, SHADOW, 1)], CX - 110, 40,
+                      CX + 120, 470)]
+        if self.render.hatch:
+            out.append(hatching("hatch", INK, self.render.hatch_spacing, 0.9))
+        if self.render.stipple:
+            out.append(stipple("stip", SHADOW))
+        if self.render.cast_shadow > 0:
+            w = RX * math.sqrt(1 - ((CAST_BOTTOM - CY) / RY) ** 2)
+            out.append(f'<clipPath id="forehead"><path d="M {fmt(CX - w)} {fmt(CAST_BOTTOM)} A {fmt(RX)} {fmt(RY)} '
+                       f'0 1 1 {fmt(CX + w)} {fmt(CAST_BOTTOM)} Z"/></clipPath>')
+        return out
 
     def markup(self) -> str:
         if not self.body:
             return ""
-        defs = f"<defs>{''.join(self.defs)}</defs>\n" if self.defs else ""
+        defs = self.defs + self._paints()
+        defs = f"<defs>{''.join(defs)}</defs>\n" if defs else ""
         return defs + "\n".join(self.body) + "\n"
 
 

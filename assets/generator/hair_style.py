@@ -17,6 +17,7 @@ from .hair_parts import (HAIR, LIGHT, SHADOW, Layer, Volume, back_outline, curls
                          flow_part, fringe_runs, hairline, mirror, run, sheen, side_bowl, side_burn, side_cover,
                          side_high, side_patch, silhouette, strand, texture_edge, with_part)
 from .hair_paths import Run, mirror_runs, outline
+from .style import Render
 
 PART_X = {"": None, "left": CX - 46.0, "right": CX + 46.0, "centre": CX}
 EAR_COVER = 21.0    # side volume that hides the ears (they reach 17 units beyond the face edge)
@@ -49,9 +50,10 @@ class Style:
     extras: tuple[str, ...] = ()     # names of hair_extras.PRESETS (buns, tails, braids...)
 
 
-def draw(style: Style) -> tuple[str, str]:
-    """The (back, front) layer bodies of a style."""
-    back, front = Layer(), Layer()
+def draw(style: Style, render: Render | None = None) -> tuple[str, str]:
+    """The (back, front) layer bodies of a style, painted as ``render`` says (default: flat)."""
+    render = render or Render()
+    back, front = Layer(render=render), Layer(render=render)
 
     def extras(layer: Layer, stage: str) -> None:
         draw_extras(layer, stage, style.extras, style.texture, style.vol, style.hl_y)
@@ -133,6 +135,7 @@ def _cap(style: Style, layer: Layer) -> None:
     if "cornrows" in style.extras:
         d = " ".join([d] + cornrow_gaps(style.hl_y))
     poly = np.concatenate([r.pts for r in runs])
+    layer.cast(d)
     layer.mass(d, _cap_details(style, inner, part_x, poly))
 
 

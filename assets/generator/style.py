@@ -6,7 +6,7 @@ touching the geometry.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,34 @@ class Draw:
     lens_opacity: float
     beard_shadow_shift: tuple[float, float]
     stubble_opacity: float
+    # Optional proportions (a style file may leave them out; these values are the default pack's).
+    eye_open: float = 1.0         # lid heights relative to the eye's width: above 1 a rounder eye
+    nose_scale: float = 1.0
+
+
+SHADINGS = ("flat", "gradient")
+GRADIENT_ONLY = ("ink", "hatch", "stipple", "cast_shadow")
+NOSES = ("soft", "sculpted")
+MOUTHS = ("smile", "lips")
+
+
+@dataclass(frozen=True)
+class Render:
+    """How the families paint what they draw (the optional ``[render]`` table; these defaults are the
+    default pack's flat look). A second rendering style is these options, not an image filter."""
+
+    shading: str = "flat"         # flat: one shadow tone per mass; gradient: lit-to-shadow gradients
+    ink: float = 0.0              # width of the outline round skin, hair and beard masses (0: none)
+    hatch: float = 0.0            # opacity of line hatching laid in the shadow areas (0: none)
+    hatch_spacing: float = 5.0    # distance between hatching lines (canvas units)
+    stipple: bool = False         # stubble and shaved hair as dots instead of a flat tint
+    cast_shadow: float = 0.0      # opacity of the shadow the hair casts on the forehead (0: none)
+    nose: str = "soft"            # soft: shadow shapes only; sculpted: bridge, tip highlight, nostrils
+    mouth: str = "smile"          # smile: an open smile; lips: parted lips with a highlight
+
+    @property
+    def gradient(self) -> bool:
+        return self.shading == "gradient"
 
 
 @dataclass(frozen=True)
@@ -51,6 +79,7 @@ class Style:
     version: str
     description: str
     draw: Draw
+    render: Render
     slots: dict[str, dict[str, Any]]
     palettes: dict[str, list[dict[str, str]]]
     weights: dict[str, Any]
@@ -73,7 +102,9 @@ def load_style(name_or_path: str | Path = "default") -> Style:
     values: dict[str, Any] = {}
     for f in fields(Draw):
         if f.name not in raw:
-            raise StyleError(f"{path}: [draw]: missing field '{f.name}'")
+            if f.default is MISSING:
+                raise StyleError(f"{path}: [draw]: missing field '{f.name}'")
+            continue
         v = raw[f.name]
         if isinstance(v, list):
             if not all(isinstance(x, (int, float)) for x in v):
@@ -90,5 +121,35 @@ def load_style(name_or_path: str | Path = "default") -> Style:
     meta = doc["pack"]
     return Style(name=str(meta["name"]), version=str(meta["version"]),
                  description=str(meta.get("description", "")), draw=Draw(**values),
+                 render=_render(path, doc.get("render", {})),
                  slots=doc["slots"], palettes=doc["palettes"], weights=doc.get("weights", {}),
                  transforms=doc["transforms"], filters=doc.get("filters", []))
+
+
+def _render(path: Path, raw: dict[str, Any]) -> Render:
+    """The ``[render]`` table: each field checked against its default's type and allowed values."""
+    choices = {"shading": SHADINGS, "nose": NOSES, "mouth": MOUTHS}
+    values: dict[str, Any] = {}
+    for f in fields(Render):
+        if f.name not in raw:
+            continue
+        v, want = raw[f.name], type(f.default)
+        if want is float and isinstance(v, int) and not isinstance(v, bool):
+            v = float(v)
+        if not isinstance(v, want) or (want is float and isinstance(v, bool)):
+            raise StyleError(f"{path}: [render].{f.name}: expected {want.__name__}, got {type(v).__name__}")
+        if f.name in choices and v not in choices[f.name]:
+            raise StyleError(f"{path}: [render].{f.name}: '{v}' is not one of {list(choices[f.name])}")
+        if want is float and (v <= 0 if f.name == "hatch_spacing" else v < 0):
+            bound = "positive" if f.name == "hatch_spacing" else "at least 0"
+            raise StyleError(f"{path}: [render].{f.name}: must be {bound}")
+        values[f.name] = v
+    unknown = set(raw) - {f.name for f in fields(Render)}
+    if unknown:
+        raise StyleError(f"{path}: [render]: unknown field '{sorted(unknown)[0]}'")
+    render = Render(**values)
+    if not render.gradient:  # ink, hatching, stipple and cast shadows are parts of the gradient look
+        for name in GRADIENT_ONLY:
+            if getattr(render, name):
+                raise StyleError(f"{path}: [render].{name}: needs shading = \"gradient\"")
+    return render
