@@ -15,7 +15,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Mapping
 
-import cairosvg
 import cv2
 import numpy as np
 from cairosvg.parser import Tree

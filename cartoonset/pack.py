@@ -20,7 +20,7 @@ import numpy as np
 
 from ._toml import TOMLDecodeError
 from ._toml import loads as toml_loads
-from .schema import GROUPS, Attribute, release_schema
+from .schema import Attribute, release_schema
 from .svg import Artwork, UnsafeSVGError, parse_artwork
 
 MANIFEST = "pack.toml"

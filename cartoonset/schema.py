@@ -7,7 +7,6 @@ from importlib import resources
 
 from ._toml import loads as toml_loads
 
-GROUPS = ("artwork", "colour", "proportion")
 
 
 @dataclass(frozen=True)

@@ -21,3 +21,41 @@ def mini_pack(mini_pack_dir):
     from cartoonset.pack import load_pack
 
     return load_pack(mini_pack_dir)
+
+
+def build_aligned_faces(root: Path, photos: int = 24, seed: int = 0) -> Path:
+    """Jittered copies of two real photos that packages ship (Grace Hopper, the astronaut), spread
+    over people of both splits and aligned by ``facealign run``; returns the facealign output."""
+    import matplotlib
+    import numpy as np
+    import skimage.data
+    from PIL import Image
+
+    import facealign
+    from cartoonset.splits import split_of
+
+    hopper = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    sources = [Image.open(hopper).convert("RGB"), Image.fromarray(skimage.data.astronaut())]
+    names = [f"person{i}" for i in range(50)]
+    people = [n for n in names if split_of(n) == "test"][:2] + [n for n in names if split_of(n) == "train"][:6]
+    r = np.random.default_rng(seed)
+    for k in range(photos):
+        im = sources[k % 2].rotate(float(r.uniform(-10, 10)), resample=Image.BICUBIC)
+        if k % 3 == 0:
+            im = im.transpose(Image.FLIP_LEFT_RIGHT)
+        folder = root / "photos" / people[k % len(people)]
+        folder.mkdir(parents=True, exist_ok=True)
+        im.save(folder / f"{k}.jpg", quality=90)
+    facealign.run([root / "photos"], root / "faces", workers=1, show_progress=False)
+    return root / "faces"
+
+
+@pytest.fixture(scope="session")
+def xgan_data(mini_pack, tmp_path_factory) -> Path:
+    """~40 cartoons of the mini pack (``cartoons/``) and aligned package photos (``faces/``)."""
+    from cartoonset.pipeline import render
+
+    root = tmp_path_factory.mktemp("xgan-data")
+    render(n=40, out=root / "cartoons", seed=3, size=128, workers=1, pack=mini_pack, show_progress=False)
+    build_aligned_faces(root)
+    return root

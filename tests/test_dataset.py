@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from cartoonset import CartoonSet, to_tensor_cache
 from cartoonset import index as index_mod

@@ -3,14 +3,11 @@
 from pathlib import Path
 
 import matplotlib
-import numpy as np
 import pytest
-import skimage.data
 import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from cartoonset.splits import split_of
 from xgan.cli import main
 
 HOPPER = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
@@ -21,28 +18,9 @@ TINY = ["--set", "network.encoder=[4, 8, 8, 8]", "--set", "network.embedding=[16
 
 
 @pytest.fixture(scope="module")
-def datasets(mini_pack, tmp_path_factory):
-    """~40 rendered cartoons, and jittered copies of two real photos aligned by facealign."""
-    import facealign
-    from cartoonset.pipeline import render
-
-    root = tmp_path_factory.mktemp("xgan-data")
-    render(n=40, out=root / "cartoons", seed=3, size=128, workers=1, pack=mini_pack, show_progress=False)
-    photos = [Image.open(HOPPER).convert("RGB"), Image.fromarray(skimage.data.astronaut())]
-    names = [f"person{i}" for i in range(50)]
-    test = [n for n in names if split_of(n) == "test"][:2]
-    people = test + [n for n in names if split_of(n) == "train"][:4]  # both splits get faces
-    r = np.random.default_rng(0)
-    for k in range(12):
-        im = photos[k % 2]
-        im = im.rotate(float(r.uniform(-8, 8)), resample=Image.BICUBIC)
-        if k % 3 == 0:
-            im = im.transpose(Image.FLIP_LEFT_RIGHT)
-        folder = root / "photos" / people[k % 6]
-        folder.mkdir(parents=True, exist_ok=True)
-        im.save(folder / f"{k}.jpg", quality=92)
-    facealign.run([root / "photos"], root / "faces", workers=1, show_progress=False)
-    return root
+def datasets(xgan_data):
+    """Rendered cartoons and package photos aligned by facealign (shared by the xgan tests)."""
+    return xgan_data
 
 
 @pytest.mark.slow

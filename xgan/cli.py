@@ -124,5 +124,45 @@ def sample(checkpoint, cartoons, faces, out, count, columns, split, seed, device
     click.echo(f"wrote {out}")
 
 
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {text!r}") from None
+
+
+@main.command()
+@click.option("--cartoons", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Target domain: a `cartoonset render` folder.")
+@click.option("--faces", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Source domain of the faces track: a `facealign run` folder.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Results folder (resumable: finished runs are reused).")
+@click.option("--methods", default=None, help="Comma-separated methods (default: all).")
+@click.option("--tracks", default=None, help="synthetic, faces or both (default: both when --faces is given).")
+@click.option("--steps", type=click.IntRange(1), default=None, help="Training steps per run (default 2000; 20 with --quick).")
+@click.option("--seeds", default="1,2,3", show_default=True, help="Comma-separated seeds; one run per method and seed.")
+@click.option("--base", default=None, help="Base preset of every method (default: cpu-small on CPU, paper on CUDA).")
+@click.option("--quick", is_flag=True, help="The whole pipeline end to end in minutes (cpu-small, few steps).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+def benchmark(cartoons, faces, out, methods, tracks, steps, seeds, base, quick, device) -> None:
+    """Train XGAN, its ablations and the DTN baselines on the same splits and seeds; score and report."""
+    import shlex
+    import sys
+
+    from .benchmark.harness import BenchmarkError, run_benchmark
+    from .config import ConfigError
+    from .trainer import RunError
+
+    try:
+        path = run_benchmark(cartoons, out, faces=faces, methods_=methods.split(",") if methods else None,
+                             steps=steps, seeds=_int_list(seeds), quick=quick,
+                             tracks=tracks.split(",") if tracks else None, base=base, device=device,
+                             command="xgan " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+    except (BenchmarkError, ConfigError, RunError, ValueError, FileNotFoundError) as e:
+        _fail(e)
+    click.echo(f"wrote {path}")
+
+
 if __name__ == "__main__":
     main()

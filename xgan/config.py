@@ -3,7 +3,9 @@
 A preset is either a root (no ``base``; it then defines the complete schema) or names a ``base`` and
 overrides some of its keys. Several presets can be stacked (``["cpu-small", "no-sem"]``): each later
 one applies only the keys it sets itself, so an ablation runs at any width. Every key is checked
-against the root's schema on load, so a typo fails with the key's name instead of being ignored.
+against the root's schema on load, so a typo fails with the key's name instead of being ignored. A
+preset that chooses a model other than the root's may add one table named after that model (``model =
+"dtn"`` with ``[dtn]``) for its own settings; that table is then part of the schema.
 The resolved configuration is written next to the checkpoints as a preset that reproduces the run.
 """
 from __future__ import annotations
@@ -75,10 +77,14 @@ def _same_type(old: Any, new: Any) -> bool:
 
 
 def _overlay(target: dict, layer: Mapping, where: str, prefix: str = "") -> None:
+    model = None if prefix else layer.get("model", target.get("model"))
     for key, value in layer.items():
         if not prefix and key in META_KEYS:
             continue
         dotted = f"{prefix}{key}"
+        if key not in target and key == model and isinstance(value, dict):
+            target[key] = copy.deepcopy(value)  # the model's own table, introduced by the preset choosing it
+            continue
         if key not in target:
             close = difflib.get_close_matches(key, list(target), n=1)
             hint = f" (did you mean {prefix}{close[0]}?)" if close else ""

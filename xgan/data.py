@@ -130,7 +130,11 @@ class BatchStream:
 
 def to_model_input(images: np.ndarray | torch.Tensor, device: torch.device, channels_last: bool = True) -> torch.Tensor:
     """uint8 (B,S,S,3) -> float (B,3,S,S) in [-1, 1] on ``device``; the copy crosses as uint8."""
-    t = torch.from_numpy(np.ascontiguousarray(images)) if isinstance(images, np.ndarray) else images
+    if isinstance(images, np.ndarray):
+        a = np.ascontiguousarray(images)
+        t = torch.from_numpy(a if a.flags.writeable else a.copy())  # memmap slices are read-only
+    else:
+        t = images
     if device.type == "cuda":
         t = t.pin_memory().to(device, non_blocking=True)
     x = t.permute(0, 3, 1, 2)  # NHWC storage viewed as NCHW is already channels_last

@@ -105,7 +105,12 @@ def translate_files(model: Model, inputs: Sequence[str | os.PathLike], out: str 
         crop, status, reason = crops[p]
         rec = Translation(str(p), kinds[p], status, reason)
         if crop is not None:
-            translated = translate_images(model, crop[None], kinds[p], device)[0]
+            try:
+                translated = translate_images(model, crop[None], kinds[p], device)[0]
+            except ValueError as e:  # a one-way method (DTN has no cartoon -> face decoder)
+                rec.status, rec.reason = "unsupported", str(e)
+                results.append(rec)
+                continue
             name = p.stem
             while name in used:
                 name += "_"
@@ -127,7 +132,14 @@ def sample_figure(model: Model, faces: np.ndarray, cartoons: np.ndarray, count: 
             raise ValueError(f"no {domain} images to sample from")
         idx = np.sort(rng(seed, "figure", domain).choice(len(images), size=n, replace=False))
         picked = np.asarray(images[idx])
-        panels.append(pairs_grid(picked, translate_images(model, picked, domain, device), columns=columns))
+        try:
+            panels.append(pairs_grid(picked, translate_images(model, picked, domain, device), columns=columns))
+        except ValueError:
+            if domain == "face":
+                raise
+            # a one-way method (DTN): the figure has the face -> cartoon panel only
+    if len(panels) == 1:
+        return panels[0]
     h = max(p.shape[0] for p in panels)
     gap = np.full((h, 12, 3), 255, np.uint8)
     padded = [np.pad(p, ((0, h - p.shape[0]), (0, 0), (0, 0)), constant_values=255) for p in panels]

@@ -30,18 +30,23 @@ FEATURES = 256
 class AttributeClassifier(nn.Module):
     def __init__(self, counts: Sequence[int], width: int = 32, image_size: int = 64):
         super().__init__()
-        self.counts = list(counts)
-        chans = [3, width, 2 * width, 4 * width, 8 * width]
-        layers = []
-        for cin, cout in zip(chans, chans[1:]):
-            layers += [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-                       nn.Conv2d(cout, cout, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(cout),
-                       nn.ReLU(inplace=True)]
+        self.counts, self.width = list(counts), width
+
+        def block(cin, cout, k, stride):
+            return [nn.Conv2d(cin, cout, k, stride=stride, padding=(k - stride + 1) // 2, bias=False),
+                    nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+        # a strided stem, then (3x3 conv, strided 4x4 conv) per scale: 64 -> 32 -> 16 -> 8 -> 4
+        layers = block(3, width, 4, 2)
+        c = width
+        for _ in range(3):
+            layers += block(c, c, 3, 1) + block(c, 2 * c, 4, 2)
+            c *= 2
         self.trunk = nn.Sequential(*layers)
         side = image_size // 16
-        self.embed = nn.Sequential(nn.Flatten(), nn.Linear(chans[-1] * side * side, FEATURES),
+        self.embed = nn.Sequential(nn.Flatten(), nn.Linear(c * side * side, FEATURES),
                                    nn.BatchNorm1d(FEATURES), nn.ReLU(inplace=True))
-        self.heads = nn.ModuleList(nn.Linear(FEATURES, c) for c in self.counts)
+        self.heads = nn.ModuleList(nn.Linear(FEATURES, n) for n in self.counts)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.embed(self.trunk(x))
@@ -51,9 +56,9 @@ class AttributeClassifier(nn.Module):
         return [h(f) for h in self.heads]
 
 
-def to_input(batch_uint8: np.ndarray | torch.Tensor, device="cpu") -> torch.Tensor:
+def to_input(batch_uint8: np.ndarray, device="cpu") -> torch.Tensor:
     """uint8 NHWC images to the classifier's float NCHW input in [-1, 1] (the generators' range)."""
-    t = torch.as_tensor(np.asarray(batch_uint8), device=device)
+    t = torch.from_numpy(np.array(batch_uint8)).to(device)  # a writable copy of a (read-only) memmap slice
     return t.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
 
 
@@ -75,7 +80,7 @@ class ClassifierReport:
 
 
 def train_classifier(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
-                     counts: Sequence[int], names: Sequence[str], steps: int = 3000, batch: int = 128,
+                     counts: Sequence[int], names: Sequence[str], steps: int = 2500, batch: int = 64,
                      seed: int = 0, width: int = 32, device: str = "cpu",
                      show_progress: bool = True) -> tuple[AttributeClassifier, ClassifierReport]:
     """Train on uint8 (N, 64, 64, 3) images with (N, 18) attribute targets; report test accuracy."""
@@ -122,7 +127,7 @@ def save(model: AttributeClassifier, report: ClassifierReport, path: str | os.Pa
     path = Path(path)
     with atomic_path(path) as tmp:
         torch.save({"state": model.state_dict(), "counts": model.counts, "accuracy": report.accuracy,
-                    "steps": report.steps, "width": model.trunk[0].out_channels}, tmp)
+                    "steps": report.steps, "width": model.width}, tmp)
     return path
 
 

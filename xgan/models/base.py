@@ -28,6 +28,8 @@ class StepResult:
 def set_requires_grad(modules, flag: bool) -> None:
     """Freeze or unfreeze parameters (the critics during the generator step, so no gradient is
     computed for them while it still flows through them to the generator)."""
+    if modules is None:  # a model without critics (e.g. the L_rec + L_dann ablation)
+        return
     if isinstance(modules, nn.Module):
         modules = [modules]
     for m in modules:
@@ -71,6 +73,17 @@ class Model(nn.Module, metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def translate(self, images: torch.Tensor, source: str, target: str) -> torch.Tensor:
         """Images of domain ``source`` in [-1, 1] rendered in domain ``target``."""
+
+    def embed(self, images: torch.Tensor, domain: str) -> torch.Tensor:
+        """(B, D) L2-normalised embeddings of ``images`` (domain ``domain``, (B, 3, S, S) in [-1, 1]).
+
+        The space in which the model compares semantics across domains (XGAN: e1 for faces, e2 for
+        cartoons; DTN: its one encoder f), read by the benchmark's embedding metrics (domain
+        classification of test embeddings, semantic consistency, diversity). Call it like
+        :meth:`translate`: on a model in evaluation mode, without gradients. A model that has no
+        such space raises ValueError.
+        """
+        raise ValueError(f"{type(self).__name__} has no embedding space to compare domains in")
 
     def parameter_counts(self) -> dict[str, int]:
         return parameter_report(self.networks())

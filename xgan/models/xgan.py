@@ -157,5 +157,12 @@ class XGAN(Model):
     def translate(self, images: torch.Tensor, source: str, target: str) -> torch.Tensor:
         return self.generator.autoencoder.translate(images, source, target)
 
+    @torch.no_grad()
+    def embed(self, images: torch.Tensor, domain: str) -> torch.Tensor:
+        """e1(x) for faces, e2(x) for cartoons: the shared, L2-normalised embedding."""
+        if domain not in DOMAINS:
+            raise ValueError(f"domain must be one of {', '.join(DOMAINS)}; got {domain!r}")
+        return self.generator.autoencoder.encode([images], [domain])
+
 
 MODEL = XGAN
