@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import secrets
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -62,7 +63,7 @@ def _owner_alive(path: Path) -> bool:
         pid = int(path.name.rsplit(TEMP_MARK, 1)[1].split("-", 1)[0])
     except (IndexError, ValueError):
         return False
-    if pid == os.getpid():
+    if pid <= 0 or pid == os.getpid():
         return False
     try:
         os.kill(pid, 0)
@@ -73,16 +74,28 @@ def _owner_alive(path: Path) -> bool:
     return True
 
 
-def remove_stale_temps(folder: str | os.PathLike, recursive: bool = False) -> int:
-    """Delete temp files a killed run left behind (not those of live processes); returns how many."""
+def remove_stale_temps(folder: str | os.PathLike, recursive: bool = False, min_age: float = 0.0,
+                       max_age: float | None = None) -> int:
+    """Delete temp files a killed run left behind; returns how many.
+
+    A temp file of a live process (a shard running beside this one) is kept, unless it is older
+    than ``max_age`` seconds (a writer on another host sharing the folder); one younger than
+    ``min_age`` is kept too (its writer may have just started).
+    """
     folder = Path(folder)
     if not folder.is_dir():
         return 0
+    now, n = time.time(), 0
     pattern = f"**/.*{TEMP_MARK}*" if recursive else f".*{TEMP_MARK}*"
-    n = 0
     for p in folder.glob(pattern):
-        if p.is_file() and is_temp(p) and not _owner_alive(p):
-            with contextlib.suppress(FileNotFoundError):
-                p.unlink()
-                n += 1
+        try:
+            if not (p.is_file() and is_temp(p)):
+                continue
+            age = now - p.stat().st_mtime
+            if age < min_age or (_owner_alive(p) and (max_age is None or age < max_age)):
+                continue
+            p.unlink()
+            n += 1
+        except FileNotFoundError:
+            continue
     return n

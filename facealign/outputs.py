@@ -11,7 +11,6 @@ Layout of an output folder::
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any, Iterable
@@ -19,7 +18,8 @@ from typing import Any, Iterable
 import cv2
 import numpy as np
 
-from cartoonset.atomic import is_temp, write_bytes
+from cartoonset.atomic import remove_stale_temps as _remove_stale_temps
+from cartoonset.atomic import write_bytes
 from cartoonset.manifest import write_csv
 
 from .sources import Item, iter_jsonl
@@ -108,35 +108,7 @@ def check_settings(out: Path, settings: dict[str, Any], extra: dict[str, Any]) -
 
 
 def remove_stale_temps(out: Path, min_age: float = 2.0, max_age: float = 600.0) -> int:
-    """Delete temp files a killed run left: its process is gone and the file is older than
-    ``min_age`` seconds, or the file is older than ``max_age`` (a writer on another host). The
-    in-flight temps of a shard running beside this one are never touched."""
-    now, n = time.time(), 0
-    for p in Path(out).rglob(".*"):
-        if not (p.is_file() and is_temp(p)):
-            continue
-        try:
-            pid = int(p.name.rsplit("-", 2)[-2])
-        except (ValueError, IndexError):
-            pid = -1
-        try:
-            age = now - p.stat().st_mtime
-            if age < max_age and (_alive(pid) or age < min_age):
-                continue
-            p.unlink()
-            n += 1
-        except FileNotFoundError:
-            continue
-    return n
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
+    """Delete the temp files a killed run left anywhere under ``out`` (see
+    :func:`cartoonset.atomic.remove_stale_temps`); a shard running beside this one keeps its own."""
+    return _remove_stale_temps(out, recursive=True, min_age=min_age, max_age=max_age)
     return True
