@@ -73,21 +73,31 @@ def test_methods_are_data():
     assert {"xgan", "rec-dann", "no-sem", "no-teach", "no-gan", "tv-instead-of-gan", "middle-sharing",
             "dtn", "dtn-finetuned"} <= set(table)
     assert table["dtn"].needs_f and not table["xgan"].needs_f
+    from xgan.config import resolve
+
+    for m in table.values():  # every method is a valid stack on both base presets, at their widths
+        for base in ("cpu-small", "paper"):
+            cfg = resolve([base, *m.presets])
+            assert cfg["network"]["encoder"] == resolve([base])["network"]["encoder"]  # same widths
+
+
+QUICK_METHODS = ("xgan", "rec-dann", "dtn", "dtn-finetuned")  # every code path: critics or none, GRL, f
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)
 def test_quick_benchmark_end_to_end(tmp_path_factory, xgan_data):
     from cartoonset.pipeline import render
 
     root = tmp_path_factory.mktemp("bench")
-    render(n=100, out=root / "cartoons", seed=4, size=128, workers=2, show_progress=False)  # the default pack
+    render(n=80, out=root / "cartoons", seed=4, size=128, workers=2, show_progress=False)  # the default pack
     out = root / "results"
     args = ["benchmark", "--cartoons", str(root / "cartoons"), "--faces", str(xgan_data / "faces"),
-            "--out", str(out), "--quick", "--seeds", "1", "--device", "cpu"]
+            "--out", str(out), "--quick", "--seeds", "1", "--device", "cpu", "--methods", ",".join(QUICK_METHODS)]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     rows = list(csv.DictReader(open(out / "results.csv")))
-    table = methods()
+    table = QUICK_METHODS
     for track in ("synthetic", "faces"):
         got = {r["method"] for r in rows if r["track"] == track}
         assert set(table) <= got, (track, got)
