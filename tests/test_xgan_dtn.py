@@ -367,7 +367,7 @@ def test_missing_or_unusable_f_checkpoint_is_one_clear_sentence(f_path, tmp_path
     with pytest.raises(EncoderError, match="corrupt or truncated"):
         build_model(dtn_config(bad))
     torch.save({"weights": torch.zeros(2)}, bad)
-    with pytest.raises(EncoderError, match="not a DTN encoder checkpoint"):
+    with pytest.raises(EncoderError, match="not a valid DTN encoder checkpoint"):
         build_model(dtn_config(bad))
     with pytest.raises(EncoderError, match="takes 32px images but network.image_size is 64"):
         build_model(dtn_config(f_path, "network.image_size=64"))

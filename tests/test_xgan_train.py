@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from xgan import checkpoint as ckpt
 from xgan.config import resolve
@@ -100,8 +101,10 @@ def test_run_folder_contents_and_checkpoint_errors(tmp_path):
     out = tmp_path / "run"
     summary = run(out, tiny("train.steps=6"))
     assert [s for s, _ in ckpt.list_steps(out / "checkpoints")] == [3, 6]
-    for name in ("config.toml", "log.csv", "parameters.json", "model.pt", "samples/step-0000006.png"):
+    for name in ("config.toml", "log.csv", "parameters.json", "model.pt", "samples/step-0000006.png", "losses.png"):
         assert (out / name).is_file(), name
+    with Image.open(out / "losses.png") as im:  # the curves are a real picture
+        assert im.size == (960, 320) and len(set(im.convert("L").getdata())) > 10
     assert resolve(out / "config.toml")["network"] == tiny()["network"]  # the run folder reproduces the run
     state = torch.load(out / "model.pt", weights_only=True)
     assert state["format"] == "xgan-checkpoint" and "optimizers" not in state
@@ -122,7 +125,7 @@ def test_run_folder_contents_and_checkpoint_errors(tmp_path):
     with pytest.raises(ckpt.CheckpointError, match="corrupt or truncated"):
         load_model(bad)
     torch.save({"weights": torch.zeros(2)}, bad)
-    with pytest.raises(ckpt.CheckpointError, match="not an XGAN checkpoint"):
+    with pytest.raises(ckpt.CheckpointError, match="not a valid XGAN checkpoint"):
         ckpt.load(bad)
     with pytest.raises(ckpt.CheckpointError, match="does not exist"):
         ckpt.load(tmp_path / "missing.pt")

@@ -37,20 +37,28 @@ def save(path: str | os.PathLike, state: Mapping) -> Path:
     return path
 
 
+def read_tagged(path: Path, fmt: str, version: int, error: type[Exception], what: str, hint: str = "",
+                map_location: str | torch.device = "cpu") -> dict:
+    """Load a format-tagged dict with ``weights_only`` and check its tag; every failure is one sentence."""
+    hint = f"; {hint}" if hint else ""
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:
+        raise error(f"{what} {path} is corrupt or truncated and cannot be read ({type(e).__name__}){hint}") from None
+    if not isinstance(state, dict) or state.get("format") != fmt:
+        raise error(f"{path} is not a valid {what}{hint}")
+    if state.get("version") != version:
+        raise error(f"{what} {path} has format version {state.get('version')}; this xgan reads {version}")
+    return state
+
+
 def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
     """Read and validate a checkpoint written by :func:`save`."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:
-        raise CheckpointError(f"checkpoint {path} is corrupt or truncated and cannot be read "
-                              f"({type(e).__name__}); delete it to fall back to an earlier one") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not an XGAN checkpoint")
-    if state.get("version") != VERSION:
-        raise CheckpointError(f"checkpoint {path} has format version {state.get('version')}; this xgan reads {VERSION}")
+    state = read_tagged(path, FORMAT, VERSION, CheckpointError, "XGAN checkpoint",
+                        "delete it to fall back to an earlier one", map_location)
     for key in ("config", "networks", "step"):
         if key not in state:
             raise CheckpointError(f"checkpoint {path} lacks its {key!r} entry")

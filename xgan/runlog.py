@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from cartoonset.atomic import atomic_path
 from cartoonset.manifest import read_csv, write_csv
 
 
@@ -45,3 +46,37 @@ class RunLog:
         self._csv.close()
         if self.tb is not None:
             self.tb.close()
+
+
+def plot_log(csv_path: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """Loss and accuracy curves of a run's ``log.csv``: the picture to look at before the numbers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_csv(csv_path)
+    if not rows:
+        raise ValueError(f"{csv_path} has no logged steps yet")
+    steps = [int(r["step"]) for r in rows]
+    names = [k for k in rows[0] if k not in ("step", "images_per_s")]
+    accs = [k for k in names if k.endswith("_acc")]
+    losses = [k for k in names if k not in accs]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    for ax, keys, title in ((axes[0], losses, "losses"), (axes[1], accs, "critic accuracies")):
+        for k in keys:
+            ax.plot(steps, [float(r[k]) for r in rows], label=k, lw=1.2)
+        ax.set_xlabel("step")
+        ax.set_title(title)
+        if keys:
+            ax.legend(fontsize=8)
+    axes[0].set_yscale("log")
+    if accs:
+        axes[1].axhline(0.5, color="k", lw=0.8, ls="--")
+        axes[1].set_ylim(0, 1)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=80)
+    plt.close(fig)
+    return path

@@ -4,7 +4,8 @@ Each step updates the generator side first (with the critics frozen), then the c
 detached translations of that same forward pass, as in the paper (§3.1). The run folder holds
 everything needed to reproduce or continue it: ``config.toml`` (the resolved preset),
 ``checkpoints/step-*.pt``, ``log.csv`` and ``tensorboard/``, ``samples/step-*.png`` and, at the end,
-``model.pt`` (weights and configuration only, for ``xgan translate`` and ``xgan sample``).
+``model.pt`` (weights and configuration only, for ``xgan translate`` and ``xgan sample``) and
+``losses.png`` (the curves of ``log.csv``).
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from .devices import Placement, autocast, barrier, place
 from .grid import grid, save_png
 from .models import Model, StepResult, build_model, set_requires_grad
 from .networks import DOMAINS
-from .runlog import RunLog
+from .runlog import RunLog, plot_log
 from .teacher import Teacher, TeacherUnavailable, load_teacher
 
 #: configuration keys a resumed run may change: extending a run is allowed, anything else is a new run
@@ -306,6 +307,8 @@ def train(config: Mapping, train_data: DomainArrays, test_data: DomainArrays, ou
                 save_checkpoint()
         if trainer.step == t["steps"] and placement.main:
             export_model(model, config, out / "model.pt", trainer.step)
+            if log is not None:
+                plot_log(log.csv_path, out / "losses.png")
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         bar.close()

@@ -42,6 +42,7 @@ from cartoonset.progress import progress
 from cartoonset.seeding import derive_seed, rng, uniforms
 
 from .. import losses as L
+from ..checkpoint import read_tagged
 from ..data import to_model_input
 from ..devices import pick_device
 from ..networks import DOMAINS, _conv, _linear, check_network, count_parameters, decoder_layers, encoder_layers
@@ -113,17 +114,7 @@ def save_encoder(path: str | os.PathLike, f: FaceEncoder, meta: Mapping) -> Path
 
 
 def _read_encoder_file(path: Path) -> dict:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise EncoderError(f"encoder checkpoint {path} is corrupt or truncated ({type(e).__name__}); "
-                           f"delete it and {HOW_TO_MAKE_F}") from None
-    if not isinstance(state, dict) or state.get("format") != ENCODER_FORMAT:
-        raise EncoderError(f"{path} is not a DTN encoder checkpoint; {HOW_TO_MAKE_F}")
-    if state.get("version") != ENCODER_VERSION:
-        raise EncoderError(f"encoder checkpoint {path} has format version {state.get('version')}; "
-                           f"this xgan reads {ENCODER_VERSION}")
-    return state
+    return read_tagged(path, ENCODER_FORMAT, ENCODER_VERSION, EncoderError, "DTN encoder checkpoint", HOW_TO_MAKE_F)
 
 
 def load_encoder(path: str | os.PathLike) -> tuple[FaceEncoder, dict]:
