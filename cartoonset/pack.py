@@ -170,7 +170,10 @@ def hex_rgb(h: str) -> tuple[int, int, int]:
 
 # ----------------------------------------------------------------------------------------- loading
 
-BUNDLED = ("default",)
+def bundled_packs() -> list[str]:
+    """Names of the packs shipped inside the installed toolkit."""
+    root = resources.files("cartoonset.assets")
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and p.joinpath(MANIFEST).is_file())
 
 
 def bundled_pack_path(name: str = "default") -> Path:
@@ -188,7 +191,7 @@ def resolve_pack(pack: str | os.PathLike | None) -> Path:
         return p
     if isinstance(pack, str) and "/" not in pack and bundled_pack_path(pack).is_dir():
         return bundled_pack_path(pack)
-    raise PackError(f"{pack}: not a pack folder (and no bundled pack has that name)")
+    raise PackError(f"{pack}: not a pack folder, nor a bundled pack ({', '.join(bundled_packs())})")
 
 
 @lru_cache(maxsize=8)

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from cartoonset.pack import PackError, load_pack
+from cartoonset.pack import PackError, bundled_packs, load_pack
 from cartoonset.svg import UnsafeSVGError, parse_artwork
 
 
@@ -80,6 +80,13 @@ def test_malformed_toml(pack_copy):
 def test_missing_manifest(tmp_path):
     with pytest.raises(PackError, match=r"pack\.toml: missing"):
         load_pack(tmp_path)
+
+
+def test_unknown_pack_name_lists_the_bundled_packs():
+    assert {"default", "shaded"} <= set(bundled_packs())
+    assert load_pack("shaded").name != load_pack("default").name
+    with pytest.raises(PackError, match=r"nope: not a pack folder, nor a bundled pack \(default, shaded"):
+        load_pack("nope")
 
 
 def test_file_outside_pack(pack_copy):
