@@ -116,3 +116,4 @@ def test_quick_benchmark_end_to_end(tmp_path_factory, xgan_data):
     res = CliRunner().invoke(main, args)  # finished runs and their scores are reused
     assert res.exit_code == 0, res.output
     assert {p: p.stat().st_mtime for p in out.glob("runs/*/*/seed1/model.pt")} == before
+    assert f"it reused {len(before)} of the {len(before)} runs" in (out / "results.md").read_text()

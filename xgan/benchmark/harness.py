@@ -26,7 +26,7 @@ import torch
 from cartoonset import CartoonSet, to_tensor_cache
 from cartoonset._toml import loads as toml_loads
 from cartoonset.atomic import write_json, write_text
-from cartoonset.manifest import write_csv
+from cartoonset.manifest import read_csv, write_csv
 from cartoonset.pack import load_pack
 from cartoonset.schema import attribute_names, release_schema
 from cartoonset.seeding import derive_seed, rng
@@ -155,20 +155,31 @@ def distilled_f(track: Track, work: Path, steps: int, seed: int, device, say) ->
 
 
 def run_one(track: Track, method: Method, seed: int, base: str, steps: int, run_dir: Path, device: str,
-            f_path: Path | None, show_progress: bool) -> Path:
-    """Train (or finish, or reuse) one run; returns its model.pt."""
+            f_path: Path | None, show_progress: bool) -> tuple[Path, bool]:
+    """Train (or finish, or reuse) one run; returns its model.pt and whether it was reused as it stood."""
     model_path = run_dir / "model.pt"
     if model_path.exists():
         blob = torch.load(model_path, map_location="cpu", weights_only=True)
         if int(blob.get("step", -1)) == steps:
-            return model_path
+            return model_path, True
     overrides: dict = {"train": {"steps": steps, "seed": seed}}
     if method.needs_f:
         overrides["dtn"] = {"f_checkpoint": str(f_path)}
     config = resolve([base, *method.presets], overrides)
     train(config, track.train, track.test, run_dir, device=device, resume=True, show_progress=show_progress,
           tensorboard=False, say=lambda m: None)
-    return model_path
+    return model_path, False
+
+
+def training_seconds(run_dir: Path) -> float:
+    """A run's training time, from its logged throughput (so runs reused from earlier invocations count too)."""
+    batch = toml_loads((run_dir / "config.toml").read_text("utf-8"))["train"]["batch"]
+    seconds, prev = 0.0, 0
+    for row in read_csv(run_dir / "log.csv"):
+        step, rate = int(row["step"]), float(row["images_per_s"])
+        seconds += (step - prev) * 2 * batch / max(rate, 1e-9)  # both domains; benchmark runs are single-process
+        prev = step
+    return seconds
 
 
 def score_one(model_path: Path, track: Track, ruler_model, device, limit: int) -> dict:
@@ -247,7 +258,10 @@ def write_report(out: Path, rows: list[dict], ruler_report, info: dict) -> Path:
              f"Command: `{info['command']}`  ",
              f"Hardware: {info['hardware']}; torch {torch.__version__}; device {info['device']}  ",
              f"Base preset: `{info['base']}`, {info['steps']} steps per run, seeds {', '.join(map(str, info['seeds']))}; "
-             f"wall time {info['seconds'] / 60:.1f} min.", ""]
+             f"training time summed over the {info['runs']} runs {info['train_seconds'] / 60:.1f} min (from their "
+             f"logged throughput); wall time of this invocation {info['seconds'] / 60:.1f} min"
+             + (f" (it reused {info['reused']} of the {info['runs']} runs, finished by an earlier invocation "
+                f"into the same folder)." if info.get("reused") else "."), ""]
     lines += ["## The ruler", "",
               "Every score uses one attribute classifier (a CNN with one head per attribute) trained by the "
               "benchmark on the target training split and tested on the target test split. Its features "
@@ -346,6 +360,8 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
     ruler_model, ruler_report = ruler(cartoons, out, ruler_steps, 0, str(dev), say)
     say(f"ruler: mean test accuracy {ruler_report.accuracy['mean']:.3f}")
     rows = []
+    runs = reused = 0
+    train_s = 0.0
     for tr in tracks:
         work = out / "data" / tr
         work.mkdir(parents=True, exist_ok=True)
@@ -364,7 +380,10 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
             for seed in seeds:
                 run_dir = out / "runs" / tr / name / f"seed{seed}"
                 say(f"[{tr}] {method.label}, seed {seed}")
-                model_path = run_one(track, method, seed, base, steps, run_dir, device, f_path, show_progress)
+                model_path, was_reused = run_one(track, method, seed, base, steps, run_dir, device, f_path, show_progress)
+                runs += 1
+                reused += was_reused
+                train_s += training_seconds(run_dir)
                 scores = score_one(model_path, track, ruler_model, dev, limit)
                 for k, _, _ in METRICS:
                     values[k].append(scores.get(k, float("nan")))
@@ -380,4 +399,5 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
                          "per": {k: {n: float(np.mean(v)) for n, v in d.items()} for k, d in per.items()}})
     summary_plot(rows, out / "summary.png")
     info["seconds"] = time.perf_counter() - t0
+    info["runs"], info["reused"], info["train_seconds"] = runs, reused, train_s
     return write_report(out, rows, ruler_report, info)
