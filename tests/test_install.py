@@ -23,8 +23,10 @@ def test_wheel_renders_outside_the_checkout(tmp_path):
                 shutil.copy2(ROOT / f, src / f)
     else:
         shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".venv", ".git", "data", "build", "__pycache__"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(wheels), str(src)], check=True, capture_output=True)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-v",
+                            "-w", str(wheels), str(src)], check=True, capture_output=True, text=True)
+    absent = [line.strip() for line in (built.stdout + built.stderr).splitlines() if "absent from the `packages`" in line]
+    assert not absent, absent  # every data folder is declared, so no data rides on setuptools' fallback
     wheel = next(wheels.glob("*.whl"))
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
                    check=True, capture_output=True)
@@ -49,3 +51,10 @@ print("ok", pack.name)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "ok default" in r.stdout
     assert (site / "bin" / "cartoonset").exists()
+    # every data file of the checkout reaches the installed tree: each pack, the schema, the presets
+    assets = ROOT / "assets"
+    wanted = {"cartoonset/assets/" + str(p.relative_to(assets)) for p in assets.rglob("*")
+              if p.suffix in (".svg", ".toml", ".json") and p.relative_to(assets).parts[0] != "generator"}
+    wanted |= {str(p.relative_to(ROOT)) for pkg in ("cartoonset", "xgan") for p in (ROOT / pkg).rglob("*.toml")}
+    missing = sorted(f for f in wanted if not (site / f).is_file())
+    assert not missing and len(wanted) > 1000, missing[:10]
