@@ -70,7 +70,7 @@ def plot_log(csv_path: str | os.PathLike, path: str | os.PathLike) -> Path:
         ax.set_title(title)
         if keys:
             ax.legend(fontsize=8)
-    axes[0].set_yscale("log")
+    axes[0].set_yscale("symlog", linthresh=1e-4)  # a loss at exactly 0 (a collapse) stays visible
     if accs:
         axes[1].axhline(0.5, color="k", lw=0.8, ls="--")
         axes[1].set_ylim(0, 1)
