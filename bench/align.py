@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 import skimage.data  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from cartoonset.seeding import rng  # noqa: E402
+from cartoonset.common.seeding import rng  # noqa: E402
 from facealign.backend import SolutionsBackend  # noqa: E402
 from facealign.locate import choose_face  # noqa: E402
 from facealign.runner import run  # noqa: E402

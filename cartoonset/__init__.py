@@ -2,7 +2,7 @@
 
 Heavy pieces (torch datasets) are imported lazily so ``cartoonset render`` starts fast.
 """
-from ._version import __version__
+from .common.version import __version__
 
 __all__ = ["__version__", "CartoonSet", "load_pack", "sample", "render", "render_one", "to_tensor_cache"]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .atomic import temp_path_for
-from .progress import progress
+from .common.atomic import temp_path_for
+from .common.progress import progress
 
 _DATASET = None  # the dataset a forked worker decodes from
 

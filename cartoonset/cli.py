@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ._version import __version__
+from .common.version import __version__
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -56,7 +56,7 @@ def render(n, out, seed, size, workers, shard, pack, renderer, no_filter):
 @click.option("--no-filter", is_flag=True)
 def preview(out, n, seed, pack, vary, fixed, tile, no_filter):
     """A contact sheet: N random cartoons, or every variant of --vary attributes."""
-    from .atomic import atomic_path
+    from .common.atomic import atomic_path
     from .pack import PackError, load_pack
     from .preview import random_sheet, variant_sheet
     from .sampler import select

@@ -11,8 +11,8 @@ from PIL import Image
 
 from .index import CartoonIndex, DatasetError, load_index
 from .schema import attribute_names
-from .splits import check_split, filter_ids, read_split_file
-from .template import FACE_TEMPLATE, alignment_matrix, warp
+from .common.splits import check_split, filter_ids, read_split_file
+from .common.template import FACE_TEMPLATE, alignment_matrix, warp
 
 try:
     from torch.utils.data import Dataset as _Base
@@ -43,7 +43,7 @@ class CartoonSet(_Base):
             padded to a square and resized.
         background: RGB the transparent background is composited on (white by default); ``None``
             keeps RGBA.
-        split_file: a file written by :func:`cartoonset.splits.write_split_file` that fixes the split.
+        split_file: a file written by :func:`cartoonset.common.splits.write_split_file` that fixes the split.
 
     A sample is ``(image, target)``: ``image`` a PIL image (RGB, or RGBA when ``background`` is None)
     unless ``transform`` changes it; ``attr`` a LongTensor of the 18 variant indices in the release's

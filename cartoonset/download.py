@@ -17,9 +17,9 @@ import urllib.request
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
-from ._toml import loads as toml_loads
-from .atomic import temp_path_for, write_text
-from .progress import progress
+from .common.tomlio import loads as toml_loads
+from .common.atomic import temp_path_for, write_text
+from .common.progress import progress
 
 CHUNK = 1 << 20
 

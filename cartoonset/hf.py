@@ -57,7 +57,7 @@ def export(dataset, out: str | os.PathLike) -> Path:
     out = Path(out)
     hf = to_hf_dataset(dataset)
     if out.suffix == ".parquet":
-        from .atomic import atomic_path
+        from .common.atomic import atomic_path
 
         with atomic_path(out) as tmp:
             hf.to_parquet(str(tmp))

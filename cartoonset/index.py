@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_path
+from .common.atomic import atomic_path
 from .pack import LANDMARKS
 from .schema import attribute_names, variant_counts
 

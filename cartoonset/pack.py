@@ -18,8 +18,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ._toml import TOMLDecodeError
-from ._toml import loads as toml_loads
+from .common.tomlio import TOMLDecodeError
+from .common.tomlio import loads as toml_loads
 from .schema import Attribute, release_schema
 from .svg import Artwork, UnsafeSVGError, parse_artwork
 

@@ -20,14 +20,14 @@ import numpy as np
 from PIL import Image
 
 from . import compose
-from ._version import __version__
-from .atomic import remove_stale_temps, write_bytes, write_json, write_text
-from .manifest import write_csv
+from .common.version import __version__
+from .common.atomic import remove_stale_temps, write_bytes, write_json, write_text
+from .common.records import write_csv
 from .pack import LANDMARKS, Pack, load_pack
-from .png import encode_png
-from .progress import progress
+from .common.png import encode_png
+from .common.progress import progress
 from .sampler import Selection, config_id, select
-from .shards import Shard
+from .common.shards import Shard
 
 FORMAT = "cartoonset-render/1"
 RENDERERS = ("fast", "reference")

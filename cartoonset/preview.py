@@ -8,7 +8,7 @@ from PIL import Image
 from . import compose
 from .pack import Pack, load_pack
 from .sampler import select
-from .sheets import contact_sheet
+from .common.sheets import contact_sheet
 
 
 def random_sheet(n: int = 64, seed: int = 0, pack: Pack | str | None = None, tile: int = 160,

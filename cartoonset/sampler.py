@@ -15,7 +15,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .pack import Pack, hex_rgb
-from .seeding import uniforms
+from .common.seeding import uniforms
 
 CHUNK = 4096
 DUPLICATE = "duplicate configuration"

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from ._toml import loads as toml_loads
+from .common.tomlio import loads as toml_loads
 
 
 

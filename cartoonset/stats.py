@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_path
+from .common.atomic import atomic_path
 from .index import load_index
 from .schema import release_schema
 

@@ -5,7 +5,7 @@ The pipeline reads top to bottom: :mod:`~facealign.sources` (read) -> :mod:`~fac
 -> :mod:`~facealign.outputs` (write). :func:`align_image` runs it on one photo, :func:`run` on many.
 Heavy pieces (mediapipe, torch) are imported only when used.
 """
-from cartoonset._version import __version__
+from cartoonset.common.version import __version__
 
 __all__ = ["__version__", "align_image", "AlignResult", "run", "RunSummary", "fetch", "FetchOptions",
            "contact_sheet", "AlignedFaces", "Settings", "BackendSpec", "SolutionsBackend", "TasksBackend",

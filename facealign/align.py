@@ -1,7 +1,7 @@
 """Alignment: the similarity that puts both eye centres and the mouth centre on the shared template,
 the warped crop, and the sharpness measure of the aligned face.
 
-The template and the warp are :mod:`cartoonset.template`'s, the same the cartoon loader uses, so
+The template and the warp are :mod:`cartoonset.common.template`'s, the same the cartoon loader uses, so
 faces and cartoons line up pixel for pixel.
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from cartoonset.template import alignment_matrix, apply_transform, warp
+from cartoonset.common.template import alignment_matrix, apply_transform, warp
 
 from .landmarks import FacePoints
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from cartoonset._version import __version__
+from cartoonset.common.version import __version__
 
 from .settings import Settings
 

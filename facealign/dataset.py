@@ -1,6 +1,6 @@
 """``AlignedFaces``: the faces ``facealign run`` wrote, as a torch Dataset in torchvision's style.
 
-Only ``ok`` manifest rows are samples. The split is drawn per person (``cartoonset.splits``), so
+Only ``ok`` manifest rows are samples. The split is drawn per person (``cartoonset.common.splits``), so
 no identity is in both train and test, and adding photos never moves an existing one.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from cartoonset.splits import check_split, read_split_file, split_of, write_split_file
+from cartoonset.common.splits import check_split, read_split_file, split_of, write_split_file
 
 from .landmarks import POINTS
 from .outputs import SETTINGS_FILE, read_manifest
@@ -28,7 +28,7 @@ class AlignedFaces(Dataset):
     Args:
         root: the folder given to ``facealign run --out``.
         split: ``"train"`` (80% of identities), ``"test"`` (the other 20%) or ``"all"``. The split
-            is a hash of the identity (``cartoonset.splits.split_of``), unless ``split_file`` is given.
+            is a hash of the identity (``cartoonset.common.splits.split_of``), unless ``split_file`` is given.
         size: side of the returned images. A size the run wrote (``--size``, ``--large``) is read
             as is; a smaller one is area-resized from the large crop.
         transform: applied to the PIL image (e.g. ``torchvision.transforms.ToTensor()``).

@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any, Sequence
 from urllib.parse import urlsplit
 
-from cartoonset._version import __version__
-from cartoonset.atomic import write_bytes
-from cartoonset.manifest import RecordLog
-from cartoonset.progress import progress
-from cartoonset.seeding import stable_hash
+from cartoonset.common.version import __version__
+from cartoonset.common.atomic import write_bytes
+from cartoonset.common.records import RecordLog
+from cartoonset.common.progress import progress
+from cartoonset.common.seeding import stable_hash
 
 from . import vggface
 from .decode import decode_image

@@ -18,9 +18,9 @@ from typing import Any, Iterable
 import cv2
 import numpy as np
 
-from cartoonset.atomic import remove_stale_temps as _remove_stale_temps
-from cartoonset.atomic import write_bytes
-from cartoonset.manifest import write_csv
+from cartoonset.common.atomic import remove_stale_temps as _remove_stale_temps
+from cartoonset.common.atomic import write_bytes
+from cartoonset.common.records import write_csv
 
 from .sources import Item, iter_jsonl
 
@@ -91,7 +91,7 @@ def write_manifest_csv(out: Path, rows: Iterable[dict]) -> Path:
 
 def check_settings(out: Path, settings: dict[str, Any], extra: dict[str, Any]) -> None:
     """Record the settings of a new output folder; refuse to add to one made with other settings."""
-    from cartoonset.atomic import write_json
+    from cartoonset.common.atomic import write_json
 
     path = Path(out) / SETTINGS_FILE
     if path.is_file():
@@ -109,6 +109,6 @@ def check_settings(out: Path, settings: dict[str, Any], extra: dict[str, Any]) -
 
 def remove_stale_temps(out: Path, min_age: float = 2.0, max_age: float = 600.0) -> int:
     """Delete the temp files a killed run left anywhere under ``out`` (see
-    :func:`cartoonset.atomic.remove_stale_temps`); a shard running beside this one keeps its own."""
+    :func:`cartoonset.common.atomic.remove_stale_temps`); a shard running beside this one keeps its own."""
     return _remove_stale_temps(out, recursive=True, min_age=min_age, max_age=max_age)
     return True

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from cartoonset.atomic import atomic_path
+from cartoonset.common.atomic import atomic_path
 
 from .decode import decode_image
 from .outputs import SETTINGS_FILE, read_manifest

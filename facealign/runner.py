@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from cartoonset._version import __version__
-from cartoonset.manifest import RecordLog
-from cartoonset.progress import progress
-from cartoonset.shards import Shard
+from cartoonset.common.version import __version__
+from cartoonset.common.records import RecordLog
+from cartoonset.common.progress import progress
+from cartoonset.common.shards import Shard
 
 from .backend import BackendSpec, Detector
 from .outputs import (check_settings, manifest_row, read_manifest, remove_stale_temps, write_crops,

@@ -32,7 +32,7 @@ def build_aligned_faces(root: Path, photos: int = 24, seed: int = 0) -> Path:
     from PIL import Image
 
     import facealign
-    from cartoonset.splits import split_of
+    from cartoonset.common.splits import split_of
 
     hopper = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
     sources = [Image.open(hopper).convert("RGB"), Image.fromarray(skimage.data.astronaut())]

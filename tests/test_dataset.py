@@ -16,7 +16,7 @@ from cartoonset.download import DownloadError, download_release, safe_extract
 from cartoonset.index import DatasetError, load_index
 from cartoonset.pipeline import render
 from cartoonset.schema import attribute_names
-from cartoonset.template import template_points
+from cartoonset.common.template import template_points
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,7 @@ def test_splits_disjoint_stable_and_80_20(ours, mini_pack, tmp_path):
 
 
 def test_split_file_roundtrip(ours, tmp_path):
-    from cartoonset.splits import write_split_file
+    from cartoonset.common.splits import write_split_file
 
     ids = CartoonSet(ours, "all").ids
     write_split_file(tmp_path / "s.tsv", {i: ("test" if k < 10 else "train") for k, i in enumerate(ids)})

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from cartoonset.template import FACE_TEMPLATE
+from cartoonset.common.template import FACE_TEMPLATE
 from facealign import align_image
 from facealign.backend import BackendSpec, Detector, SolutionsBackend, TasksBackend
 from facealign.landmarks import from_mesh

@@ -13,8 +13,8 @@ from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision.transforms import ToTensor
 
-from cartoonset.splits import split_of
-from cartoonset.template import FACE_TEMPLATE
+from cartoonset.common.splits import split_of
+from cartoonset.common.template import FACE_TEMPLATE
 from facealign import AlignedFaces
 from facealign.runner import run
 from facealign.settings import Settings

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cartoonset.atomic import is_temp
-from cartoonset.template import FACE_TEMPLATE
+from cartoonset.common.atomic import is_temp
+from cartoonset.common.template import FACE_TEMPLATE
 from facealign.backend import SolutionsBackend
 from facealign.landmarks import from_mesh
 from facealign.runner import run

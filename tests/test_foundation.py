@@ -4,10 +4,10 @@ import os
 import numpy as np
 import pytest
 
-from cartoonset import atomic, seeding, template
-from cartoonset.manifest import RecordLog, read_csv, write_csv
-from cartoonset.shards import Shard
-from cartoonset.splits import read_split_file, split_of, write_split_file
+from cartoonset.common import atomic, seeding, template
+from cartoonset.common.records import RecordLog, read_csv, write_csv
+from cartoonset.common.shards import Shard
+from cartoonset.common.splits import read_split_file, split_of, write_split_file
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path):

@@ -4,7 +4,7 @@ The pipeline reads top to bottom: :mod:`~xgan.config` (presets) -> :mod:`~xgan.d
 :mod:`~xgan.networks` and :mod:`~xgan.models` -> :mod:`~xgan.losses` -> :mod:`~xgan.trainer` ->
 :mod:`~xgan.translate`. Heavy pieces (torch) are imported only when used.
 """
-from cartoonset._version import __version__
+from cartoonset.common.version import __version__
 
 __all__ = ["__version__", "resolve", "build_model", "train", "load_model", "load_split", "DomainArrays",
            "translate_files", "sample_figure"]

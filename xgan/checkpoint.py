@@ -14,7 +14,7 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from cartoonset.atomic import atomic_path
+from cartoonset.common.atomic import atomic_path
 
 FORMAT = "xgan-checkpoint"
 VERSION = 1

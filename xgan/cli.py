@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cartoonset._version import __version__
+from cartoonset.common.version import __version__
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from cartoonset._toml import TOMLDecodeError, loads
+from cartoonset.common.tomlio import TOMLDecodeError, loads
 
 #: Keys that describe a preset rather than configure a run.
 META_KEYS = ("description", "base")

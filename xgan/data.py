@@ -16,7 +16,7 @@ from typing import Mapping
 import numpy as np
 import torch
 
-from cartoonset.seeding import rng, uniforms
+from cartoonset.common.seeding import rng, uniforms
 
 from .networks import DOMAINS
 

@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from cartoonset.atomic import write_bytes
+from cartoonset.common.atomic import write_bytes
 
 
 def grid(rows: Sequence[Sequence[np.ndarray]], pad: int = 2, gap_after: Sequence[int] = (), background: int = 255) -> np.ndarray:

@@ -10,8 +10,8 @@ import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from cartoonset.atomic import atomic_path
-from cartoonset.manifest import read_csv, write_csv
+from cartoonset.common.atomic import atomic_path
+from cartoonset.common.records import read_csv, write_csv
 
 
 class RunLog:

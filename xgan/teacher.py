@@ -24,11 +24,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from cartoonset.atomic import atomic_path
-from cartoonset.progress import progress
+from cartoonset.common.atomic import atomic_path
+from cartoonset.common.progress import progress
 
 DLIB_FILES = ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat")
-# dlib's face box for an image aligned to cartoonset.template.FACE_TEMPLATE, as fractions of its side
+# dlib's face box for an image aligned to cartoonset.common.template.FACE_TEMPLATE, as fractions of its side
 # (measured with dlib's own detector against the template's eye/mouth geometry).
 DLIB_FACE_BOX = (0.24, 0.33, 0.76, 0.85)
 DLIB_SIDE = 200  # the 64 px crops are upsampled before dlib's landmarking and 150 px chip extraction

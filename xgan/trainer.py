@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from cartoonset.atomic import write_json, write_text
-from cartoonset.progress import progress
-from cartoonset.seeding import derive_seed
+from cartoonset.common.atomic import write_json, write_text
+from cartoonset.common.progress import progress
+from cartoonset.common.seeding import derive_seed
 
 from . import checkpoint as ckpt
 from .config import differences, to_toml

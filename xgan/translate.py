@@ -14,8 +14,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
-from cartoonset.manifest import write_csv
-from cartoonset.seeding import rng
+from cartoonset.common.records import write_csv
+from cartoonset.common.seeding import rng
 
 from .data import to_model_input, to_uint8
 from .grid import grid, pairs_grid, save_png

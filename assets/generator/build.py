@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 from types import ModuleType
 
-from cartoonset.atomic import write_text
+from cartoonset.common.atomic import write_text
 from cartoonset.pack import Pack, load_pack
 
 from . import brows, eyes, face, facial_hair, glasses

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cartoonset.atomic import write_text
+from cartoonset.common.atomic import write_text
 
 from . import style as drawing
 from .hair_catalog import STYLES

@@ -10,7 +10,7 @@ from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from cartoonset._toml import loads as toml_loads
+from cartoonset.common.tomlio import loads as toml_loads
 
 STYLES_DIR = Path(__file__).resolve().parent / "styles"
 

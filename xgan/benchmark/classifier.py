@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cartoonset.atomic import atomic_path
-from cartoonset.progress import progress
-from cartoonset.seeding import derive_seed, torch_generator
+from cartoonset.common.atomic import atomic_path
+from cartoonset.common.progress import progress
+from cartoonset.common.seeding import derive_seed, torch_generator
 
 from .metrics import attribute_agreement
 

@@ -24,12 +24,12 @@ import numpy as np
 import torch
 
 from cartoonset import CartoonSet, to_tensor_cache
-from cartoonset._toml import loads as toml_loads
-from cartoonset.atomic import write_json, write_text
-from cartoonset.manifest import read_csv, write_csv
+from cartoonset.common.tomlio import loads as toml_loads
+from cartoonset.common.atomic import write_json, write_text
+from cartoonset.common.records import read_csv, write_csv
 from cartoonset.pack import load_pack
 from cartoonset.schema import attribute_names, release_schema
-from cartoonset.seeding import derive_seed, rng
+from cartoonset.common.seeding import derive_seed, rng
 
 from ..config import resolve
 from ..data import DomainArrays, load_split

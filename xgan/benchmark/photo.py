@@ -1,6 +1,6 @@
 """Colours measured on aligned photos, to compare with the colours of their predicted cartoons.
 
-Faces aligned by facealign share the template of :mod:`cartoonset.template`, so fixed regions of
+Faces aligned by facealign share the template of :mod:`cartoonset.common.template`, so fixed regions of
 the crop hold the cheeks, the forehead and the hair above it. The background removed by facealign
 is near-white and is excluded.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cartoonset.template import FACE_TEMPLATE
+from cartoonset.common.template import FACE_TEMPLATE
 
 from .metrics import luminance
 
