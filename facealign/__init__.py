@@ -1,25 +1,27 @@
 """facealign: uncropped photos (folders or VGG-Face URL lists) to aligned, background-removed faces.
 
-The pipeline reads top to bottom: :mod:`~facealign.sources` (read) -> :mod:`~facealign.decode` ->
+The pipeline reads top to bottom: :mod:`~facealign.sources` (read; who is who:
+:mod:`~facealign.identities`) -> :mod:`~facealign.decode` ->
 :mod:`~facealign.locate` (detect, landmarks) -> :mod:`~facealign.align` -> :mod:`~facealign.segment`
--> :mod:`~facealign.outputs` (write). :func:`align_image` runs it on one photo, :func:`run` on many.
+-> :mod:`~facealign.outputs` (write). :func:`align_image` (:mod:`~facealign.photo`) runs it on one photo, :func:`run` on many.
 Heavy pieces (mediapipe, torch) are imported only when used.
 """
 from cartoonset.common.version import __version__
 
 __all__ = ["__version__", "align_image", "AlignResult", "run", "RunSummary", "fetch", "FetchOptions",
            "contact_sheet", "AlignedFaces", "Settings", "BackendSpec", "SolutionsBackend", "TasksBackend",
-           "Detector", "Face"]
+           "FaceModels", "Detector", "Face", "quiet_native_logs"]
 
 _WHERE = {
-    "align_image": "pipeline", "AlignResult": "pipeline",
+    "align_image": "photo", "AlignResult": "photo",
     "run": "runner", "RunSummary": "runner",
     "fetch": "downloader", "FetchOptions": "downloader",
     "contact_sheet": "preview",
     "AlignedFaces": "dataset",
     "Settings": "settings",
     "BackendSpec": "backend", "SolutionsBackend": "backend", "TasksBackend": "backend",
-    "Detector": "backend", "Face": "backend",
+    "FaceModels": "backend", "Detector": "backend", "Face": "backend",
+    "quiet_native_logs": "native_logs",
 }
 
 

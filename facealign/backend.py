@@ -5,7 +5,8 @@ The default backend runs the models bundled with mediapipe 0.10.21 through its l
 through the mediapipe Tasks API with model files the user supplies, for mediapipe releases that no
 longer bundle models. Models are created on first use and reused for every image of a worker.
 
-All coordinates are pixels, continuous, with (0, 0) at the top-left edge of the image.
+All coordinates are pixels, continuous, with (0, 0) at the top-left edge of the image. The models'
+native INFO/WARNING logging is kept off stderr unless ``verbose`` (see :mod:`facealign.native_logs`).
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from .native_logs import quiet_native_logs
 
 
 @dataclass(frozen=True)
@@ -38,8 +41,9 @@ class Face:
 
 
 @runtime_checkable
-class Detector(Protocol):
-    """What the pipeline needs from a model backend."""
+class FaceModels(Protocol):
+    """The three models one photo goes through: face detection, face landmarks (mesh) and person
+    segmentation."""
 
     def detect(self, image: np.ndarray, close_up: bool = False) -> list[Face]:
         """All faces in an RGB uint8 image; ``close_up`` when the faces fill much of the frame."""
@@ -52,6 +56,9 @@ class Detector(Protocol):
 
     def close(self) -> None:
         """Release the models."""
+
+
+Detector = FaceModels  # its name before it was named for all three jobs; kept for existing callers
 
 
 def _rgb(image: np.ndarray) -> np.ndarray:
@@ -71,10 +78,15 @@ class SolutionsBackend:
 
     name = "solutions"
 
-    def __init__(self, min_confidence: float = 0.5, max_faces: int = 2):
+    def __init__(self, min_confidence: float = 0.5, max_faces: int = 2, verbose: bool = False):
         self.min_confidence = min_confidence
         self.max_faces = max_faces
+        self.verbose = verbose
         self._models: dict[str, object] = {}
+
+    def _run(self, kind: str, image: np.ndarray):
+        with quiet_native_logs(not self.verbose):
+            return self._model(kind).process(image)
 
     def _model(self, kind: str):
         model = self._models.get(kind)
@@ -96,7 +108,7 @@ class SolutionsBackend:
     def detect(self, image: np.ndarray, close_up: bool = False) -> list[Face]:
         img = _rgb(image)
         h, w = img.shape[:2]
-        result = self._model("near" if close_up else "far").process(img)
+        result = self._run("near" if close_up else "far", img)
         faces = []
         for det in result.detections or ():
             bb = det.location_data.relative_bounding_box
@@ -108,17 +120,18 @@ class SolutionsBackend:
     def landmarks(self, image: np.ndarray) -> list[np.ndarray]:
         img = _rgb(image)
         h, w = img.shape[:2]
-        result = self._model("mesh").process(img)
+        result = self._run("mesh", img)
         return [np.array([(p.x * w, p.y * h) for p in face.landmark], dtype=np.float64)
                 for face in result.multi_face_landmarks or ()]
 
     def segment(self, image: np.ndarray) -> np.ndarray:
-        mask = self._model("segment").process(_rgb(image)).segmentation_mask
+        mask = self._run("segment", _rgb(image)).segmentation_mask
         return np.clip(np.asarray(mask, dtype=np.float32), 0.0, 1.0)
 
     def close(self) -> None:
-        for model in self._models.values():
-            model.close()
+        with quiet_native_logs(not self.verbose):
+            for model in self._models.values():
+                model.close()
         self._models.clear()
 
 
@@ -134,14 +147,20 @@ class TasksBackend:
     name = "tasks"
 
     def __init__(self, detector: str | os.PathLike | None = None, landmarker: str | os.PathLike | None = None,
-                 segmenter: str | os.PathLike | None = None, min_confidence: float = 0.5, max_faces: int = 2):
+                 segmenter: str | os.PathLike | None = None, min_confidence: float = 0.5, max_faces: int = 2,
+                 verbose: bool = False):
         self.paths = {"detector": detector, "landmarker": landmarker, "segmenter": segmenter}
         for role, path in self.paths.items():
             if path is not None and not Path(path).is_file():
                 raise FileNotFoundError(f"the {role} model file {path} does not exist")
         self.min_confidence = min_confidence
         self.max_faces = max_faces
+        self.verbose = verbose
         self._models: dict[str, object] = {}
+
+    def _run(self, role: str, method: str, image: np.ndarray):
+        with quiet_native_logs(not self.verbose):
+            return getattr(self._model(role), method)(self._image(image))
 
     def _model(self, role: str):
         model = self._models.get(role)
@@ -176,7 +195,7 @@ class TasksBackend:
 
     def detect(self, image: np.ndarray, close_up: bool = False) -> list[Face]:
         h, w = image.shape[:2]
-        result = self._model("detector").detect(self._image(image))
+        result = self._run("detector", "detect", image)
         faces = []
         for det in result.detections:
             bb = det.bounding_box
@@ -187,18 +206,19 @@ class TasksBackend:
 
     def landmarks(self, image: np.ndarray) -> list[np.ndarray]:
         h, w = image.shape[:2]
-        result = self._model("landmarker").detect(self._image(image))
+        result = self._run("landmarker", "detect", image)
         return [np.array([(p.x * w, p.y * h) for p in face], dtype=np.float64) for face in result.face_landmarks]
 
     def segment(self, image: np.ndarray) -> np.ndarray:
-        masks = self._model("segmenter").segment(self._image(image)).confidence_masks
+        masks = self._run("segmenter", "segment", image).confidence_masks
         probs = [np.asarray(m.numpy_view(), dtype=np.float32) for m in masks]
         person = probs[0] if len(probs) == 1 else 1.0 - probs[0]
         return np.clip(person.reshape(image.shape[:2]), 0.0, 1.0)
 
     def close(self) -> None:
-        for model in self._models.values():
-            model.close()
+        with quiet_native_logs(not self.verbose):
+            for model in self._models.values():
+                model.close()
         self._models.clear()
 
 
@@ -209,6 +229,7 @@ class BackendSpec:
     name: str = "solutions"
     models: dict[str, str | None] = field(default_factory=dict)  #: tasks: detector/landmarker/segmenter
     min_confidence: float = 0.5
+    verbose: bool = False  #: let the models' native INFO/WARNING logging through to stderr
 
     def __post_init__(self) -> None:
         if self.name not in ("solutions", "tasks"):
@@ -224,7 +245,7 @@ class BackendSpec:
                 if path and not Path(path).is_file():
                     raise ValueError(f"the {role} model file {path} does not exist")
 
-    def create(self) -> Detector:
+    def create(self) -> FaceModels:
         if self.name == "tasks":
-            return TasksBackend(min_confidence=self.min_confidence, **self.models)
-        return SolutionsBackend(min_confidence=self.min_confidence)
+            return TasksBackend(min_confidence=self.min_confidence, verbose=self.verbose, **self.models)
+        return SolutionsBackend(min_confidence=self.min_confidence, verbose=self.verbose)

@@ -48,9 +48,14 @@ def main() -> None:
 @click.option("--detector-model", type=click.Path(exists=True, dir_okay=False), help="Tasks: face detector .tflite.")
 @click.option("--landmarker-model", type=click.Path(exists=True, dir_okay=False), help="Tasks: face landmarker .task.")
 @click.option("--segmenter-model", type=click.Path(exists=True, dir_okay=False), help="Tasks: segmenter .tflite.")
+@click.option("--identities", default=None, metavar="FILE|cluster",
+              help="Who is in each photo: an identity file (CelebA's 'image_name identity' lines, or a CSV "
+                   "with file,identity columns), or 'cluster' to group faces by dlib's face-recognition "
+                   "embedding. Default: subfolder names, VGG-Face lists, else one person per photo.")
+@click.option("--verbose", is_flag=True, help="Show the models' native (mediapipe/TFLite) logging.")
 def run_cmd(inputs, out, size, large, workers, shard, background, face_oval, images, vgg_curated_only,
             frontal_only, min_eye_distance, max_yaw, max_roll, min_sharpness, max_pixels, backend,
-            detector_model, landmarker_model, segmenter_model) -> None:
+            detector_model, landmarker_model, segmenter_model, identities, verbose) -> None:
     """Align the faces of INPUTS (image files, folders, path lists, VGG-Face lists, fetch folders)."""
     from .backend import BackendSpec
     from .runner import run
@@ -63,12 +68,15 @@ def run_cmd(inputs, out, size, large, workers, shard, background, face_oval, ima
                                     ("segmenter", segmenter_model)) if v}
         if models and backend != "tasks":
             raise ValueError("model files are for --backend tasks; the solutions backend uses mediapipe's bundled models")
-        spec = BackendSpec(backend, models, settings.min_confidence)
+        spec = BackendSpec(backend, models, settings.min_confidence, verbose=verbose)
         summary = run(inputs, out, settings=settings, workers=workers, shard=shard, images=images,
-                      curated_only=vgg_curated_only, frontal_only=frontal_only, backend=spec)
+                      curated_only=vgg_curated_only, frontal_only=frontal_only, backend=spec,
+                      identities=identities)
     except (ValueError, FileNotFoundError) as exc:
         raise _fail(exc) from None
     click.echo(summary.table())
+    for note in summary.notes:
+        click.echo(note, err=True)
 
 
 @main.command("fetch")

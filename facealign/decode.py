@@ -69,6 +69,45 @@ def decode_image(source: ImageSource, *, box: Box | None = None, max_pixels: int
         return _open_and_decode(fh, path.name, box, max_pixels, face_px)
 
 
+#: formats whose integrity is checked without decoding pixels (PNG: every chunk's CRC), or at 1/8
+#: scale (JPEG's DCT scaling: 1/64 of the pixels); other formats are decoded in full
+_VERIFY_ONLY = {"PNG"}
+_DRAFT = {"JPEG", "MPO"}
+
+
+def probe_image(source: str | os.PathLike | bytes, max_pixels: int = 50_000_000) -> tuple[str, tuple[int, int]]:
+    """``(format, (width, height))`` of an image file or bytes, checked without holding its full
+    pixels: the header's size against ``max_pixels`` first, then a reduced decode (JPEG), chunk
+    checksums (PNG) or, for other formats, a full decode. Raises :class:`Rejected` (``unreadable``,
+    ``too_large``) like :func:`decode_image`."""
+    name = "the data" if isinstance(source, (bytes, bytearray)) else Path(source).name
+    fh = io.BytesIO(bytes(source)) if isinstance(source, (bytes, bytearray)) else open(source, "rb")
+    with fh:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                img = Image.open(fh)
+                w, h = img.size
+                if w < 1 or h < 1:
+                    raise Rejected("unreadable", f"{name} has no pixels ({w}x{h})")
+                if w * h > max_pixels:
+                    raise Rejected("too_large", f"{name} is {w}x{h} = {w * h:,} pixels, over the limit of {max_pixels:,}")
+                fmt = img.format or ""
+                if fmt in _VERIFY_ONLY:
+                    img.verify()
+                else:
+                    if fmt in _DRAFT:
+                        img.draft("RGB", (max(1, w // 8), max(1, h // 8)))
+                    img.load()
+        except Image.DecompressionBombError:
+            raise Rejected("too_large", f"{name} declares more pixels than Pillow's own safety limit") from None
+        except UnidentifiedImageError:
+            raise Rejected("unreadable", f"{name} is not an image Pillow can identify") from None
+        except (OSError, SyntaxError, ValueError, MemoryError) as exc:
+            raise Rejected("unreadable", f"{name} is corrupt or truncated ({_short(exc)})") from None
+    return fmt, (w, h)
+
+
 def _open_and_decode(fh, name: str, box, max_pixels: int, face_px) -> Decoded:
     try:
         with warnings.catch_warnings():

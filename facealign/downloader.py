@@ -1,43 +1,46 @@
 """``facealign fetch``: download the photos of VGG-Face lists, defensively and resumably.
 
-Every request has a timeout (per socket operation, and three times that for the whole body), a
-body-size cap, a bounded number of redirects (http and https only) and retries with exponential
-backoff for transient failures (timeouts, 5xx, 429, dropped connections, truncated bodies). A body
-must be an image by its content type and decode as one. Identical bodies are stored once
-(``duplicate`` rows point at the kept copy); bytes served for many different URLs across several
-identities are a host's "image not available" placeholder and are dropped everywhere.
+Requests go through httpx (asynchronous, one event loop): each attempt has one deadline of
+``timeout`` seconds for the whole request (connect, status line, headers and body together, so a
+server that trickles any of them cannot hold it longer), a body-size cap, a bounded number of
+redirects (http and https only, each target checked like the first URL) and retries with
+exponential backoff for transient failures (timeouts, 5xx, 429, dropped connections, truncated
+bodies). Malformed URLs (control characters, an unparsable host, ``user:password@``) are ``bad_url``
+for good and never sent anywhere. Bodies stream to a temp file beside their final name (memory does
+not grow with body size); an image is checked from its header and a reduced decode in one thread
+(memory does not grow with concurrency either). Identical bodies are stored once (``duplicate``
+rows point at the copy of the line listed first); bytes served for many different URLs across
+several identities are a host's "image not available" placeholder and are dropped everywhere.
 
 Files are named ``<identity>/<id>.<ext>`` from the list alone (nothing from the URL reaches the
 file system); ``fetch.jsonl`` in the output folder holds one row per list line. A restarted fetch
-skips every line with a final outcome and retries only the transient failures. Results are
-committed in list order, so which copy of a duplicate is kept does not depend on timing.
+sweeps the temp files of a killed one, skips every line with a final outcome and retries only the
+transient failures. Results are committed as they arrive, so one slow host never holds up others.
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
-import http.client
 import os
-import socket
-import threading
 import time
-import urllib.error
-import urllib.request
-from collections import Counter, deque
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
-from cartoonset.common.version import __version__
-from cartoonset.common.atomic import write_bytes
-from cartoonset.common.records import RecordLog
+import httpx
+
+from cartoonset.common.atomic import remove_stale_temps, temp_path_for
 from cartoonset.common.progress import progress
+from cartoonset.common.records import RecordLog
 from cartoonset.common.seeding import stable_hash
+from cartoonset.common.version import __version__
 
 from . import vggface
-from .decode import decode_image
-from .sources import FETCH_LOG
+from .decode import probe_image
+from .sources import FETCH_LOG, inside
 from .status import Rejected
 from .vggface import VggEntry
 
@@ -52,6 +55,7 @@ FETCH_STATUSES = {
     "connection_error": "connection refused, reset or the name does not resolve, after every retry",
     "truncated": "the body ended before its declared length after every retry",
     "redirect_loop": "too many redirects, a loop, or a redirect to a non-HTTP URL",
+    "bad_url": "a malformed URL (control character, bad host or port, user:password@): never requested",
     "not_image": "an HTML page or other non-image content, or bytes that do not decode",
     "too_large": "a body over max_bytes or an image over max_pixels",
     "bad_line": "a malformed list line",
@@ -60,13 +64,15 @@ TRANSIENT = {"server_error", "timeout", "connection_error", "truncated"}
 IMAGE_TYPES_ALSO = {"application/octet-stream", "binary/octet-stream", "application/binary", ""}
 EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp", "BMP": "bmp",
               "TIFF": "tif"}
+REDIRECTS = (301, 302, 303, 307, 308)
+CHECK_THREADS = 1  #: images checked at once, whatever the concurrency (bounds memory)
 
 
 @dataclass(frozen=True)
 class FetchOptions:
     concurrency: int = 16  #: downloads in flight
     per_host: int = 4  #: downloads in flight per host
-    timeout: float = 10.0  #: seconds per socket operation; the whole body gets three times this
+    timeout: float = 10.0  #: seconds for one whole request: connect, headers and body
     retries: int = 3  #: extra attempts for a transient failure
     backoff: float = 1.0  #: first retry delay in seconds, doubled each time (with hash-seeded jitter)
     max_bytes: int = 20 * 2 ** 20
@@ -85,10 +91,17 @@ class FetchOptions:
 class Download:
     status: str
     reason: str = ""
-    data: bytes = b""
+    body: Path | None = None  #: temp file holding the body (ok only); committed or deleted
+    size: int = 0
+    sha256: str = ""
     content_type: str = ""
     format: str = ""
     attempts: int = 1
+
+    def discard(self) -> None:
+        if self.body is not None:
+            self.body.unlink(missing_ok=True)
+            self.body = None
 
 
 @dataclass
@@ -127,16 +140,24 @@ def fetch(lists: Sequence[str | os.PathLike], out: str | os.PathLike, *, options
     entries, filtered = vggface.select(entries, curated_only, frontal_only)
     entries = list({e.key: e for e in entries}.values())  # a line listed twice is fetched once
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out, recursive=True, min_age=2.0, max_age=600.0)  # bodies of a killed fetch
     with RecordLog(out / FETCH_LOG, key="key") as log:
-        book = _HashBook(out, log, opts)
+        book = _HashBook(out, log, opts, {e.key: i for i, e in enumerate(entries)})
         todo = [e for e in entries if _needs_download(log.get(e.key))]
         bar = progress(total=len(todo), desc="fetch", unit="img", disable=None if show_progress is None else not show_progress)
         nbytes = 0
-        try:
-            for entry, result in _download_all(todo, opts):
-                nbytes += len(result.data)
+
+        def commit(entry: VggEntry, result: Download) -> None:
+            nonlocal nbytes
+            nbytes += result.size
+            try:
                 book.commit(entry, result)
-                bar.update(1)
+            finally:
+                result.discard()
+            bar.update(1)
+
+        try:
+            asyncio.run(_download_all(todo, opts, out, commit))
         finally:
             bar.close()
         keys = {e.key for e in entries}
@@ -149,125 +170,186 @@ def _needs_download(row: dict | None) -> bool:
     return row is None or row.get("status") in TRANSIENT
 
 
-def _download_all(entries: list[VggEntry], opts: FetchOptions):
-    """(entry, Download) pairs in list order, with up to ``concurrency`` requests in flight."""
-    opener = _opener(opts)
-    hosts: dict[str, threading.Semaphore] = {}
-    lock = threading.Lock()
+async def _download_all(entries: list[VggEntry], opts: FetchOptions, out: Path, commit) -> None:
+    """Download ``entries`` with up to ``concurrency`` requests in flight (``per_host`` per host),
+    calling ``commit(entry, result)`` as each finishes."""
+    slots = asyncio.Semaphore(opts.concurrency)
+    hosts: dict[str, asyncio.Semaphore] = {}
+    window = asyncio.Semaphore(max(256, 16 * opts.concurrency))  # tasks alive at once (memory)
+    checker = ThreadPoolExecutor(CHECK_THREADS, thread_name_prefix="fetch-check")
 
-    def task(e: VggEntry) -> Download:
-        if e.error:
-            return Download("bad_line", f"{e.source}: {e.error}", attempts=0)
-        host = (urlsplit(e.url).hostname or "").lower()
-        with lock:
-            sem = hosts.setdefault(host, threading.Semaphore(opts.per_host))
-        return download(e.url, opts, opener, sem)
+    async def one(e: VggEntry) -> None:
+        try:
+            if e.error:
+                result = Download("bad_line", f"{e.source}: {e.error}", attempts=0)
+            else:
+                host = hosts.setdefault((_host(e.url)), asyncio.Semaphore(opts.per_host))
+                result = await _download(client, e, opts, out, host, slots, checker)
+            commit(e, result)
+        finally:
+            window.release()
 
-    with ThreadPoolExecutor(max_workers=opts.concurrency, thread_name_prefix="fetch") as pool:
-        window: deque = deque()
-        for e in entries:
-            window.append((e, pool.submit(task, e)))
-            if len(window) >= 2 * opts.concurrency:  # bounded look-ahead: memory stays bounded
-                entry, fut = window.popleft()
-                yield entry, fut.result()
-        while window:
-            entry, fut = window.popleft()
-            yield entry, fut.result()
+    try:
+        async with httpx.AsyncClient(headers={"User-Agent": f"facealign/{__version__}",
+                                              "Accept": "image/*;q=1.0, */*;q=0.1"},
+                                     timeout=httpx.Timeout(opts.timeout), follow_redirects=False,
+                                     limits=httpx.Limits(max_connections=opts.concurrency)) as client:
+            tasks = set()
+            for e in entries:
+                await window.acquire()
+                task = asyncio.create_task(one(e))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            while tasks:
+                await asyncio.gather(*list(tasks))
+    finally:
+        checker.shutdown(wait=True)
 
 
-def download(url: str, opts: FetchOptions, opener: urllib.request.OpenerDirector | None = None,
-             host_slot: threading.Semaphore | None = None) -> Download:
+async def _download(client: httpx.AsyncClient, e: VggEntry, opts: FetchOptions, out: Path,
+                    host: asyncio.Semaphore, slots: asyncio.Semaphore, checker) -> Download:
     """GET one image with retries; never raises for network or content problems."""
-    opener = opener or _opener(opts)
     result = Download("connection_error")
     for attempt in range(opts.retries + 1):
-        if host_slot is not None:
-            with host_slot:
-                result = _attempt(url, opts, opener)
-        else:
-            result = _attempt(url, opts, opener)
+        async with host, slots:  # the host's slot first: a busy host does not hold a global one
+            body = temp_path_for(out / vggface.safe_name(e.identity) / vggface.safe_name(e.id))
+            try:
+                result = await asyncio.wait_for(_attempt(client, e.url, opts, body), opts.timeout)
+            except asyncio.TimeoutError:
+                result = Download("timeout", f"no complete answer within {opts.timeout:g} s")
+            if result.status != "ok":
+                body.unlink(missing_ok=True)
+        if result.status == "ok":
+            result = await _check(result, body, opts, checker)
         result.attempts = attempt + 1
         if result.status not in TRANSIENT or attempt == opts.retries:
             break
         # Deterministic jitter (from the URL and attempt) spreads retries without a random draw.
-        jitter = 1.0 + 0.5 * (stable_hash(f"{url}\x1f{attempt}") % 1000) / 1000.0
-        time.sleep(opts.backoff * (2 ** attempt) * jitter)
+        jitter = 1.0 + 0.5 * (stable_hash(f"{e.url}\x1f{attempt}") % 1000) / 1000.0
+        await asyncio.sleep(opts.backoff * (2 ** attempt) * jitter)
     return result
 
 
-def _attempt(url: str, opts: FetchOptions, opener: urllib.request.OpenerDirector) -> Download:
-    if urlsplit(url).scheme.lower() not in ("http", "https"):
-        return Download("bad_line", f"not an http(s) URL: {url[:80]}")
-    request = urllib.request.Request(url, headers={"User-Agent": f"facealign/{__version__}",
-                                                   "Accept": "image/*;q=1.0, */*;q=0.1"})
-    deadline = time.monotonic() + 3 * opts.timeout
+async def _attempt(client: httpx.AsyncClient, url: str, opts: FetchOptions, body: Path) -> Download:
+    """One request (following redirects) whose body streams into the file ``body``."""
+    bad = url_problem(url)
+    if bad:
+        return Download("bad_url", bad)
+    seen = {url}
     try:
-        with opener.open(request, timeout=opts.timeout) as resp:
-            ctype = (resp.headers.get_content_type() if resp.headers.get("Content-Type") else "").lower()
-            if not (ctype.startswith("image/") or ctype in IMAGE_TYPES_ALSO):
-                return Download("not_image", f"served {ctype}, not an image", content_type=ctype)
-            declared = _int(resp.headers.get("Content-Length"))
-            if declared is not None and declared > opts.max_bytes:
-                return Download("too_large", f"declares {declared:,} bytes, over max_bytes {opts.max_bytes:,}",
-                                content_type=ctype)
-            chunks, total = [], 0
-            while True:
-                chunk = resp.read1(1 << 16)  # whatever has arrived: the deadline is checked often
-                if not chunk:
-                    break
-                total += len(chunk)
-                if total > opts.max_bytes:
-                    return Download("too_large", f"body exceeds max_bytes {opts.max_bytes:,}", content_type=ctype)
-                if time.monotonic() > deadline:
-                    return Download("timeout", f"body not complete after {3 * opts.timeout:g} s", content_type=ctype)
-                chunks.append(chunk)
-            if declared is not None and total < declared:
-                return Download("truncated", f"got {total:,} of {declared:,} bytes", content_type=ctype)
-    except urllib.error.HTTPError as exc:
-        return _http_error(exc)
-    except http.client.IncompleteRead as exc:
-        return Download("truncated", f"connection closed mid-body ({len(exc.partial):,} bytes received)")
-    except (socket.timeout, TimeoutError):
-        return Download("timeout", f"no answer within {opts.timeout:g} s")
-    except urllib.error.URLError as exc:
-        if isinstance(exc.reason, (socket.timeout, TimeoutError)):
-            return Download("timeout", f"no answer within {opts.timeout:g} s")
-        return Download("connection_error", str(exc.reason)[:160])
-    except (http.client.HTTPException, OSError, ValueError) as exc:
+        for _ in range(opts.max_redirects + 1):
+            async with client.stream("GET", url) as resp:
+                if resp.status_code in REDIRECTS:
+                    target, problem = _redirect_target(url, resp.headers.get("Location"))
+                    if problem:
+                        return problem
+                    if target in seen:
+                        return Download("redirect_loop", f"HTTP {resp.status_code}: redirect loop back to {target[:80]}")
+                    seen.add(target)
+                    url = target
+                    continue
+                return await _receive(resp, opts, body)
+        return Download("redirect_loop", f"more than {opts.max_redirects} redirects")
+    except httpx.TimeoutException:
+        return Download("timeout", f"no complete answer within {opts.timeout:g} s")
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
+        return Download("bad_url", f"{type(exc).__name__}: {str(exc)[:160]}")
+    except httpx.RemoteProtocolError as exc:
+        if "incomplete" in str(exc) or "body" in str(exc):
+            return Download("truncated", f"connection closed mid-body ({str(exc)[:120]})")
         return Download("connection_error", f"{type(exc).__name__}: {str(exc)[:160]}")
-    data = b"".join(chunks)
+    except (httpx.HTTPError, OSError, ValueError) as exc:
+        return Download("connection_error", f"{type(exc).__name__}: {str(exc)[:160] or 'no answer'}")
+
+
+def _redirect_target(url: str, location: str | None) -> tuple[str, Download | None]:
+    if not location:
+        return "", Download("redirect_loop", "a redirect without a Location header")
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in location):
+        return "", Download("bad_url", f"redirect to a URL with a control character: {location[:80]!r}")
     try:
-        decoded = decode_image(data, max_pixels=opts.max_pixels)
+        target = urljoin(url, location)
+        scheme = urlsplit(target).scheme.lower()
+    except ValueError as exc:
+        return "", Download("bad_url", f"redirect to a malformed URL {location[:80]!r} ({exc})")
+    if scheme not in ("http", "https"):
+        return "", Download("redirect_loop", f"redirect to a non-HTTP URL: {location[:80]}")
+    bad = url_problem(target)
+    return target, (Download("bad_url", f"redirect to {bad}") if bad else None)
+
+
+async def _receive(resp: httpx.Response, opts: FetchOptions, body: Path) -> Download:
+    code = resp.status_code
+    if code >= 400:
+        status = "server_error" if code >= 500 or code in (408, 429) else "http_error"
+        return Download(status, f"HTTP {code} {resp.reason_phrase}")
+    if code != 200:
+        return Download("http_error", f"HTTP {code} {resp.reason_phrase}: not an image answer")
+    ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if not (ctype.startswith("image/") or ctype in IMAGE_TYPES_ALSO):
+        return Download("not_image", f"served {ctype}, not an image", content_type=ctype)
+    declared = _int(resp.headers.get("Content-Length"))
+    if declared is not None and declared > opts.max_bytes:
+        return Download("too_large", f"declares {declared:,} bytes, over max_bytes {opts.max_bytes:,}",
+                        content_type=ctype)
+    digest, total = hashlib.sha256(), 0
+    body.parent.mkdir(parents=True, exist_ok=True)
+    with open(body, "wb") as fh:
+        async for chunk in resp.aiter_bytes(1 << 16):
+            total += len(chunk)
+            if total > opts.max_bytes:
+                return Download("too_large", f"body exceeds max_bytes {opts.max_bytes:,}", content_type=ctype)
+            digest.update(chunk)
+            fh.write(chunk)
+    if declared is not None and total < declared:
+        return Download("truncated", f"got {total:,} of {declared:,} bytes", content_type=ctype)
+    if total == 0:
+        return Download("not_image", "an empty body", content_type=ctype)
+    return Download("ok", "", body, total, digest.hexdigest(), ctype)
+
+
+async def _check(result: Download, body: Path, opts: FetchOptions, checker) -> Download:
+    """Whether the body is an image: its header, pixel count and a reduced decode, in the checker
+    thread (at most :data:`CHECK_THREADS` images in memory at once)."""
+    try:
+        result.format, _ = await asyncio.get_running_loop().run_in_executor(
+            checker, probe_image, body, opts.max_pixels)
     except Rejected as rej:
+        body.unlink(missing_ok=True)
         status = "too_large" if rej.status == "too_large" else "not_image"
-        return Download(status, f"body does not decode as an image: {rej.reason}", content_type=ctype)
-    return Download("ok", "", data, ctype, decoded.format)
+        return Download(status, f"body does not decode as an image: {rej.reason}", content_type=result.content_type)
+    return result
 
 
-def _http_error(exc: urllib.error.HTTPError) -> Download:
-    code = exc.code
-    exc.close()
-    if code in (301, 302, 303, 307, 308):
-        return Download("redirect_loop", f"HTTP {code}: {exc.reason}")
-    if code >= 500 or code in (408, 429):
-        return Download("server_error", f"HTTP {code} {exc.reason}")
-    return Download("http_error", f"HTTP {code} {exc.reason}")
+def url_problem(url: str) -> str:
+    """Why ``url`` must never be requested ("" when it may): a control character or space, a
+    scheme other than http(s), no or a malformed host or port, or credentials (``user:pass@``)."""
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
+        return f"a URL with a control character or space: {url[:80]!r}"
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises on a malformed port
+        host = parts.hostname
+    except ValueError as exc:
+        return f"a malformed URL {url[:80]!r} ({exc})"
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"not an http(s) URL: {url[:80]!r}"
+    if "@" in parts.netloc:
+        return "a URL with user:password@ credentials (never sent)"
+    if not host or (port is not None and not 0 < port < 65536):
+        return f"a URL without a valid host: {url[:80]!r}"
+    try:
+        httpx.URL(url)
+    except (httpx.InvalidURL, ValueError) as exc:
+        return f"a malformed URL {url[:80]!r} ({exc})"
+    return ""
 
 
-class _Redirects(urllib.request.HTTPRedirectHandler):
-    """Follow at most ``max_redirections`` redirects, only to http(s) URLs."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        if urlsplit(newurl).scheme.lower() not in ("http", "https"):
-            raise urllib.error.HTTPError(newurl, code, "redirect to a non-HTTP URL", headers, fp)
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-def _opener(opts: FetchOptions) -> urllib.request.OpenerDirector:
-    handler = _Redirects()
-    handler.max_redirections = opts.max_redirects
-    handler.max_repeats = min(handler.max_repeats, max(1, opts.max_redirects))
-    return urllib.request.build_opener(handler)
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
 
 
 def _int(text: str | None) -> int | None:
@@ -288,10 +370,14 @@ class _Group:
 
 
 class _HashBook:
-    """De-duplication and placeholder detection by content hash, rebuilt from the log on resume."""
+    """De-duplication and placeholder detection by content hash, rebuilt from the log on resume.
 
-    def __init__(self, out: Path, log: RecordLog, opts: FetchOptions):
-        self.out, self.log, self.opts = out, log, opts
+    Of identical bodies the line listed first (``order``) keeps the file, whichever arrives first:
+    a later arrival listed earlier takes the file over, so the outcome does not depend on timing.
+    """
+
+    def __init__(self, out: Path, log: RecordLog, opts: FetchOptions, order: dict[str, int]):
+        self.out, self.log, self.opts, self.order = out, log, opts, order
         self.groups: dict[str, _Group] = {}
         self.placeholders: set[str] = set()
         for row in log.records():
@@ -302,12 +388,19 @@ class _HashBook:
             g.keys.append(row["key"])
             g.urls.add(row.get("url", ""))
             g.identities.add(row.get("identity", ""))
-            if row["status"] == "ok":
-                g.kept = row["key"]
             if row["status"] == "placeholder":
                 self.placeholders.add(digest)
+        for digest, g in self.groups.items():
+            kept = sorted((k for k in g.keys if (self.log.get(k) or {}).get("status") == "ok"), key=self._rank)
+            if kept:
+                g.kept = kept[0]
+                for other in kept[1:]:  # a run killed while one copy took over from another
+                    self._demote(other, g.kept)
         for digest in list(self.placeholders):
             self._drop(digest)  # finishes a run killed while dropping a placeholder
+
+    def _rank(self, key: str) -> tuple[int, str]:
+        return (self.order.get(key, len(self.order)), key)
 
     def commit(self, e: VggEntry, d: Download) -> None:
         row: dict[str, Any] = {"key": e.key, "identity": e.identity, "id": e.id, "url": e.url, "box": e.box,
@@ -319,8 +412,8 @@ class _HashBook:
         if d.status != "ok":
             self.log.append(row)
             return
-        digest = hashlib.sha256(d.data).hexdigest()
-        row.update(sha256=digest, bytes=len(d.data))
+        digest = d.sha256
+        row.update(sha256=digest, bytes=d.size)
         g = self.groups.setdefault(digest, _Group())
         g.keys.append(e.key)
         g.urls.add(e.url)
@@ -332,15 +425,32 @@ class _HashBook:
                 self.placeholders.add(digest)
                 self._drop(digest)
             return
-        if g.kept is not None and g.kept != e.key:
+        if g.kept is not None and g.kept != e.key and self._rank(g.kept) < self._rank(e.key):
             row.update(status="duplicate", reason=f"the same bytes as {g.kept}", duplicate_of=g.kept)
             self.log.append(row)
             return
         path = Path(vggface.safe_name(e.identity)) / f"{vggface.safe_name(e.id)}.{EXTENSIONS.get(d.format, 'img')}"
-        write_bytes(self.out / path, d.data)
+        os.replace(d.body, self.out / path)
+        d.body = None
         row["path"] = path.as_posix()
-        g.kept = e.key
         self.log.append(row)
+        previous, g.kept = g.kept, e.key
+        if previous is not None and previous != e.key:
+            self._demote(previous, e.key)  # after the new copy is in place: a kill leaves two, never none
+
+    def _demote(self, key: str, kept: str) -> None:
+        """The line ``key`` gives up its file to ``kept`` (listed earlier, same bytes)."""
+        row = self.log.get(key)
+        if row is None:
+            return
+        self._unlink(row)
+        self.log.append({**row, "status": "duplicate", "path": None, "duplicate_of": kept,
+                         "reason": f"the same bytes as {kept}"})
+
+    def _unlink(self, row: dict) -> None:
+        path = inside(self.out, row.get("path"))  # a doctored log never deletes outside the folder
+        if path is not None:
+            path.unlink(missing_ok=True)
 
     def _drop(self, digest: str) -> None:
         """Turn every line with these bytes into a placeholder row and delete the kept file."""
@@ -349,8 +459,7 @@ class _HashBook:
             row = self.log.get(key)
             if row is None:
                 continue
-            if row.get("path"):  # delete first: a kill in between leaves a row to redo, not a file
-                (self.out / row["path"]).unlink(missing_ok=True)
+            self._unlink(row)  # delete first: a kill in between leaves a row to redo, not a file
             if row.get("status") != "placeholder":
                 self.log.append({**row, "status": "placeholder", "path": None, "duplicate_of": None,
                                  "reason": f"identical bytes served for {len(g.urls)} different URLs"})

@@ -50,11 +50,6 @@ def _cycle(edges) -> tuple[int, ...]:
     return tuple(order)
 
 
-def face_oval_indices() -> tuple[int, ...]:
-    """Mesh indices of the face oval, in order around the face."""
-    return _mesh_sets()["oval"]
-
-
 @dataclass
 class FacePoints:
     """The points alignment and filtering need, in one image's pixel coordinates."""

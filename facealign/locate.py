@@ -17,7 +17,7 @@ from typing import Iterator, Sequence
 import cv2
 import numpy as np
 
-from .backend import Detector, Face
+from .backend import FaceModels, Face
 from .landmarks import FacePoints, from_keypoints, from_mesh, plausible
 from .status import Rejected
 
@@ -84,7 +84,7 @@ def crop_region(image: np.ndarray, centre: Sequence[float], side: float) -> Regi
     return Region(window, np.array([x0, y0], dtype=np.float64), work / n)
 
 
-def locate_face(image: np.ndarray, backend: Detector, *, hint: Sequence[float] | None = None,
+def locate_face(image: np.ndarray, backend: FaceModels, *, hint: Sequence[float] | None = None,
                 margin: float = 0.5, ambiguity: float = 0.7, timer: StageTimer | None = None) -> Located:
     """The face to align in ``image`` (RGB), near ``hint`` when given; raises :class:`Rejected`."""
     timer = timer or StageTimer()
@@ -108,7 +108,7 @@ def locate_face(image: np.ndarray, backend: Detector, *, hint: Sequence[float] |
     return Located(points, face.box, face.score, len(faces))
 
 
-def _in_box(image, backend: Detector, hint: np.ndarray, margin: float, timer: StageTimer) -> Located:
+def _in_box(image, backend: FaceModels, hint: np.ndarray, margin: float, timer: StageTimer) -> Located:
     if not (hint[2] > hint[0] and hint[3] > hint[1]):
         raise Rejected("box_mismatch", f"the given box {hint.round(1).tolist()} is empty")
     centre = (hint[:2] + hint[2:]) / 2
@@ -146,7 +146,7 @@ def _keypoints(face: Face, shape: tuple[int, ...]) -> FacePoints:
     return points
 
 
-def _mesh_near(backend: Detector, region: Region, box: np.ndarray) -> FacePoints | None:
+def _mesh_near(backend: FaceModels, region: Region, box: np.ndarray) -> FacePoints | None:
     return _pick_points([from_mesh(m).mapped(region.to_image) for m in backend.landmarks(region.image)], box)
 
 
@@ -177,7 +177,7 @@ def _map_face(face: Face, region: Region) -> Face:
     return Face(b, face.score, region.to_image(face.keypoints))
 
 
-def find_faces(image: np.ndarray, backend: Detector) -> list[Face]:
+def find_faces(image: np.ndarray, backend: FaceModels) -> list[Face]:
     """All faces: one full-frame pass, then (only if it found none) overlapping tiles at 1/2 and
     1/4 of the photo's longer side, which the detector sees magnified."""
     faces = backend.detect(image)

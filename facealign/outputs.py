@@ -15,23 +15,22 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-import cv2
 import numpy as np
 
 from cartoonset.common.atomic import remove_stale_temps as _remove_stale_temps
 from cartoonset.common.atomic import write_bytes
-from cartoonset.common.records import write_csv
+from cartoonset.common.png import encode_png
+from cartoonset.common.records import read_jsonl, write_csv
 
-from .sources import Item, iter_jsonl
+from .sources import Item
 
 SETTINGS_FILE = "facealign.json"
 MANIFEST_GLOB = "manifest*.jsonl"
 CSV_FIELDS = ("id", "identity", "status", "reason", "source", "outputs", "box", "box_hint",
-              "landmarks_source", "landmarks_aligned", "landmark_model", "transform", "quality",
-              "image_size", "decode_scale", "meta", "time")
-# Fastest zlib level with run-length matching: a 256 px crop encodes in ~3 ms (Pillow's default
-# level 6 takes ~18 ms) and, with its flat background, comes out no larger.
-PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
+              "identity_source", "landmarks_photo", "landmarks_aligned", "landmarks_model", "transform",
+              "quality", "image_size", "decode_scale", "meta", "time")
+#: manifest fields under their names before 0.x (rows of older runs are read under the new names)
+RENAMED_FIELDS = {"landmarks_source": "landmarks_photo", "landmark_model": "landmarks_model"}
 
 
 def crop_path(out: Path, size: int, name: str) -> Path:
@@ -48,18 +47,10 @@ def write_crops(out: Path, name: str, crops: dict[int, np.ndarray]) -> dict[str,
     return written
 
 
-def encode_png(image: np.ndarray) -> bytes:
-    """PNG bytes of an RGB or RGBA uint8 array (OpenCV's encoder: faster than Pillow's)."""
-    code = cv2.COLOR_RGB2BGR if image.shape[2] == 3 else cv2.COLOR_RGBA2BGRA
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(image, code), PNG_PARAMS)
-    if not ok:
-        raise OSError("OpenCV could not encode a PNG")
-    return buf.tobytes()
-
-
 def manifest_row(item: Item, fields: dict[str, Any], outputs: dict[str, str] | None = None) -> dict[str, Any]:
     """One manifest row: who the input is, what happened to it, and where its crops are."""
-    row = {"id": item.id, "identity": item.identity, "source": item.source, "box_hint": item.box,
+    row = {"id": item.id, "identity": item.identity, "identity_source": item.identity_source,
+           "source": item.source, "box_hint": item.box,
            "outputs": outputs or {}, "time": round(time.time(), 3)}
     row.update(fields)
     if item.meta:
@@ -75,9 +66,12 @@ def read_manifest(out: Path) -> dict[str, dict]:
     """Every row of every manifest log in ``out`` by id; of repeated ids the newest row wins."""
     rows: dict[str, dict] = {}
     for log in manifest_logs(out):
-        for row in iter_jsonl(log):
-            if "id" not in row:
+        for row in read_jsonl(log, skip_torn=True):
+            if not isinstance(row, dict) or "id" not in row:
                 continue
+            for old, new in RENAMED_FIELDS.items():
+                if old in row:
+                    row.setdefault(new, row.pop(old))
             key = str(row["id"])
             old = rows.get(key)
             if old is None or row.get("time", 0.0) >= old.get("time", 0.0):
@@ -111,4 +105,3 @@ def remove_stale_temps(out: Path, min_age: float = 2.0, max_age: float = 600.0) 
     """Delete the temp files a killed run left anywhere under ``out`` (see
     :func:`cartoonset.common.atomic.remove_stale_temps`); a shard running beside this one keeps its own."""
     return _remove_stale_temps(out, recursive=True, min_age=min_age, max_age=max_age)
-    return True

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import os
-import textwrap
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
+from cartoonset.common import sheets
 from cartoonset.common.atomic import atomic_path
 
 from .decode import decode_image
 from .outputs import SETTINGS_FILE, read_manifest
 from .status import Rejected
 
-BG, INK, MUTED, BOX = (250, 250, 250), (20, 20, 20), (110, 110, 110), (220, 30, 30)
+BG, INK, BOX = (250, 250, 250), (20, 20, 20), (220, 30, 30)
+REJECT_CAPTION_LINES = 5  #: status, id and the start of the reason, wrapped
+PAD = 6
 
 
 def contact_sheet(folder: str | os.PathLike, out: str | os.PathLike, *, max_ok: int = 120, max_rejects: int = 48,
@@ -29,32 +31,19 @@ def contact_sheet(folder: str | os.PathLike, out: str | os.PathLike, *, max_ok: 
     rows = sorted(read_manifest(folder).values(), key=lambda r: r["id"])
     ok = [r for r in rows if r["status"] == "ok"]
     rejects = sorted((r for r in rows if r["status"] != "ok"), key=lambda r: (r["status"], r["id"]))
-    font = _font(11)
+    shown_ok, shown_rejects = ok[:max_ok], rejects[:max_rejects]
     sections = [
-        (f"aligned: {len(ok)} of {len(rows)} inputs" + (f" (first {max_ok})" if len(ok) > max_ok else ""),
-         [(_aligned_tile(folder, r, tile), [_short(r["id"], tile)]) for r in ok[:max_ok]], 1),
-        (f"rejected: {len(rejects)}" + (f" (first {max_rejects})" if len(rejects) > max_rejects else ""),
-         [(_reject_tile(folder, r, tile), _caption(r, tile)) for r in rejects[:max_rejects]], 4),
+        sheets.contact_sheet([_aligned_tile(folder, r, tile) for r in shown_ok], [r["id"] for r in shown_ok],
+                             cols=columns, tile=tile, background=BG, caption_lines=2, pad=PAD,
+                             title=f"aligned: {len(ok)} of {len(rows)} inputs"
+                                   + (f" (first {max_ok})" if len(ok) > max_ok else "")),
+        sheets.contact_sheet([_reject_tile(folder, r, tile) for r in shown_rejects],
+                             [f"{r['status']}\n{r['id']}\n{r.get('reason', '')}" for r in shown_rejects],
+                             cols=columns, tile=tile, background=BG, caption_lines=REJECT_CAPTION_LINES, pad=PAD,
+                             title=f"rejected: {len(rejects)}"
+                                   + (f" (first {max_rejects})" if len(rejects) > max_rejects else "")),
     ]
-    line_h, pad, head = 13, 6, 24
-    width = columns * (tile + pad) + pad
-    height = pad
-    for _, tiles, lines in sections:
-        nrows = max(1, -(-len(tiles) // columns))
-        height += head + nrows * (tile + lines * line_h + pad)
-    sheet = Image.new("RGB", (width, height), BG)
-    draw = ImageDraw.Draw(sheet)
-    y = pad
-    for title, tiles, lines in sections:
-        draw.text((pad, y + 5), title, fill=INK, font=_font(14))
-        y += head
-        for i, (img, caption) in enumerate(tiles):
-            r, c = divmod(i, columns)
-            x0, y0 = pad + c * (tile + pad), y + r * (tile + lines * line_h + pad)
-            sheet.paste(img, (x0, y0))
-            for k, text in enumerate(caption[:lines]):
-                draw.text((x0, y0 + tile + 1 + k * line_h), text, fill=INK if k == 0 else MUTED, font=font)
-        y += max(1, -(-len(tiles) // columns)) * (tile + lines * line_h + pad)
+    sheet = sheets.stack(sections, background=BG)
     fmt = "JPEG" if out.suffix.lower() in (".jpg", ".jpeg") else "PNG"
     with atomic_path(out) as tmp:
         sheet.save(tmp, format=fmt)
@@ -98,19 +87,9 @@ def _reject_tile(folder: Path, row: dict, tile: int) -> Image.Image:
     return canvas
 
 
-def _caption(row: dict, tile: int) -> list[str]:
-    chars = max(8, tile // 6)
-    return [_short(row["status"], tile), _short(row["id"], tile)] + textwrap.wrap(row.get("reason", ""), chars)[:2]
-
-
-def _short(text: str, tile: int) -> str:
-    chars = max(8, tile // 6)
-    return text if len(text) <= chars else "..." + text[-(chars - 3):]
-
-
 def _blank(tile: int, text: str) -> Image.Image:
     img = Image.new("RGB", (tile, tile), (200, 200, 200))
-    ImageDraw.Draw(img).text((4, tile // 2 - 6), _short(text, tile), fill=INK, font=_font(11))
+    ImageDraw.Draw(img).text((4, tile // 2 - 6), text[: max(8, tile // 6)], fill=INK, font=sheets.font(11))
     return img
 
 
@@ -118,10 +97,3 @@ def _checkerboard(tile: int, cell: int = 8) -> Image.Image:
     yy, xx = np.mgrid[0:tile, 0:tile]
     v = np.where(((yy // cell) + (xx // cell)) % 2 == 0, 235, 205).astype(np.uint8)
     return Image.fromarray(np.dstack([v, v, v, np.full_like(v, 255)]), "RGBA")
-
-
-def _font(size: int):
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1: the fixed bitmap font
-        return ImageFont.load_default()

@@ -17,17 +17,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
 from cartoonset.common.version import __version__
 from cartoonset.common.records import RecordLog
 from cartoonset.common.progress import progress
 from cartoonset.common.shards import Shard
 
-from .backend import BackendSpec, Detector
+from .backend import BackendSpec, FaceModels
 from .outputs import (check_settings, manifest_row, read_manifest, remove_stale_temps, write_crops,
                       write_manifest_csv)
-from .pipeline import align_image
+from .photo import align_image
+from .identities import CLUSTER, SOURCES as IDENTITY_SOURCES, IdentityFile, cluster_faces, parse_identities
 from .settings import Settings
-from .sources import Item, read_inputs
+from .sources import Item, inside, read_inputs
 from .status import STATUSES
 
 
@@ -42,6 +45,8 @@ class RunSummary:
     filtered: int  #: VGG-Face lines dropped by the curated/frontal filters
     seconds: float
     stage_seconds: dict[str, float] = field(default_factory=dict)  #: summed over this call's items
+    identity_sources: dict[str, int] = field(default_factory=dict)  #: how the identities were decided
+    notes: list[str] = field(default_factory=list)  #: one line each, for the person at the command line
 
     @property
     def total(self) -> int:
@@ -65,11 +70,14 @@ class RunSummary:
 def run(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, settings: Settings | None = None,
         workers: int = 1, shard: Shard | str | None = None, images: str | os.PathLike | None = None,
         curated_only: bool = False, frontal_only: bool = False, backend: BackendSpec | None = None,
+        identities: str | os.PathLike | IdentityFile | None = None,
         show_progress: bool | None = None) -> RunSummary:
     """Align every photo of ``inputs`` into ``out`` (see :mod:`facealign.outputs` for the layout).
 
     Parallel with ``workers`` processes (each keeps its own models), restricted to ``shard``
     ("K/N"), and resumable: call it again with the same arguments after an interruption.
+    ``identities``: an identity file, or ``"cluster"`` (see :mod:`facealign.identities`); rows of
+    an earlier run whose identity this changes are rewritten without re-aligning.
     """
     t0 = time.perf_counter()
     settings = settings or Settings()
@@ -80,7 +88,9 @@ def run(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, settings
     if backend.name == "tasks" and settings.background != "none" and not backend.models.get("segmenter"):
         raise ValueError("the tasks backend removes backgrounds only with --segmenter-model (or use --background none)")
     out = Path(out)
-    listing = read_inputs(inputs, images=images, curated_only=curated_only, frontal_only=frontal_only)
+    named = identities if isinstance(identities, IdentityFile) else parse_identities(identities)
+    listing = read_inputs(inputs, images=images, curated_only=curated_only, frontal_only=frontal_only,
+                          identities=named if isinstance(named, IdentityFile) else None)
     out.mkdir(parents=True, exist_ok=True)
     check_settings(out, settings.to_dict(), {"version": __version__, "backend": backend.name})
     remove_stale_temps(out)
@@ -91,6 +101,7 @@ def run(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, settings
     suffix = "" if shard.count == 1 else f".shard-{shard.index}-of-{shard.count}"
     stages: Counter = Counter()
     with RecordLog(out / f"manifest{suffix}.jsonl", key="id") as log:
+        _rename(log, items, done)
         bar = progress(total=len(todo), desc="facealign", unit="img", disable=_quiet(show_progress))
         try:
             for row in _rows(todo, out, settings, backend, workers):
@@ -99,11 +110,58 @@ def run(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, settings
                 bar.update(1)
         finally:
             bar.close()
+        if named == CLUSTER:
+            _cluster(log, out, items, show_progress)
     rows = read_manifest(out)
     write_manifest_csv(out, rows.values())
-    counts = Counter(rows[it.id]["status"] for it in items if it.id in rows)
+    mine = [rows[it.id] for it in items if it.id in rows]
+    counts = Counter(r["status"] for r in mine)
+    sources = Counter(r.get("identity_source", "") for r in mine)
     return RunSummary(out, dict(counts), len(todo), len(items) - len(todo), listing.filtered,
-                      time.perf_counter() - t0, {k: v / 1000.0 for k, v in stages.items()})
+                      time.perf_counter() - t0, {k: v / 1000.0 for k, v in stages.items()}, dict(sources),
+                      _notes(sources, named))
+
+
+def _rename(log: RecordLog, items: list[Item], done: dict[str, dict]) -> None:
+    """Give rows of an earlier run the identity this run decides (an identity file added later);
+    a weaker way of deciding (a folder name) never overrides a stronger one (a file, clusters)."""
+    rank = {s: i for i, s in enumerate(IDENTITY_SOURCES)}
+    for it in items:
+        row = done.get(it.id)
+        if row is None or rank[it.identity_source] > rank.get(row.get("identity_source"), len(rank)):
+            continue
+        if (row.get("identity"), row.get("identity_source")) != (it.identity, it.identity_source):
+            log.append({**row, "identity": it.identity, "identity_source": it.identity_source,
+                        "time": round(time.time(), 3)})
+
+
+def _cluster(log: RecordLog, out: Path, items: list[Item], show_progress: bool | None) -> None:
+    """``--identities cluster``: group this shard's aligned faces by face embedding."""
+    from PIL import Image
+
+    rows = read_manifest(out)
+    ok = {it.id: rows[it.id] for it in items if rows.get(it.id, {}).get("status") == "ok"}
+    crops = {}
+    for key, row in ok.items():
+        outputs = row.get("outputs") or {}
+        path = inside(out, outputs.get(max(outputs, key=int))) if outputs else None
+        if path is not None and path.is_file():
+            with Image.open(path) as im:
+                crops[key] = np.asarray(im.convert("RGB"))
+    for key, who in cluster_faces(crops, show_progress=None if show_progress is None else show_progress).items():
+        row = ok[key]
+        if (row.get("identity"), row.get("identity_source")) != (who, CLUSTER):
+            log.append({**row, "identity": who, "identity_source": CLUSTER, "time": round(time.time(), 3)})
+
+
+def _notes(sources: Counter, named) -> list[str]:
+    flat = sources.get("photo", 0)
+    if flat and named is None:
+        return [f"note: {flat} photo(s) sit straight in a flat folder and count as one person each; if some "
+                f"show the same person, give --identities FILE or --identities cluster (see the README)"]
+    if flat and named is not None and named != CLUSTER:
+        return [f"note: {flat} photo(s) are not in {named.path.name} and count as one person each"]
+    return []
 
 
 def _now_available(row: dict, item: Item) -> bool:
@@ -136,7 +194,7 @@ def _rows(todo: list[Item], out: Path, settings: Settings, spec: BackendSpec, wo
         yield from pool.imap_unordered(_work, pending, chunksize=1)
 
 
-def process_item(item: Item, backend: Detector, settings: Settings, out: Path) -> dict[str, Any]:
+def process_item(item: Item, backend: FaceModels, settings: Settings, out: Path) -> dict[str, Any]:
     """Align one item and write its crops; any failure becomes the row's status, never an exception."""
     try:
         result = align_image(item.path, item.box, settings=settings, backend=backend)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .backend import Detector
+from .backend import FaceModels
 
 # Where the person mask is cut: below LOW is background, above HIGH is person, linear between.
 LOW, HIGH = 0.25, 0.75
@@ -19,7 +19,7 @@ LOW, HIGH = 0.25, 0.75
 OVAL_CENTRE, OVAL_AXES = (0.50, 0.60), (0.26, 0.29)
 
 
-def person_alpha(crop: np.ndarray, backend: Detector) -> np.ndarray:
+def person_alpha(crop: np.ndarray, backend: FaceModels) -> np.ndarray:
     """Soft alpha (HxW float32 in [0, 1]) from the backend's person segmentation."""
     prob = backend.segment(crop)
     if prob.shape != crop.shape[:2]:

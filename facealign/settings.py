@@ -46,10 +46,6 @@ class Settings:
         if self.max_pixels < 1:
             raise ValueError("max_pixels must be positive")
 
-    @property
-    def sizes(self) -> tuple[int, ...]:
-        return (self.size,) if self.size == self.large else (self.size, self.large)
-
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -60,9 +56,6 @@ class Settings:
         if unknown:
             raise ValueError(f"unknown facealign settings: {', '.join(unknown)}")
         return cls(**dict(data))
-
-    def replace(self, **changes: Any) -> "Settings":
-        return dataclasses.replace(self, **changes)
 
 
 def background_colour(background: str) -> tuple[int, int, int] | str | None:

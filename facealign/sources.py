@@ -2,19 +2,23 @@
 
 An input is an image file, a folder of images (recursive), a text file of image paths, a VGG-Face
 ``<identity>.txt`` list (its photos looked up in the folder ``facealign fetch`` wrote), or that
-fetch folder itself. Entries that cannot be processed (never downloaded, malformed list lines)
-become items with their status already set, so they still get a manifest row.
+fetch folder itself. A text file is recognised by its format (VGG-Face lines, or one image path or
+URL with an image extension per line), never guessed. Entries that cannot be processed (never
+downloaded, malformed list lines) become items with their status already set, so they still get a
+manifest row. Who each photo shows is decided here too (see :mod:`facealign.identities`).
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
+
+from cartoonset.common.records import read_jsonl
 
 from . import vggface
+from .identities import IdentityFile
 from .vggface import VggEntry, safe_name
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".bmp", ".dib", ".tif", ".tiff",
@@ -28,6 +32,7 @@ class Item:
 
     id: str  #: unique key of the manifest row
     identity: str  #: the person (the split is drawn per identity)
+    identity_source: str  #: how the identity was decided (see facealign.identities.SOURCES)
     name: str  #: output file stem, relative to each crop-size folder
     source: str  #: where it came from: a path, or a URL for VGG-Face entries
     path: str | None = None  #: local file to decode; None when there is nothing to decode
@@ -42,12 +47,18 @@ class Listing:
     items: list[Item]
     filtered: int = 0  #: VGG-Face lines dropped by --vgg-curated-only / --frontal-only
 
+    def count(self, identity_source: str) -> int:
+        return sum(1 for it in self.items if it.identity_source == identity_source)
+
 
 def read_inputs(inputs: Sequence[str | os.PathLike], *, images: str | os.PathLike | None = None,
-                curated_only: bool = False, frontal_only: bool = False) -> Listing:
+                curated_only: bool = False, frontal_only: bool = False,
+                identities: IdentityFile | None = None) -> Listing:
     """All items of ``inputs``, sorted by id. ``images`` is the ``facealign fetch`` output folder
-    that VGG-Face lists refer to. Raises ValueError on an unusable input or on two inputs that
-    produce the same id."""
+    that VGG-Face lists refer to; ``identities`` names the person of photos by file (it overrides
+    folder names; VGG-Face entries keep their list's identity). Raises ValueError on an unusable
+    input (an empty folder, a text file that is no list), on no photos at all, or on two inputs
+    that produce the same id."""
     items: list[Item] = []
     filtered = 0
     fetched = None
@@ -58,9 +69,13 @@ def read_inputs(inputs: Sequence[str | os.PathLike], *, images: str | os.PathLik
             items += entries
             filtered += dropped
         elif path.is_dir():
-            items += _folder(path)
-        elif path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS:
-            items.append(_image_item(path, path.name, path.parent.name or path.stem))
+            found = _folder(path)
+            if not found:
+                raise ValueError(f"input folder {path} holds no images (looked for "
+                                 f"{', '.join(sorted(IMAGE_EXTENSIONS))} files)")
+            items += found
+        elif path.is_file() and (path.suffix.lower() in IMAGE_EXTENSIONS or _is_image(path)):
+            items.append(_image_item(path, path.name, path.stem, "photo"))
         elif path.is_file():
             first = _first_line(path)
             if first is not None and vggface.is_vgg_line(first):
@@ -76,7 +91,18 @@ def read_inputs(inputs: Sequence[str | os.PathLike], *, images: str | os.PathLik
                 items += _path_list(path)
         else:
             raise ValueError(f"input {path} does not exist")
+    if not items:
+        raise ValueError(f"no photos in {', '.join(map(str, inputs))}")
+    if identities is not None:
+        items = [_named(it, identities) for it in items]
     return Listing(_unique(items), filtered)
+
+
+def _named(item: Item, identities: IdentityFile) -> Item:
+    if item.identity_source == "vggface":
+        return item
+    who = identities.lookup(item.id)
+    return item if who is None else replace(item, identity=who, identity_source="file")
 
 
 def _folder(root: Path) -> list[Item]:
@@ -88,38 +114,57 @@ def _folder(root: Path) -> list[Item]:
             if fn.startswith(".") or p.suffix.lower() not in IMAGE_EXTENSIONS:
                 continue
             rel = p.relative_to(root)
-            identity = rel.parts[0] if len(rel.parts) > 1 else p.stem
-            items.append(_image_item(p, rel.as_posix(), identity))
+            nested = len(rel.parts) > 1
+            items.append(_image_item(p, rel.as_posix(), rel.parts[0] if nested else p.stem,
+                                     "folder" if nested else "photo"))
     return items
 
 
-def _image_item(path: Path, rel_id: str, identity: str) -> Item:
+def _image_item(path: Path, rel_id: str, identity: str, identity_source: str) -> Item:
     rel = Path(rel_id)
     parts = [safe_name(q) for q in rel.parts[:-1]]
     stem = safe_name(f"{rel.stem}_{rel.suffix.lstrip('.').lower()}" if rel.suffix else rel.name)
-    return Item(id=rel_id, identity=identity, name="/".join(parts + [stem]), source=str(path), path=str(path))
+    return Item(id=rel_id, identity=identity, identity_source=identity_source, name="/".join(parts + [stem]),
+                source=str(path), path=str(path))
 
 
 def _path_list(list_path: Path) -> list[Item]:
+    """Items of a text file of image paths or URLs, one per line; refused unless every line is one."""
     items = []
     with open(list_path, encoding="utf-8", errors="replace") as fh:
         for n, line in enumerate(fh, 1):
             text = line.strip()
             if not text or text.startswith("#"):
                 continue
-            p = Path(text)
-            full = p if p.is_absolute() else list_path.parent / p
-            identity = p.parent.name or p.stem
+            url = "://" in text
+            suffix = Path(text.split("?", 1)[0].split("#", 1)[0] if url else text).suffix.lower()
+            if suffix not in IMAGE_EXTENSIONS or "\x00" in text:
+                raise ValueError(f"{list_path} is not an image, a VGG-Face list nor a list of image paths "
+                                 f"(line {n}: {text[:60]!r} is no image path or URL)")
+            p = Path(text.split("?", 1)[0]) if url else Path(text)
+            nested = p.parent.name not in ("", ".", "..") and not url
+            identity = p.parent.name if nested else p.stem
             digest = hashlib.blake2b(text.encode("utf-8"), digest_size=4).hexdigest()
             name = f"{safe_name(identity)}/{safe_name(p.stem + '_' + p.suffix.lstrip('.').lower())}-{digest}"
-            items.append(Item(id=text, identity=identity, name=name, source=str(full), path=str(full)))
+            source = "folder" if nested else "photo"
+            if url:
+                items.append(Item(id=text, identity=identity, identity_source=source, name=name, source=text,
+                                  status="missing", reason="a URL: facealign run reads local files; "
+                                                           "download it first"))
+                continue
+            full = p if p.is_absolute() else list_path.parent / p
+            items.append(Item(id=text, identity=identity, identity_source=source, name=name, source=str(full),
+                              path=str(full)))
+    if not items:
+        raise ValueError(f"{list_path} lists no images")
     return items
 
 
 def _vgg_item(e: VggEntry, images: Path, fetched: dict[str, dict]) -> Item:
     meta = {"url": e.url, "pose": e.pose, "detection_score": e.detection_score, "curation": e.curation,
             "list": e.source}
-    base = dict(id=e.key, identity=e.identity, name=e.name, source=e.url or e.source, box=e.box, meta=meta)
+    base = dict(id=e.key, identity=e.identity, identity_source="vggface", name=e.name, source=e.url or e.source,
+                box=e.box, meta=meta)
     if e.error:
         return Item(**base, status="unreadable", reason=f"{e.source}: {e.error}")
     row = fetched.get(e.key)
@@ -135,7 +180,11 @@ def _vgg_item(e: VggEntry, images: Path, fetched: dict[str, dict]) -> Item:
 def _from_fetch_row(row: dict, images: Path, base: dict) -> Item:
     status = row.get("status")
     if status == "ok":
-        return Item(**base, path=str(images / row["path"]))
+        path = inside(images, row.get("path"))
+        if path is None:
+            return Item(**base, status="unreadable",
+                        reason=f"{FETCH_LOG} names the file {str(row.get('path'))[:80]!r}, outside {images}; refused")
+        return Item(**base, path=str(path))
     if status == "duplicate":
         return Item(**base, status="duplicate", reason=f"the same image as {row.get('duplicate_of')}")
     return Item(**base, status="unavailable", reason=f"download failed ({status}): {row.get('reason', '')}")
@@ -155,18 +204,34 @@ def _fetch_index(folder: Path) -> dict[str, dict]:
     log = folder / FETCH_LOG
     if not log.is_file():
         return {}
-    return {row["key"]: row for row in iter_jsonl(log) if "key" in row}
+    return {row["key"]: row for row in read_jsonl(log, skip_torn=True) if isinstance(row, dict) and "key" in row}
 
 
-def iter_jsonl(path: Path) -> Iterable[dict]:
-    """Records of a JSON-lines log, read-only; a torn last line (a killed writer) is skipped."""
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError:
-                    continue
+def inside(root: Path, relative) -> Path | None:
+    """``root / relative`` if it is a relative path that stays inside ``root`` (links resolved), else
+    ``None``: a path read from a log or manifest never leads outside its folder."""
+    if not isinstance(relative, str) or not relative or "\x00" in relative:
+        return None
+    rel = Path(relative)
+    if rel.is_absolute() or rel.drive or ".." in rel.parts:
+        return None
+    full = root / rel
+    try:
+        full.resolve().relative_to(root.resolve())
+    except (ValueError, OSError):
+        return None
+    return full
+
+
+def _is_image(path: Path) -> bool:
+    """Whether a file without an image extension is one anyway (Pillow recognises its header)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path):
+            return True
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return False
 
 
 def _box(b) -> tuple[float, float, float, float] | None:

@@ -16,7 +16,7 @@ from PIL import Image, ImageFilter
 
 from cartoonset.common.template import FACE_TEMPLATE
 from facealign import align_image
-from facealign.backend import BackendSpec, Detector, SolutionsBackend, TasksBackend
+from facealign.backend import BackendSpec, FaceModels, SolutionsBackend, TasksBackend
 from facealign.landmarks import from_mesh
 from facealign.settings import Settings
 from test_facealign_photos import GRACE, astronaut, bad_photos, good_photos, grace, jpeg_bytes, on_canvas
@@ -33,14 +33,14 @@ def backend():
     b.close()
 
 
-def redetected(crop: np.ndarray, backend: Detector) -> np.ndarray:
+def redetected(crop: np.ndarray, backend: FaceModels) -> np.ndarray:
     """(eye_left, eye_right, mouth) found again by the face mesh on an aligned crop."""
     meshes = backend.landmarks(np.ascontiguousarray(crop[:, :, :3]))
     assert meshes, "no face found on the aligned crop"
     return from_mesh(meshes[0]).triple()
 
 
-def assert_on_template(crop: np.ndarray, backend: Detector, tol: float, what: str) -> None:
+def assert_on_template(crop: np.ndarray, backend: FaceModels, tol: float, what: str) -> None:
     found = redetected(crop, backend)
     want = FACE_TEMPLATE * crop.shape[0]
     err = np.abs(found - want).max()
@@ -52,7 +52,7 @@ def test_eyes_and_mouth_land_on_the_template(name, backend):
     data = good_photos()[name]
     r = align_image(data, settings=Settings(), backend=backend)
     assert r.ok, f"{name}: {r.status} ({r.reason})"
-    assert r.landmark_source == "mesh"
+    assert r.landmarks_model == "mesh"
     assert set(r.crops) == {64, 256}
     assert r.crops[64].shape == (64, 64, 3) and r.crops[256].shape == (256, 256, 3)
     assert_on_template(r.crops[256], backend, TOL_MESH, name)
@@ -61,7 +61,7 @@ def test_eyes_and_mouth_land_on_the_template(name, backend):
     assert np.abs(pts - FACE_TEMPLATE).max() < 0.01
     # and the transform maps the source landmarks onto the aligned ones
     m = np.array(r.transform)
-    src = np.array([r.points_source[k] for k in ("eye_left", "eye_right", "mouth")])
+    src = np.array([r.points_photo[k] for k in ("eye_left", "eye_right", "mouth")])
     np.testing.assert_allclose((src @ m[:, :2].T + m[:, 2]) / 256, pts, atol=1e-3)
 
 
@@ -85,7 +85,7 @@ def test_exif_rotation_gives_the_same_source_landmarks(backend):
     b = align_image(photos["grace/exif_rotated.jpg"], backend=backend)
     assert b.image_size == a.image_size == [512, 600]
     for k in ("eye_left", "eye_right", "mouth"):
-        assert np.abs(np.subtract(a.points_source[k], b.points_source[k])).max() < 3, k
+        assert np.abs(np.subtract(a.points_photo[k], b.points_photo[k])).max() < 3, k
 
 
 def test_box_hint_picks_that_face(backend):
@@ -95,7 +95,7 @@ def test_box_hint_picks_that_face(backend):
     r_left = align_image(both, box=(150, 110, 380, 340), backend=backend)
     r_right = align_image(both, box=(512 + 160, 60, 512 + 300, 210), backend=backend)
     assert r_left.ok and r_right.ok, (r_left.reason, r_right.reason)
-    assert r_left.points_source["eye_left"][0] < 512 < r_right.points_source["eye_left"][0]
+    assert r_left.points_photo["eye_left"][0] < 512 < r_right.points_photo["eye_left"][0]
     assert r_left.timings.get("detect") is None  # a known box skips the full-frame detector
     miss = align_image(both, box=(0, 450, 100, 550), backend=backend)
     assert miss.status in ("no_face", "box_mismatch") and miss.reason
@@ -126,10 +126,10 @@ def test_detector_keypoints_stand_in_when_the_mesh_fails(backend):
     try:
         for photo in (GRACE, np.asarray(astronaut())):
             r = align_image(photo, backend=fallback)
-            assert r.ok and r.landmark_source == "detector", r.reason
+            assert r.ok and r.landmarks_model == "detector", r.reason
             assert_on_template(r.crops[256], backend, TOL_KEYPOINTS, "keypoint fallback")
         with_box = align_image(GRACE, box=(150, 110, 380, 340), backend=fallback)
-        assert with_box.ok and with_box.landmark_source == "detector"
+        assert with_box.ok and with_box.landmarks_model == "detector"
         oval = align_image(GRACE, settings=Settings(face_oval=True), backend=fallback).crops[256]
         assert (oval[:40, :40] == 255).all() and (oval[10:30, 100:156] == 255).all()  # template ellipse
         assert oval[120:136, 120:136].min() < 200  # the face itself stays
@@ -215,7 +215,7 @@ def test_tasks_backend_aligns_end_to_end(task_models, backend):
     try:
         r = align_image(GRACE, backend=tasks)
         assert r.ok, r.reason
-        assert r.landmark_source == "detector"  # the stand-in mesh was recognised as unusable
+        assert r.landmarks_model == "detector"  # the stand-in mesh was recognised as unusable
         assert_on_template(r.crops[256], backend, TOL_KEYPOINTS, "tasks backend")
     finally:
         tasks.close()
@@ -241,6 +241,6 @@ def test_cli_runs_the_tasks_backend(task_models, tmp_path):
     proc = subprocess.run(args, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-1500:]
     row = json.loads((tmp_path / "out" / "manifest.jsonl").read_text().splitlines()[0])
-    assert row["status"] == "ok" and row["landmark_model"] == "detector"
+    assert row["status"] == "ok" and row["landmarks_model"] == "detector"
     mixed = subprocess.run(args[:5] + ["--detector-model", task_models["detector"]], capture_output=True, text=True)
     assert mixed.returncode == 1 and "--backend tasks" in mixed.stderr

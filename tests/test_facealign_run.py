@@ -200,7 +200,7 @@ def test_vgg_face_lists_with_box_hints_and_filters(tmp_path):
     assert summary.filtered == 2
     rows = {r["id"]: r for r in manifest_lines(tmp_path / "out")}
     assert set(rows) == {"Grace_Hopper/1", "Grace_Hopper/2", "Grace_Hopper/5", "Grace_Hopper/6"}
-    assert rows["Grace_Hopper/1"]["status"] == "ok" and rows["Grace_Hopper/1"]["landmarks_source"]["eye_left"][0] > 512
+    assert rows["Grace_Hopper/1"]["status"] == "ok" and rows["Grace_Hopper/1"]["landmarks_photo"]["eye_left"][0] > 512
     assert rows["Grace_Hopper/1"]["box_hint"] == [662, 120, 878, 340]
     assert rows["Grace_Hopper/1"]["meta"]["pose"] == 3.0
     assert rows["Grace_Hopper/1"]["outputs"]["64"] == "64/Grace_Hopper/1.png"

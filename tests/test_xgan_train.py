@@ -181,7 +181,7 @@ def test_dlib_teacher_on_real_faces(tmp_path):
     import matplotlib
     import skimage.data
 
-    from facealign.pipeline import align_image
+    from facealign.photo import align_image
 
     hopper = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
     crops = np.stack([align_image(src).crops[64][..., :3] for src in (hopper, skimage.data.astronaut())])

@@ -63,7 +63,7 @@ def _cartoon_crop(path: Path, size: int) -> np.ndarray:
 
 def _face_crops(paths: Sequence[Path], size: int) -> Iterable[tuple[Path, np.ndarray | None, str, str]]:
     from facealign.backend import SolutionsBackend
-    from facealign.pipeline import align_image
+    from facealign.photo import align_image
     from facealign.settings import Settings
 
     settings = Settings(size=size)

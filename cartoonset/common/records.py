@@ -83,11 +83,17 @@ def _jsonable(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
-def read_jsonl(path: str | os.PathLike) -> Iterator[dict]:
+def read_jsonl(path: str | os.PathLike, skip_torn: bool = False) -> Iterator[dict]:
+    """Records of a JSON-lines file, read-only. ``skip_torn``: skip lines that are not JSON (the torn
+    write of a killed writer, which :class:`RecordLog` would cut off) instead of raising."""
     with open(path, encoding="utf-8") as fh:
         for line in fh:
             if line.strip():
-                yield json.loads(line)
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError:
+                    if not skip_torn:
+                        raise
 
 
 def write_csv(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], fields: Sequence[str]) -> Path:

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from .align import align_matrix, inside_mask, map_points, sharpness, warp_crop
-from .backend import Detector, SolutionsBackend
+from .backend import FaceModels, SolutionsBackend
 from .decode import Decoded, ImageSource, decode_image
 from .landmarks import POINTS, eye_distance, roll_degrees, yaw_degrees
 from .locate import StageTimer, locate_face
@@ -29,15 +29,15 @@ FACE_PX_PER_CROP = 0.6
 
 @dataclass
 class AlignResult:
-    """What one photo became. Coordinates: ``points_source`` in full-size upright photo pixels,
+    """What one photo became. Coordinates: ``points_photo`` in full-size upright photo pixels,
     ``points_aligned`` as fractions of the crop side (comparable to the template)."""
 
     status: str
     reason: str = ""
     crops: dict[int, np.ndarray] = field(default_factory=dict)  #: side -> HxWx3 RGB or HxWx4 RGBA uint8
-    points_source: dict[str, list[float]] = field(default_factory=dict)  #: eye_left, eye_right, mouth, nose
+    points_photo: dict[str, list[float]] = field(default_factory=dict)  #: eye_left, eye_right, mouth, nose
     points_aligned: dict[str, list[float]] = field(default_factory=dict)
-    landmark_source: str = ""  #: "mesh" or "detector" (keypoint fallback)
+    landmarks_model: str = ""  #: which model found the points: "mesh", or "detector" (keypoint fallback)
     box: list[float] | None = None  #: chosen face box in full-size upright pixels
     transform: list[list[float]] | None = None  #: 2x3, full-size upright pixels -> large-crop pixels
     quality: dict[str, float] = field(default_factory=dict)  #: eye_distance, yaw, roll, sharpness
@@ -52,13 +52,13 @@ class AlignResult:
     def record(self) -> dict[str, Any]:
         """The manifest fields of this result (no pixels, no timings)."""
         return {"status": self.status, "reason": self.reason, "box": self.box,
-                "landmarks_source": self.points_source, "landmarks_aligned": self.points_aligned,
-                "landmark_model": self.landmark_source, "transform": self.transform,
+                "landmarks_photo": self.points_photo, "landmarks_aligned": self.points_aligned,
+                "landmarks_model": self.landmarks_model, "transform": self.transform,
                 "quality": self.quality, "image_size": self.image_size, "decode_scale": self.decode_scale}
 
 
 def align_image(image: ImageSource, box: Sequence[float] | None = None, *, settings: Settings | None = None,
-                backend: Detector | None = None) -> AlignResult:
+                backend: FaceModels | None = None) -> AlignResult:
     """Align the face in ``image`` (a path, bytes, PIL image or RGB array).
 
     ``box``: an optional face box (left, top, right, bottom) in the file's stored pixel grid, which
@@ -87,16 +87,16 @@ def align_image(image: ImageSource, box: Sequence[float] | None = None, *, setti
     return result
 
 
-def _align_decoded(decoded: Decoded, backend: Detector, settings: Settings, timer: StageTimer,
+def _align_decoded(decoded: Decoded, backend: FaceModels, settings: Settings, timer: StageTimer,
                    result: AlignResult) -> None:
     img = decoded.rgb
     located = locate_face(img, backend, hint=decoded.box, margin=settings.box_margin,
                           ambiguity=settings.ambiguity, timer=timer)
     fp = located.points
     _check_inside(fp.triple(), img.shape)
-    result.landmark_source = fp.source
+    result.landmarks_model = fp.source
     result.box = _round(decoded.to_original(located.box.reshape(2, 2)).reshape(4))
-    result.points_source = {k: _round(decoded.to_original(fp.points[k])) for k in POINTS}
+    result.points_photo = {k: _round(decoded.to_original(fp.points[k])) for k in POINTS}
 
     with timer.stage("align"):
         matrix = align_matrix(fp, settings.large)

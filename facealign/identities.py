@@ -1,0 +1,127 @@
+"""Who is in each photo: the person every train/test split is drawn by.
+
+The split (``cartoonset.common.splits``) hashes a photo's identity, so a person photographed five
+times must carry one identity or the benchmark tests on people it trained on. Identity comes from,
+in order of precedence:
+
+- ``file``: an identity file given with ``--identities FILE``: CelebA's ``identity_CelebA.txt``
+  (``image_name identity`` per line) or a CSV with ``file`` and ``identity`` columns. Names match
+  a photo's path relative to its input folder, or else its file name.
+- ``cluster``: ``--identities cluster`` groups the aligned faces by dlib's face-recognition
+  embedding (the XGAN teacher's network) with Chinese-whispers clustering at
+  :data:`CLUSTER_THRESHOLD`; a cluster is named after its first photo (``cluster:<id>``), so adding
+  photos rarely renames one.
+- ``vggface``: the list a VGG-Face line came from; ``folder``: the subfolder a photo sits in (LFW,
+  downloads of VGG-Face).
+- ``photo``: a photo straight in a flat input folder is its own person (FFHQ-style sets).
+
+Every manifest row records its ``identity_source``.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import numpy as np
+
+#: identity_source values, in order of precedence
+SOURCES = ("file", "cluster", "vggface", "folder", "photo")
+#: dlib's own same-person threshold on the Euclidean distance of its 128-d descriptors (99.38% on
+#: LFW pairs at 0.6, per dlib's documentation of dlib_face_recognition_resnet_model_v1)
+CLUSTER_THRESHOLD = 0.6
+CLUSTER = "cluster"
+
+
+class IdentityFile:
+    """An identity file, parsed once: ``lookup(relative path)`` gives the person or ``None``."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"identity file {self.path} does not exist")
+        self.by_name: dict[str, str] = {}
+        with open(self.path, encoding="utf-8-sig", errors="strict", newline="") as fh:
+            try:
+                lines = fh.read().splitlines()
+            except UnicodeDecodeError:
+                raise ValueError(f"{self.path} is not a text file (identity files are UTF-8 text)") from None
+        first = next((line for line in lines if line.strip() and not line.startswith("#")), "")
+        rows = self._csv(lines) if "," in first else self._celeba(lines)
+        for n, name, identity in rows:
+            key = Path(name.replace("\\", "/")).as_posix()
+            previous = self.by_name.setdefault(key, identity)
+            if previous != identity:
+                raise ValueError(f"{self.path}:{n}: {name!r} is given two identities ({previous!r} and {identity!r})")
+        if not self.by_name:
+            raise ValueError(f"{self.path} lists no photos (expected 'image_name identity' lines or a "
+                             f"CSV with file,identity columns)")
+
+    def _celeba(self, lines: list[str]) -> Iterable[tuple[int, str, str]]:
+        for n, line in enumerate(lines, 1):
+            text = line.strip()
+            if not text or text.startswith("#"):
+                continue
+            parts = text.rsplit(None, 1)
+            if len(parts) != 2:
+                raise ValueError(f"{self.path}:{n}: expected 'image_name identity' (CelebA's "
+                                 f"identity_CelebA.txt format), got {text[:80]!r}")
+            yield n, parts[0], parts[1]
+
+    def _csv(self, lines: list[str]) -> Iterable[tuple[int, str, str]]:
+        reader = csv.reader(lines)
+        header = [h.strip().lower() for h in next(reader, [])]
+        if "file" not in header or "identity" not in header:
+            raise ValueError(f"{self.path}: a CSV identity file needs a header with 'file' and 'identity' "
+                             f"columns, got {', '.join(header) or 'none'}")
+        fi, ii = header.index("file"), header.index("identity")
+        for n, row in enumerate(reader, 2):
+            if not row or not any(c.strip() for c in row):
+                continue
+            if len(row) <= max(fi, ii) or not row[fi].strip() or not row[ii].strip():
+                raise ValueError(f"{self.path}:{n}: expected a file and an identity, got {','.join(row)[:80]!r}")
+            yield n, row[fi].strip(), row[ii].strip()
+
+    def lookup(self, relative: str) -> str | None:
+        """The identity of the photo at ``relative`` (its path inside the input folder)."""
+        rel = Path(relative).as_posix()
+        return self.by_name.get(rel) or self.by_name.get(Path(rel).name)
+
+
+def parse_identities(value: str | os.PathLike | None) -> IdentityFile | str | None:
+    """``--identities``: ``None``, ``"cluster"``, or an identity file (parsed)."""
+    if value is None:
+        return None
+    if str(value) == CLUSTER and not Path(value).is_file():
+        return CLUSTER
+    return IdentityFile(value)
+
+
+def cluster_faces(crops: Mapping[str, np.ndarray], threshold: float = CLUSTER_THRESHOLD,
+                  show_progress: bool | None = None) -> dict[str, str]:
+    """``{id: "cluster:<first id>"}`` for aligned face crops (uint8 HxWx3, on the shared template).
+
+    Embeds every crop with dlib's face-recognition network (the XGAN teacher) and groups them by
+    Chinese whispers: faces closer than ``threshold`` are linked. Deterministic for the same crops.
+    """
+    if not crops:
+        return {}
+    from cartoonset.common.progress import progress
+    from xgan.teacher import DlibEmbedder, TeacherUnavailable
+
+    try:
+        embedder = DlibEmbedder()
+    except TeacherUnavailable as exc:
+        raise ValueError(f"--identities cluster: {exc}") from None
+    ids = sorted(crops)
+    vectors = []
+    for i in progress(ids, desc="identities (dlib)", unit="face", disable=None if show_progress is None else not show_progress):
+        vectors.append(embedder.embed(np.ascontiguousarray(crops[i][..., :3]))[0])
+    import dlib
+
+    labels = dlib.chinese_whispers_clustering([dlib.vector(v.astype(float).tolist()) for v in vectors], threshold)
+    first: dict[int, str] = {}
+    for i, label in zip(ids, labels):
+        first.setdefault(label, i)  # ids are sorted: the smallest id names the cluster
+    return {i: f"cluster:{first[label]}" for i, label in zip(ids, labels)}
