@@ -255,6 +255,8 @@ async def _attempt(client: httpx.AsyncClient, url: str, opts: FetchOptions, body
     except (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
         return Download("bad_url", f"{type(exc).__name__}: {str(exc)[:160]}")
     except httpx.RemoteProtocolError as exc:
+        if "location header" in str(exc).lower():  # httpx parses a redirect's target itself
+            return Download("bad_url", f"redirect to a malformed URL ({str(exc)[:120]})")
         if "incomplete" in str(exc) or "body" in str(exc):
             return Download("truncated", f"connection closed mid-body ({str(exc)[:120]})")
         return Download("connection_error", f"{type(exc).__name__}: {str(exc)[:160]}")

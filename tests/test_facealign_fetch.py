@@ -34,12 +34,30 @@ def _bodies() -> dict[str, bytes]:
         "astro": jpeg_bytes(astronaut()),
         "placeholder": png_bytes(Image.new("RGB", (120, 90), (200, 200, 200))),
         "huge": b"\xff" * (MAX_BYTES * 3),
+        "bomb": huge_dimension_png(),
     }
+
+
+def huge_dimension_png(side: int = 7000) -> bytes:
+    """A valid side x side RGB PNG of a few hundred KB (zeros compress well): a decompression bomb."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    z, row, parts = zlib.compressobj(9), b"\x00" * (1 + 3 * side), []
+    for _ in range(side):
+        parts.append(z.compress(row))
+    parts.append(z.flush())
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b"")
 
 
 class _Handler(BaseHTTPRequestHandler):
     bodies: dict[str, bytes] = {}
     hits: Counter = Counter()
+    authorization: list[str] = []  #: Authorization headers received (must stay empty)
     lock = threading.Lock()
 
     def log_message(self, *args) -> None:  # keep the test output clean
@@ -58,6 +76,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.hits[path] += 1
             n = self.hits[path]
         b = self.bodies
+        if self.headers.get("Authorization"):
+            self.authorization.append(self.headers["Authorization"])
         try:
             if "passwd" in path:
                 self._send(200, b["grace3"])
@@ -100,6 +120,33 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_response(302)
                 self.send_header("Location", "ftp://127.0.0.1/x.jpg")
                 self.end_headers()
+            elif path == "/trickle-status":  # the status line itself, a byte at a time
+                for c in b"HTTP/1.1 200 OK\r\n":
+                    self.wfile.write(bytes([c]))
+                    self.wfile.flush()
+                    time.sleep(0.15)
+                self.wfile.write(f"Content-Type: image/jpeg\r\nContent-Length: {len(b['grace1'])}\r\n\r\n".encode())
+                self.wfile.write(b["grace1"])
+                self.close_connection = True
+            elif path == "/trickle-headers":
+                self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                for c in f"Content-Type: image/jpeg\r\nContent-Length: {len(b['grace1'])}\r\n\r\n".encode():
+                    self.wfile.write(bytes([c]))
+                    self.wfile.flush()
+                    time.sleep(0.05)
+                self.wfile.write(b["grace1"])
+                self.close_connection = True
+            elif path == "/stall":
+                time.sleep(3.0)
+                self._send(200, b["grace1"])
+            elif path in ("/bad-location", "/to-userinfo"):
+                self.send_response(302)
+                port = self.server.server_address[1]
+                self.send_header("Location", "http://[::1" if path == "/bad-location"
+                                 else f"http://user:secret@127.0.0.1:{port}/img/grace3.jpg")
+                self.end_headers()
+            elif path.startswith("/bomb/"):
+                self._send(200, b["bomb"], "image/png")
             elif path == "/html":
                 self._send(200, b"<!DOCTYPE html><html><body>Image not found</body></html>", "text/html; charset=utf-8")
             elif path == "/fake.jpg":
@@ -277,3 +324,91 @@ def test_fetch_command_line(server, tmp_path):
     assert (tmp_path / "out" / "Carol_Example" / "1.jpg").is_file()
     bad = subprocess.run(cmd[:5] + ["--concurrency", "0"], capture_output=True, text=True)
     assert bad.returncode == 1 and "concurrency" in bad.stderr
+
+
+def _fetch_rows_in_order(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "fetch.jsonl").read_text().splitlines() if line.strip()]
+
+
+def test_timeout_bounds_the_whole_request_and_a_stall_holds_up_nothing(server, tmp_path):
+    """A trickled status line or header block is a timeout (before: every byte arrived within the
+    per-read timeout, so it was waited out and stored); good lines listed after a stalled one are
+    committed before it gives up (before: results were committed in list order)."""
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    rows = [("1", "/stall"), ("2", "/trickle-status"), ("3", "/trickle-headers")] + \
+        [(str(i), f"/img/grace1.jpg?n={i}") for i in range(4, 10)]
+    (lists / "Dan_Example.txt").write_text("".join(f"{i} {server}{p} 150 110 380 340 3 4 1\n" for i, p in rows))
+    opts = FetchOptions(concurrency=8, per_host=8, timeout=0.5, retries=0, backoff=0.01, max_bytes=MAX_BYTES)
+    fetch([lists], tmp_path / "out", options=opts, show_progress=False)
+    order = [r["key"] for r in _fetch_rows_in_order(tmp_path / "out")]
+    status = {r["key"]: r["status"] for r in _fetch_rows_in_order(tmp_path / "out")}
+    assert status["Dan_Example/2"] == status["Dan_Example/3"] == status["Dan_Example/1"] == "timeout"
+    assert order.index("Dan_Example/4") < order.index("Dan_Example/1")  # not held up by the stall
+
+
+def test_malformed_urls_are_bad_url_for_good_and_credentials_are_never_sent(server, tmp_path):
+    port = server.rsplit(":", 1)[1]
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    urls = [f"{server}/img/grace1.jpg\x01x", f"http://user:secret@127.0.0.1:{port}/img/grace2.jpg?auth",
+            f"{server}/bad-location", f"{server}/to-userinfo", f"http://127.0.0.1:99999/img/grace1.jpg"]
+    (lists / "Eve_Example.txt").write_text("".join(f"{i} {u} 150 110 380 340 3 4 1\n" for i, u in enumerate(urls)))
+    _Handler.authorization.clear()
+    _Handler.hits.clear()
+    opts = FetchOptions(concurrency=4, per_host=4, timeout=1.0, retries=2, backoff=0.01, max_bytes=MAX_BYTES)
+    first = fetch([lists], tmp_path / "out", options=opts, show_progress=False)
+    assert first.counts == {"bad_url": len(urls)}, _fetch_rows_in_order(tmp_path / "out")
+    rows = {r["key"]: r for r in _fetch_rows_in_order(tmp_path / "out")}
+    assert "credentials" in rows["Eve_Example/1"]["reason"] and "secret" not in json.dumps(rows["Eve_Example/3"])
+    assert rows["Eve_Example/2"]["attempts"] == 1  # not retried
+    assert _Handler.authorization == [] and _Handler.hits["/img/grace2.jpg?auth"] == 0
+    assert _Handler.hits["/img/grace3.jpg"] == 0  # the redirect to a user:password URL was not followed
+    again = fetch([lists], tmp_path / "out", options=opts, show_progress=False)
+    assert again.downloaded == 0 and again.resumed == len(urls)  # permanent: never asked for again
+
+
+def test_huge_dimension_pngs_are_checked_without_decoding_them(server, tmp_path):
+    """Eight 7000x7000 PNGs (150 KB each) in flight at once: memory stays flat (before: each was
+    decoded in full, ~150 MB apiece, 1.2 GB here), and a tighter pixel cap refuses them unread."""
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "Fay_Example.txt").write_text("".join(f"{i} {server}/bomb/{i}.png 1 1 50 50 3 4 1\n" for i in range(8)))
+    script = ("import resource, sys; from facealign.downloader import FetchOptions, fetch; "
+              "s = fetch([sys.argv[1]], sys.argv[2], options=FetchOptions(concurrency=8, per_host=8, timeout=20, "
+              "retries=0, max_pixels=int(sys.argv[3])), show_progress=False); "
+              "print(dict(s.counts), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "OMP_NUM_THREADS": "1"}
+    for cap, counts in ((50_000_000, {"ok": 1, "duplicate": 7}), (10_000_000, {"too_large": 8})):
+        proc = subprocess.run([sys.executable, "-c", script, str(lists), str(tmp_path / f"out{cap}"), str(cap)],
+                              capture_output=True, text=True, env=env, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-1500:]
+        found, peak_mb = proc.stdout.rsplit(" ", 1)
+        assert found == str(counts) and int(peak_mb) < 300, proc.stdout  # measured: 2665 MB before, 159 MB after
+
+
+def test_stale_temp_files_are_swept_and_log_paths_stay_inside(server, fetched, tmp_path):
+    """A killed fetch's temp body is removed by the next fetch; a ``fetch.jsonl`` row naming a file
+    outside its folder (absolute, or with ``..``) is refused by ``facealign run``, not read."""
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "Gus_Example.txt").write_text(f"1 {server}/img/grace1.jpg 150 110 380 340 3 4 1\n")
+    stale = tmp_path / "out" / "Gus_Example" / ".1.tmp-999999-0badc0de"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"half a body")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    fetch([lists], tmp_path / "out", options=OPTS, show_progress=False)
+    assert not stale.exists()
+
+    _, images, _, _ = fetched
+    outside = tmp_path / "outside.jpg"
+    outside.write_bytes(_Handler.bodies["grace1"])
+    doctored = tmp_path / "doctored"
+    doctored.mkdir()
+    rows = [{"key": f"Hal/{i}", "identity": "Hal", "id": str(i), "url": "http://x/y.jpg", "status": "ok", "path": p}
+            for i, p in enumerate([str(outside), "../outside.jpg", "Hal/../../outside.jpg"])]
+    (doctored / "fetch.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    summary = run([doctored], tmp_path / "aligned", show_progress=False)
+    assert summary.counts == {"unreadable": 3}
+    manifest = [json.loads(line) for line in (tmp_path / "aligned" / "manifest.jsonl").read_text().splitlines()]
+    assert all("outside" in r["reason"] for r in manifest)
