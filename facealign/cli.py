@@ -84,7 +84,7 @@ def run_cmd(inputs, out, size, large, workers, shard, background, face_oval, ima
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Download folder (resumable).")
 @click.option("--concurrency", default=16, show_default=True, help="Downloads in flight.")
 @click.option("--per-host", default=4, show_default=True, help="Downloads in flight per host.")
-@click.option("--timeout", default=10.0, show_default=True, help="Seconds per socket operation (body: 3x).")
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds for one whole request: connect, headers and body.")
 @click.option("--retries", default=3, show_default=True, help="Retries of a transient failure.")
 @click.option("--backoff", default=1.0, show_default=True, help="First retry delay in seconds (doubles).")
 @click.option("--max-bytes", default=20 * 2 ** 20, show_default=True, help="Largest body accepted.")

@@ -99,14 +99,36 @@ def parse_identities(value: str | os.PathLike | None) -> IdentityFile | str | No
 
 
 def cluster_faces(crops: Mapping[str, np.ndarray], threshold: float = CLUSTER_THRESHOLD,
-                  show_progress: bool | None = None) -> dict[str, str]:
+                  cache: str | os.PathLike | None = None, show_progress: bool | None = None) -> dict[str, str]:
     """``{id: "cluster:<first id>"}`` for aligned face crops (uint8 HxWx3, on the shared template).
 
-    Embeds every crop with dlib's face-recognition network (the XGAN teacher) and groups them by
-    Chinese whispers: faces closer than ``threshold`` are linked. Deterministic for the same crops.
+    Embeds every crop with dlib's face-recognition network (the XGAN teacher; the mean over the
+    crop and its mirror) and groups them by Chinese whispers: faces closer than ``threshold`` are
+    linked. Deterministic for the same crops. ``cache``: an ``.npz`` of embeddings by crop content,
+    reused and extended, so a rerun embeds only new faces.
     """
     if not crops:
         return {}
+    from xgan.teacher import image_key
+
+    ids = sorted(crops)
+    keys = [image_key(crops[i][..., :3]) for i in ids]
+    known = _read_cache(cache)
+    todo = [(i, k) for i, k in zip(ids, keys) if k not in known]
+    if todo:
+        known.update(_embed({k: crops[i] for i, k in todo}, show_progress))
+        if cache is not None:
+            _write_cache(cache, known)
+    import dlib
+
+    labels = dlib.chinese_whispers_clustering([dlib.vector(known[k].astype(float).tolist()) for k in keys], threshold)
+    first: dict[int, str] = {}
+    for i, label in zip(ids, labels):
+        first.setdefault(label, i)  # ids are sorted: the smallest id names the cluster
+    return {i: f"cluster:{first[label]}" for i, label in zip(ids, labels)}
+
+
+def _embed(crops: Mapping[str, np.ndarray], show_progress: bool | None) -> dict[str, np.ndarray]:
     from cartoonset.common.progress import progress
     from xgan.teacher import DlibEmbedder, TeacherUnavailable
 
@@ -114,14 +136,25 @@ def cluster_faces(crops: Mapping[str, np.ndarray], threshold: float = CLUSTER_TH
         embedder = DlibEmbedder()
     except TeacherUnavailable as exc:
         raise ValueError(f"--identities cluster: {exc}") from None
-    ids = sorted(crops)
-    vectors = []
-    for i in progress(ids, desc="identities (dlib)", unit="face", disable=None if show_progress is None else not show_progress):
-        vectors.append(embedder.embed(np.ascontiguousarray(crops[i][..., :3]))[0])
-    import dlib
+    return {k: embedder.embed(np.ascontiguousarray(im[..., :3])).mean(axis=0)
+            for k, im in progress(list(crops.items()), desc="identities (dlib)", unit="face",
+                                  disable=None if show_progress is None else not show_progress)}
 
-    labels = dlib.chinese_whispers_clustering([dlib.vector(v.astype(float).tolist()) for v in vectors], threshold)
-    first: dict[int, str] = {}
-    for i, label in zip(ids, labels):
-        first.setdefault(label, i)  # ids are sorted: the smallest id names the cluster
-    return {i: f"cluster:{first[label]}" for i, label in zip(ids, labels)}
+
+def _read_cache(path: str | os.PathLike | None) -> dict[str, np.ndarray]:
+    if path is None or not Path(path).is_file():
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {str(k): v for k, v in zip(data["keys"], data["vectors"])}
+    except Exception:  # a damaged cache is derived data: rebuilt, never trusted
+        return {}
+
+
+def _write_cache(path: str | os.PathLike, known: Mapping[str, np.ndarray]) -> None:
+    from cartoonset.common.atomic import atomic_path
+
+    keys = sorted(known)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, keys=np.array(keys), vectors=np.stack([known[k] for k in keys]).astype(np.float32))

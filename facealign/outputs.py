@@ -29,7 +29,7 @@ MANIFEST_GLOB = "manifest*.jsonl"
 CSV_FIELDS = ("id", "identity", "status", "reason", "source", "outputs", "box", "box_hint",
               "identity_source", "landmarks_photo", "landmarks_aligned", "landmarks_model", "transform",
               "quality", "image_size", "decode_scale", "meta", "time")
-#: manifest fields under their names before 0.x (rows of older runs are read under the new names)
+#: manifest fields under their former names (rows of older runs are read under the new ones)
 RENAMED_FIELDS = {"landmarks_source": "landmarks_photo", "landmark_model": "landmarks_model"}
 
 

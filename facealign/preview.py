@@ -13,6 +13,7 @@ from cartoonset.common.atomic import atomic_path
 
 from .decode import decode_image
 from .outputs import SETTINGS_FILE, read_manifest
+from .sources import inside
 from .status import Rejected
 
 BG, INK, BOX = (250, 250, 250), (20, 20, 20), (220, 30, 30)
@@ -54,9 +55,11 @@ def _aligned_tile(folder: Path, row: dict, tile: int) -> Image.Image:
     outputs = row.get("outputs") or {}
     if not outputs:
         return _blank(tile, "no crop")
-    side = max(outputs, key=int)
+    path = inside(folder, outputs[max(outputs, key=int)])  # a doctored manifest never leads outside
+    if path is None:
+        return _blank(tile, "crop outside")
     try:
-        with Image.open(folder / outputs[side]) as im:
+        with Image.open(path) as im:
             im = im.convert("RGBA").resize((tile, tile), Image.Resampling.LANCZOS)
     except (OSError, ValueError):
         return _blank(tile, "crop missing")

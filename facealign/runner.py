@@ -135,6 +135,10 @@ def _rename(log: RecordLog, items: list[Item], done: dict[str, dict]) -> None:
                         "time": round(time.time(), 3)})
 
 
+#: dlib embeddings of the crops by content, kept so a rerun of --identities cluster embeds only new faces
+EMBEDDINGS_FILE = "identities-dlib.npz"
+
+
 def _cluster(log: RecordLog, out: Path, items: list[Item], show_progress: bool | None) -> None:
     """``--identities cluster``: group this shard's aligned faces by face embedding."""
     from PIL import Image
@@ -148,7 +152,7 @@ def _cluster(log: RecordLog, out: Path, items: list[Item], show_progress: bool |
         if path is not None and path.is_file():
             with Image.open(path) as im:
                 crops[key] = np.asarray(im.convert("RGB"))
-    for key, who in cluster_faces(crops, show_progress=None if show_progress is None else show_progress).items():
+    for key, who in cluster_faces(crops, cache=out / EMBEDDINGS_FILE, show_progress=show_progress).items():
         row = ok[key]
         if (row.get("identity"), row.get("identity_source")) != (who, CLUSTER):
             log.append({**row, "identity": who, "identity_source": CLUSTER, "time": round(time.time(), 3)})

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -92,6 +93,8 @@ def test_identities_by_face_clusters(aligned, flat):
     people = {r["identity"] for k, r in rows.items() if not k.startswith("astro")}
     astro = {r["identity"] for k, r in rows.items() if k.startswith("astro")}
     assert people == {f"cluster:{min(_stems())}.jpg"} and astro == {"cluster:astro1.jpg"}, rows
+    with np.load(out / "identities-dlib.npz") as cache:  # a rerun embeds only new faces
+        assert cache["vectors"].shape == (7, 128)
 
 
 def test_identity_files_csv_and_their_errors(tmp_path):
