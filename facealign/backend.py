@@ -58,9 +58,6 @@ class FaceModels(Protocol):
         """Release the models."""
 
 
-Detector = FaceModels  # its name before it was named for all three jobs; kept for existing callers
-
-
 def _rgb(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image[:, :, :3], dtype=np.uint8)
 

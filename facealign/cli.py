@@ -117,10 +117,10 @@ def fetch_cmd(lists, out, concurrency, per_host, timeout, retries, backoff, max_
 @click.option("--tile", default=96, show_default=True, help="Tile side in pixels.")
 def preview_cmd(folder, out, max_ok, max_rejects, columns, tile) -> None:
     """A contact sheet of the aligned faces in FOLDER and of the rejects with their reasons."""
-    from .preview import contact_sheet
+    from .preview import preview_sheet
 
     try:
-        path = contact_sheet(folder, out, max_ok=max_ok, max_rejects=max_rejects, columns=columns, tile=tile)
+        path = preview_sheet(folder, out, max_ok=max_ok, max_rejects=max_rejects, columns=columns, tile=tile)
     except (ValueError, FileNotFoundError) as exc:
         raise _fail(exc) from None
     click.echo(f"wrote {path}")

@@ -21,7 +21,7 @@ REJECT_CAPTION_LINES = 5  #: status, id and the start of the reason, wrapped
 PAD = 6
 
 
-def contact_sheet(folder: str | os.PathLike, out: str | os.PathLike, *, max_ok: int = 120, max_rejects: int = 48,
+def preview_sheet(folder: str | os.PathLike, out: str | os.PathLike, *, max_ok: int = 120, max_rejects: int = 48,
                   columns: int = 12, tile: int = 96) -> Path:
     """Draw the sheet for the facealign output ``folder`` into ``out`` (PNG or JPEG by extension)."""
     folder, out = Path(folder), Path(out)
