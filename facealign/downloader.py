@@ -212,7 +212,7 @@ async def _download(client: httpx.AsyncClient, e: VggEntry, opts: FetchOptions, 
     result = Download("connection_error")
     for attempt in range(opts.retries + 1):
         async with host, slots:  # the host's slot first: a busy host does not hold a global one
-            body = temp_path_for(out / vggface.safe_name(e.identity) / vggface.safe_name(e.id))
+            body = temp_path_for(out / f"{vggface.safe_name(e.identity)}-{vggface.safe_name(e.id)}")
             try:
                 result = await asyncio.wait_for(_attempt(client, e.url, opts, body), opts.timeout)
             except asyncio.TimeoutError:
@@ -295,7 +295,6 @@ async def _receive(resp: httpx.Response, opts: FetchOptions, body: Path) -> Down
         return Download("too_large", f"declares {declared:,} bytes, over max_bytes {opts.max_bytes:,}",
                         content_type=ctype)
     digest, total = hashlib.sha256(), 0
-    body.parent.mkdir(parents=True, exist_ok=True)
     with open(body, "wb") as fh:
         async for chunk in resp.aiter_bytes(1 << 16):
             total += len(chunk)
@@ -432,6 +431,7 @@ class _HashBook:
             self.log.append(row)
             return
         path = Path(vggface.safe_name(e.identity)) / f"{vggface.safe_name(e.id)}.{EXTENSIONS.get(d.format, 'img')}"
+        (self.out / path).parent.mkdir(parents=True, exist_ok=True)
         os.replace(d.body, self.out / path)
         d.body = None
         row["path"] = path.as_posix()

@@ -6,6 +6,8 @@ XNNPACK delegate", "Feedback manager requires a model with a single signature", 
 extension). So stderr is redirected at the descriptor level around model creation and inference,
 and afterwards every captured line that is not known chatter (INFO/WARNING lines of the native
 loggers) is written back: errors (``E``/``F`` lines) and anything else reach the terminal as before.
+The one thing this cannot pass on is the last line of a native crash that kills the process inside
+a block; ``--verbose`` (no redirection) shows it.
 """
 from __future__ import annotations
 
