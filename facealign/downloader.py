@@ -6,11 +6,10 @@ server that trickles any of them cannot hold it longer), a body-size cap, a boun
 redirects (http and https only, each target checked like the first URL) and retries with
 exponential backoff for transient failures (timeouts, 5xx, 429, dropped connections, truncated
 bodies). Malformed URLs (control characters, an unparsable host, ``user:password@``) are ``bad_url``
-for good and never sent anywhere. Bodies stream to a temp file beside their final name (memory does
+for good and never sent anywhere. Bodies stream to a temp file in the output folder (memory does
 not grow with body size); an image is checked from its header and a reduced decode in one thread
-(memory does not grow with concurrency either). Identical bodies are stored once (``duplicate``
-rows point at the copy of the line listed first); bytes served for many different URLs across
-several identities are a host's "image not available" placeholder and are dropped everywhere.
+(memory does not grow with concurrency either). Identical bodies are stored once and a host's
+placeholder image is dropped (:mod:`facealign.dedupe`).
 
 Files are named ``<identity>/<id>.<ext>`` from the list alone (nothing from the URL reaches the
 file system); ``fetch.jsonl`` in the output folder holds one row per list line. A restarted fetch
@@ -25,9 +24,9 @@ import os
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -40,7 +39,8 @@ from cartoonset.common.version import __version__
 
 from . import vggface
 from .decode import probe_image
-from .sources import FETCH_LOG, inside
+from .dedupe import HashBook
+from .sources import FETCH_LOG
 from .status import Rejected
 from .vggface import VggEntry
 
@@ -62,8 +62,6 @@ FETCH_STATUSES = {
 }
 TRANSIENT = {"server_error", "timeout", "connection_error", "truncated"}
 IMAGE_TYPES_ALSO = {"application/octet-stream", "binary/octet-stream", "application/binary", ""}
-EXTENSIONS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp", "BMP": "bmp",
-              "TIFF": "tif"}
 REDIRECTS = (301, 302, 303, 307, 308)
 CHECK_THREADS = 1  #: images checked at once, whatever the concurrency (bounds memory)
 
@@ -142,7 +140,7 @@ def fetch(lists: Sequence[str | os.PathLike], out: str | os.PathLike, *, options
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(out, recursive=True, min_age=2.0, max_age=600.0)  # bodies of a killed fetch
     with RecordLog(out / FETCH_LOG, key="key") as log:
-        book = _HashBook(out, log, opts, {e.key: i for i, e in enumerate(entries)})
+        book = HashBook(out, log, opts.placeholder_min, {e.key: i for i, e in enumerate(entries)})
         todo = [e for e in entries if _needs_download(log.get(e.key))]
         bar = progress(total=len(todo), desc="fetch", unit="img", disable=None if show_progress is None else not show_progress)
         nbytes = 0
@@ -358,111 +356,3 @@ def _int(text: str | None) -> int | None:
         return int(text) if text is not None else None
     except ValueError:
         return None
-
-
-@dataclass
-class _Group:
-    """Lines whose bodies share one content hash."""
-
-    keys: list[str] = field(default_factory=list)
-    urls: set[str] = field(default_factory=set)
-    identities: set[str] = field(default_factory=set)
-    kept: str | None = None  #: the key whose file holds the bytes
-
-
-class _HashBook:
-    """De-duplication and placeholder detection by content hash, rebuilt from the log on resume.
-
-    Of identical bodies the line listed first (``order``) keeps the file, whichever arrives first:
-    a later arrival listed earlier takes the file over, so the outcome does not depend on timing.
-    """
-
-    def __init__(self, out: Path, log: RecordLog, opts: FetchOptions, order: dict[str, int]):
-        self.out, self.log, self.opts, self.order = out, log, opts, order
-        self.groups: dict[str, _Group] = {}
-        self.placeholders: set[str] = set()
-        for row in log.records():
-            digest = row.get("sha256")
-            if not digest:
-                continue
-            g = self.groups.setdefault(digest, _Group())
-            g.keys.append(row["key"])
-            g.urls.add(row.get("url", ""))
-            g.identities.add(row.get("identity", ""))
-            if row["status"] == "placeholder":
-                self.placeholders.add(digest)
-        for digest, g in self.groups.items():
-            kept = sorted((k for k in g.keys if (self.log.get(k) or {}).get("status") == "ok"), key=self._rank)
-            if kept:
-                g.kept = kept[0]
-                for other in kept[1:]:  # a run killed while one copy took over from another
-                    self._demote(other, g.kept)
-        for digest in list(self.placeholders):
-            self._drop(digest)  # finishes a run killed while dropping a placeholder
-
-    def _rank(self, key: str) -> tuple[int, str]:
-        return (self.order.get(key, len(self.order)), key)
-
-    def commit(self, e: VggEntry, d: Download) -> None:
-        row: dict[str, Any] = {"key": e.key, "identity": e.identity, "id": e.id, "url": e.url, "box": e.box,
-                               "pose": e.pose, "detection_score": e.detection_score, "curation": e.curation,
-                               "list": e.source, "status": d.status, "reason": d.reason,
-                               "content_type": d.content_type, "attempts": d.attempts}
-        if e.error:
-            row["error"] = e.error
-        if d.status != "ok":
-            self.log.append(row)
-            return
-        digest = d.sha256
-        row.update(sha256=digest, bytes=d.size)
-        g = self.groups.setdefault(digest, _Group())
-        g.keys.append(e.key)
-        g.urls.add(e.url)
-        g.identities.add(e.identity)
-        if digest in self.placeholders or (len(g.urls) >= self.opts.placeholder_min and len(g.identities) >= 2):
-            row.update(status="placeholder", reason=f"identical bytes served for {len(g.urls)} different URLs")
-            self.log.append(row)
-            if digest not in self.placeholders:
-                self.placeholders.add(digest)
-                self._drop(digest)
-            return
-        if g.kept is not None and g.kept != e.key and self._rank(g.kept) < self._rank(e.key):
-            row.update(status="duplicate", reason=f"the same bytes as {g.kept}", duplicate_of=g.kept)
-            self.log.append(row)
-            return
-        path = Path(vggface.safe_name(e.identity)) / f"{vggface.safe_name(e.id)}.{EXTENSIONS.get(d.format, 'img')}"
-        (self.out / path).parent.mkdir(parents=True, exist_ok=True)
-        os.replace(d.body, self.out / path)
-        d.body = None
-        row["path"] = path.as_posix()
-        self.log.append(row)
-        previous, g.kept = g.kept, e.key
-        if previous is not None and previous != e.key:
-            self._demote(previous, e.key)  # after the new copy is in place: a kill leaves two, never none
-
-    def _demote(self, key: str, kept: str) -> None:
-        """The line ``key`` gives up its file to ``kept`` (listed earlier, same bytes)."""
-        row = self.log.get(key)
-        if row is None:
-            return
-        self._unlink(row)
-        self.log.append({**row, "status": "duplicate", "path": None, "duplicate_of": kept,
-                         "reason": f"the same bytes as {kept}"})
-
-    def _unlink(self, row: dict) -> None:
-        path = inside(self.out, row.get("path"))  # a doctored log never deletes outside the folder
-        if path is not None:
-            path.unlink(missing_ok=True)
-
-    def _drop(self, digest: str) -> None:
-        """Turn every line with these bytes into a placeholder row and delete the kept file."""
-        g = self.groups[digest]
-        for key in g.keys:
-            row = self.log.get(key)
-            if row is None:
-                continue
-            self._unlink(row)  # delete first: a kill in between leaves a row to redo, not a file
-            if row.get("status") != "placeholder":
-                self.log.append({**row, "status": "placeholder", "path": None, "duplicate_of": None,
-                                 "reason": f"identical bytes served for {len(g.urls)} different URLs"})
-        g.kept = None
