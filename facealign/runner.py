@@ -28,7 +28,8 @@ from .backend import BackendSpec, FaceModels
 from .outputs import (check_settings, manifest_row, read_manifest, remove_stale_temps, write_crops,
                       write_manifest_csv)
 from .photo import align_image
-from .identities import CLUSTER, SOURCES as IDENTITY_SOURCES, IdentityFile, cluster_faces, parse_identities
+from .identities import (CLUSTER, SOURCES as IDENTITY_SOURCES, IdentityFile, check_cluster_available, cluster_faces,
+                         parse_identities)
 from .settings import Settings
 from .sources import Item, inside, read_inputs
 from .status import STATUSES
@@ -89,6 +90,8 @@ def run(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, settings
         raise ValueError("the tasks backend removes backgrounds only with --segmenter-model (or use --background none)")
     out = Path(out)
     named = identities if isinstance(identities, IdentityFile) else parse_identities(identities)
+    if named == CLUSTER:
+        check_cluster_available()  # before hours of alignment, not after
     listing = read_inputs(inputs, images=images, curated_only=curated_only, frontal_only=frontal_only,
                           identities=named if isinstance(named, IdentityFile) else None)
     out.mkdir(parents=True, exist_ok=True)
