@@ -65,6 +65,8 @@ def test_cli_help_and_version(tool, command):
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith(f"Usage: {tool} {command} ") and out.stderr == ""
     for param in importlib.import_module(f"{tool}.cli").main.commands[command].params:
+        if getattr(param, "hidden", False):
+            continue
         for opt in getattr(param, "opts", []):
             if opt.startswith("-"):
                 assert opt in out.stdout, f"{tool} {command} --help does not show {opt}"
@@ -167,7 +169,7 @@ def test_xgan_stderr_is_clean(tmp_path, xgan_data):
                 "--set", "network.embedding=[16, 16]", "--set", "network.decoder=[8, 8, 8, 4]")
     assert train.returncode == 0, train.stderr
     lines = train.stderr.splitlines()
-    assert len(lines) <= 4 and not [line for line in lines if FOREIGN.match(line)], train.stderr
+    assert len(lines) <= 6 and not [line for line in lines if FOREIGN.match(line)], train.stderr
     if "quiet_native_logs" not in facealign.__all__:
         pytest.skip("this facealign does not yet silence mediapipe's native logging")
     tr = run("xgan", "translate", HOPPER, "--checkpoint", run_dir / "model.pt", "--out", tmp_path / "tr", "--device", "cpu")
