@@ -82,7 +82,8 @@ def _box(ctx, param, text: str | None) -> tuple[float, float, float, float] | No
 @click.option("--domain", type=click.Choice(["auto", "face", "cartoon"]), default="auto", show_default=True,
               help="auto: CartoonSet files (csX.png beside csX.csv) are cartoons, other images photos.")
 @click.option("--box", callback=_box, metavar="X0,Y0,X1,Y1",
-              help="The face to translate in a group photo, in its pixels (default: the largest, most central).")
+              help="The face to translate in a group photo, in the file's pixels (before any EXIF rotation); "
+                   "default: the largest, most central face.")
 @click.option("--images", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Folder `facealign fetch` downloaded the photos of VGG-Face lists into.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)

@@ -51,8 +51,8 @@ def is_cartoon_file(path: Path) -> bool:
 
 
 #: the note on a photo of several similar faces translated without a box
-GROUP_NOTE = ("several faces of similar size: translated the largest and most central one, at box {box}; "
-              "give --box x0,y0,x1,y1 to choose another")
+GROUP_NOTE = ("several faces of similar size: translated the largest and most central one (at {box} in the "
+              "upright photo); give --box x0,y0,x1,y1 to choose another")
 
 
 class _CartoonCrops:
@@ -106,8 +106,9 @@ def translate_files(model: Model, inputs: Sequence[str | os.PathLike], out: str 
     ``inputs`` are what ``facealign run`` reads: image files, folders (recursive), path lists,
     VGG-Face lists (their photos in ``images``, the ``facealign fetch`` folder); output names are
     facealign's crop names. ``domain``: ``auto`` (CartoonSet files are cartoons, everything else a
-    photo), ``face`` or ``cartoon``. ``box`` (left, top, right, bottom, in the photo's stored pixels)
-    picks the face of a group photo; without one, a photo of several similar faces is translated
+    photo), ``face`` or ``cartoon``. ``box`` (left, top, right, bottom, in the file's stored pixel
+    grid, as VGG-Face boxes; the upright photo's unless it has an EXIF rotation) picks the face of a
+    group photo; without one, a photo of several similar faces is translated
     from the largest and most central, and its reason says so.
     """
     if domain not in ("auto", "face", "cartoon"):
