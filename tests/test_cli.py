@@ -149,8 +149,10 @@ def test_cartoonset_stderr_is_clean(tmp_path, mini_pack_dir):
     """With progress bars off, render, preview and stats write nothing to stderr."""
     out = tmp_path / "cartoons"
     procs = [run("cartoonset", "render", "--n", 6, "--size", 64, "--workers", 1, "--pack", mini_pack_dir, "--out", out),
-             run("cartoonset", "preview", "--n", 4, "--pack", mini_pack_dir, "--set", "glasses=11", "--out", tmp_path / "p.png"),
-             run("cartoonset", "preview", "--vary", "eye_angle", "--pack", mini_pack_dir, "--out", tmp_path / "v.png")]
+             run("cartoonset", "preview", "--n", 4, "--tile", 64, "--pack", mini_pack_dir, "--set", "glasses=11",
+                 "--out", tmp_path / "p.png"),
+             run("cartoonset", "preview", "--vary", "eye_angle", "--tile", 64, "--pack", mini_pack_dir,
+                 "--out", tmp_path / "v.png")]
     procs.append(run("cartoonset", "stats", out))
     for proc in procs:
         assert proc.returncode == 0 and proc.stderr == "", proc.args[1:3] + [proc.stderr]
