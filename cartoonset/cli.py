@@ -1,23 +1,18 @@
 """The ``cartoonset`` command line: a thin layer over :mod:`cartoonset.pipeline`, ``preview``, ``stats``."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
+from .common.cli import ToolGroup, bad_parameter, fail as _fail
 from .common.version import __version__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ToolGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="cartoonset")
 def main() -> None:
     """Render CartoonSet-style cartoon faces from SVG artwork packs, preview and describe them."""
-
-
-def _fail(e: Exception) -> None:
-    click.echo(f"error: {e}", err=True)
-    sys.exit(2)
 
 
 @main.command()
@@ -44,35 +39,41 @@ def render(n, out, seed, size, workers, shard, pack, renderer, no_filter):
     click.echo(report.summary())
 
 
+def _assignments(ctx, param, values: tuple[str, ...]) -> dict[str, int]:
+    """``ATTR=INDEX`` options as a dict; a malformed one is a usage error."""
+    out = {}
+    for item in values:
+        name, eq, value = item.partition("=")
+        if not (eq and name and value.isdigit()):
+            raise click.BadParameter(f"{item!r}: expected ATTR=INDEX, e.g. facial_hair=14")
+        out[name] = int(value)
+    return out
+
+
 @main.command()
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Sheet PNG.")
 @click.option("--n", "n", type=int, default=64, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--pack", default=None)
 @click.option("--vary", multiple=True, help="Show every variant of this attribute (give twice for a grid).")
-@click.option("--set", "fixed", multiple=True, metavar="ATTR=INDEX",
-              help="With --vary: fix an attribute of the base cartoon (repeatable).")
+@click.option("--set", "fixed", multiple=True, metavar="ATTR=INDEX", callback=_assignments,
+              help="Fix an attribute on every cartoon of the sheet (repeatable), e.g. facial_hair=14.")
 @click.option("--tile", type=int, default=160, show_default=True, help="Tile size in pixels.")
 @click.option("--no-filter", is_flag=True)
 def preview(out, n, seed, pack, vary, fixed, tile, no_filter):
     """A contact sheet: N random cartoons, or every variant of --vary attributes."""
     from .common.atomic import atomic_path
     from .pack import PackError, load_pack
-    from .preview import random_sheet, variant_sheet
-    from .sampler import select
+    from .preview import check_attributes, check_fixed, random_sheet, variant_sheet
 
     try:
-        base = None
-        if fixed:
-            p = load_pack(pack)
-            base = select(p, seed, 1).row(0)
-            for item in fixed:
-                name, _, value = item.partition("=")
-                if name not in base or not value.isdigit() or int(value) >= p.counts[name]:
-                    raise ValueError(f"--set {item}: expected ATTR=INDEX with a valid attribute and variant")
-                base[name] = int(value)
-        sheet = (variant_sheet(list(vary), seed=seed, pack=pack, tile=tile, base=base) if vary
-                 else random_sheet(n, seed=seed, pack=pack, tile=tile, filter=not no_filter))
+        p = load_pack(pack)
+        with bad_parameter("--vary"):
+            check_attributes(p, vary)
+        with bad_parameter("--set"):
+            check_fixed(p, fixed)
+        sheet = (variant_sheet(list(vary), seed=seed, pack=p, tile=tile, fixed=fixed) if vary
+                 else random_sheet(n, seed=seed, pack=p, tile=tile, filter=not no_filter, fixed=fixed))
     except (PackError, ValueError) as e:
         _fail(e)
     with atomic_path(out) as tmp:

@@ -1,7 +1,11 @@
-"""Contact sheets of a pack: random cartoons, or every variant of one or two attributes."""
+"""Contact sheets of a pack: random cartoons, or every variant of one or two attributes.
+
+Both sheets take ``fixed`` (attribute -> variant): it holds those attributes on every cartoon of the
+sheet, e.g. ``{"facial_hair": 14}`` for a sheet without beards.
+"""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from PIL import Image
 
@@ -11,28 +15,54 @@ from .sampler import select
 from .common.sheets import contact_sheet
 
 
+def check_attributes(pack: Pack, names: Sequence[str]) -> None:
+    """Raise ValueError naming the valid attributes when one of ``names`` is not in ``pack``."""
+    for name in names:
+        if name not in pack.counts:
+            raise ValueError(f"unknown attribute {name!r}; attributes: {', '.join(pack.attribute_names)}")
+
+
+def check_fixed(pack: Pack, fixed: Mapping[str, int] | None) -> dict[str, int]:
+    """``fixed`` validated against ``pack``: known attributes, variant indices in range."""
+    fixed = dict(fixed or {})
+    check_attributes(pack, list(fixed))
+    out = {}
+    for name, value in fixed.items():
+        if not (isinstance(value, int) and 0 <= value < pack.counts[name]):
+            raise ValueError(f"{name} has variants 0..{pack.counts[name] - 1}; got {value!r}")
+        out[name] = value
+    return out
+
+
+def _fixed_note(fixed: Mapping[str, int]) -> str:
+    return f"; {', '.join(f'{k}={v}' for k, v in fixed.items())}" if fixed else ""
+
+
 def random_sheet(n: int = 64, seed: int = 0, pack: Pack | str | None = None, tile: int = 160,
-                 filter: bool = True, size: int | None = None) -> Image.Image:
-    """The first ``n`` kept cartoons of ``seed``, each captioned with its index in the run."""
+                 filter: bool = True, size: int | None = None,
+                 fixed: Mapping[str, int] | None = None) -> Image.Image:
+    """The first ``n`` kept cartoons of ``seed``, each captioned with its index in the run, with the
+    ``fixed`` attributes set on every one (the others as sampled)."""
     pack = pack if isinstance(pack, Pack) else load_pack(pack)
+    fixed = check_fixed(pack, fixed)
     sel = select(pack, seed, n, filter=filter)
     r = compose.FastRenderer(pack, size or max(tile * 2, 128))
-    images = [compose.to_image(r.render(sel.row(k))) for k in range(len(sel))]
+    images = [compose.to_image(r.render(dict(sel.row(k), **fixed))) for k in range(len(sel))]
     return contact_sheet(images, [f"#{k}" for k in range(len(sel))], tile=tile,
-                         title=f"{pack.name} {pack.version}: {n} cartoons, seed {seed}")
+                         title=f"{pack.name} {pack.version}: {n} cartoons, seed {seed}{_fixed_note(fixed)}")
 
 
 def variant_sheet(vary: Sequence[str], seed: int = 0, pack: Pack | str | None = None, tile: int = 160,
-                  base: dict | None = None, size: int | None = None) -> Image.Image:
+                  base: dict | None = None, size: int | None = None,
+                  fixed: Mapping[str, int] | None = None) -> Image.Image:
     """Every variant of ``vary[0]`` (columns), times every variant of ``vary[1]`` (rows) if given,
-    the other attributes fixed to the first kept cartoon of ``seed`` (or ``base``)."""
+    the other attributes those of the first kept cartoon of ``seed`` (or ``base``), with ``fixed``."""
     pack = pack if isinstance(pack, Pack) else load_pack(pack)
     if not 1 <= len(vary) <= 2:
         raise ValueError("vary one or two attributes")
-    for a in vary:
-        if a not in pack.counts:
-            raise ValueError(f"unknown attribute {a!r}; attributes: {', '.join(pack.attribute_names)}")
-    attrs = dict(base) if base else select(pack, seed, 1).row(0)
+    check_attributes(pack, vary)
+    fixed = check_fixed(pack, fixed)
+    attrs = dict(dict(base) if base else select(pack, seed, 1).row(0), **fixed)
     r = compose.FastRenderer(pack, size or max(tile * 2, 128))
     a0 = vary[0]
     rows = range(pack.counts[vary[1]]) if len(vary) == 2 else [None]
@@ -48,4 +78,4 @@ def variant_sheet(vary: Sequence[str], seed: int = 0, pack: Pack | str | None = 
             captions.append(label)
     cols = pack.counts[a0] if len(vary) == 2 else None
     title = f"{pack.name}: {' x '.join(vary)}" + (f" (columns: {a0}, rows: {vary[1]})" if len(vary) == 2 else "")
-    return contact_sheet(images, captions, cols=cols, tile=tile, title=title)
+    return contact_sheet(images, captions, cols=cols, tile=tile, title=title + _fixed_note(fixed))

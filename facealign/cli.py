@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from cartoonset.common.cli import ToolGroup, fail as _fail
 from cartoonset.common.version import __version__
 
 from .settings import Settings
@@ -10,12 +11,7 @@ from .settings import Settings
 _DEFAULTS = Settings()
 
 
-def _fail(exc: Exception) -> click.ClickException:
-    text = str(exc.args[0]) if getattr(exc, "args", None) else str(exc)
-    return click.ClickException(text)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ToolGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="facealign")
 def main() -> None:
     """Uncropped photos (folders or VGG-Face URL lists) to aligned, background-removed faces."""

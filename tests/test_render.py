@@ -131,12 +131,66 @@ def test_index_and_landmarks_on_features(reference_run, mini_pack):
         assert attrs["hair"] == idx.attrs[k, attribute_names().index("hair")]
 
 
-def test_landmarks_follow_transforms(mini_pack):
+@pytest.fixture(scope="module")
+def moving_eyes_pack(tmp_path_factory):
+    """The mini pack with its pupils (and eye landmarks) off the eyes' anchor points, and all three
+    proportion transforms on the eyes: rotation, horizontal scale and offset all move the landmarks.
+    The bundled packs anchor the irises, so there no attribute moves a landmark."""
+    import minipack
+
+    root = minipack.build(tmp_path_factory.mktemp("packs") / "moving-eyes")
+    for svg in (root / "eyes").glob("*.svg"):
+        svg.write_text(svg.read_text().replace('<circle cx="0" cy="0" r="4"', '<circle cx="12" cy="5" r="4"'))
+    toml = (root / "pack.toml").read_text()
+    for old, new in (("eye_left = [0, 0]", "eye_left = [12, 5]"), ("eye_right = [0, 0]", "eye_right = [12, 5]"),
+                     ('eyebrow_width = {part = "eyebrows"', 'eyebrow_width = {part = "eyes"'),
+                     ('eye_eyebrow_distance = {part = "eyebrows"', 'eye_eyebrow_distance = {part = "eyes"')):
+        assert old in toml, old
+        toml = toml.replace(old, new)
+    (root / "pack.toml").write_text(toml)
+    return load_pack(root)
+
+
+def _pupils(rgba: np.ndarray) -> dict[str, tuple[float, float]]:
+    """Centres of the black pupils in the left and right half of a render (pixel centres at +0.5)."""
+    dark = (rgba[..., :3].max(axis=2) < 60) & (rgba[..., 3] > 200)
+    out = {}
+    for name, half in (("eye_left", slice(0, 250)), ("eye_right", slice(250, 500))):
+        ys, xs = np.nonzero(dark[:, half])
+        assert len(xs) > 20, f"no pupil found for {name}"
+        out[name] = (float(xs.mean()) + half.start + 0.5, float(ys.mean()) + 0.5)
+    return out
+
+
+def test_landmarks_follow_transforms(mini_pack, moving_eyes_pack):
     base = {a: 0 for a in mini_pack.attribute_names}
     lm = compose.landmarks(mini_pack, base, 500)
     assert lm["eye_left"] == pytest.approx((197, 252)) and lm["mouth"] == pytest.approx((250, 349))
     half = compose.landmarks(mini_pack, base, 250)
     assert half["eye_right"] == pytest.approx((151.5, 126))
+
+    pack = moving_eyes_pack
+    # slant: rotate [-8, 0, 8] degrees; eyebrow_width: scale_x [0.85, 1, 1.15]; distance: translate y [6, 0, -6]
+    neutral = dict(base, glasses=11, facial_hair=14, eye_lashes=0, eye_slant=1, eyebrow_width=1, eye_eyebrow_distance=1)
+    vectors = [neutral, dict(neutral, eye_slant=2, eyebrow_width=2, eye_eyebrow_distance=0),
+               dict(neutral, eye_slant=0, eyebrow_width=0, eye_eyebrow_distance=2), dict(neutral, eye_slant=2)]
+    seen = []
+    for attrs in vectors:
+        th = np.radians([-8, 0, 8][attrs["eye_slant"]])
+        sx, ty = [0.85, 1.0, 1.15][attrs["eyebrow_width"]], [6, 0, -6][attrs["eye_eyebrow_distance"]]
+        px, py = 12 * sx, 5.0  # rotate(scale(p)), then translate, then mirror for the right eye
+        rx, ry = np.cos(th) * px - np.sin(th) * py, np.sin(th) * px + np.cos(th) * py + ty
+        expected = {"eye_left": (197 + rx, 252 + ry), "eye_right": (303 - rx, 252 + ry)}
+        lm = compose.landmarks(pack, attrs, 500)
+        drawn = _pupils(compose.to_rgba(compose.render_reference(pack, attrs, 500)))
+        for name in expected:
+            assert lm[name] == pytest.approx(expected[name], abs=1e-6), (attrs, name)
+            assert drawn[name] == pytest.approx(lm[name], abs=0.5), (attrs, name)  # where the render draws it
+        assert compose.landmarks(pack, attrs, 250)["eye_right"] == pytest.approx(np.divide(lm["eye_right"], 2))
+        seen.append(np.array([lm["eye_left"], lm["eye_right"]]))
+    for a in range(len(seen)):
+        for b in range(a):
+            assert np.abs(seen[a] - seen[b]).max() > 1, "these attribute vectors must move the eyes"
 
 
 @pytest.mark.parametrize("pack_name", ["mini", "default"])
@@ -164,9 +218,9 @@ def test_fast_path_matches_reference(pack_name, mini_pack):
 
 def test_incompatible_output_folder(reference_run, mini_pack_dir):
     r = run_cli("--n", 200, "--seed", 9, "--out", reference_run, "--pack", mini_pack_dir)
-    assert r.returncode == 2 and "holds a different render (seed 7 vs 9)" in r.stderr
+    assert r.returncode == 1 and "holds a different render (seed 7 vs 9)" in r.stderr
     r = run_cli("--n", 100, "--seed", 7, "--out", reference_run, "--pack", mini_pack_dir)
-    assert r.returncode == 2 and "would leave 100 unindexed" in r.stderr
+    assert r.returncode == 1 and "would leave 100 unindexed" in r.stderr
 
 
 def test_library_render_reports(mini_pack, tmp_path):

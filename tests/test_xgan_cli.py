@@ -3,12 +3,16 @@
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
 from PIL import Image
 
 from xgan.cli import main
+from xgan.data import load_split, to_model_input, to_uint8
+from xgan.trainer import load_model
+from xgan.translate import translate_images
 
 HOPPER = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
 TINY = ["--set", "network.encoder=[4, 8, 8, 8]", "--set", "network.embedding=[16, 16]",
@@ -56,6 +60,14 @@ def test_train_sample_translate_cli(datasets, tmp_path):
     assert res.exit_code == 0, res.output
     assert Image.open(fig).size[0] > 2 * 8 * 64  # two panels of four input/translation pairs
 
+    # the figure's first pair: a test face exactly, beside a translation that is not that face
+    faces = load_split(datasets / "cartoons", datasets / "faces", "all", 64).images["face"]
+    panel = np.asarray(Image.open(fig).convert("RGB"))
+    first, its_cartoon = panel[2:66, 2:66], panel[2:66, 68:132]
+    assert any(np.array_equal(first, f) for f in np.asarray(faces))
+    assert _mad(first, its_cartoon) > 10
+
+    model, _ = load_model(out / "model.pt")
     cartoon = sorted((datasets / "cartoons").rglob("cs*.png"))[0]
     not_a_photo = tmp_path / "blank.png"
     Image.new("RGB", (120, 120), "white").save(not_a_photo)
@@ -63,12 +75,121 @@ def test_train_sample_translate_cli(datasets, tmp_path):
                                str(out / "model.pt"), "--out", str(tmp_path / "tr"), "--device", "cpu"])
     assert res.exit_code == 0, res.output
     assert "2 of 3 inputs translated" in res.output
-    pair = Image.open(tmp_path / "tr" / "grace_hopper.png")
-    assert pair.size == (2 + 64 + 2 + 64 + 2, 2 + 64 + 2)
     rows = (tmp_path / "tr" / "translations.csv").read_text()
     assert "cartoon" in rows and "no_face" in rows
+    for name, aligned, domain in ((HOPPER.stem + "_jpg", _photo_crop(HOPPER), "face"),
+                                  (cartoon.stem + "_png", _cartoon_crop(cartoon), "cartoon")):
+        pair = np.asarray(Image.open(tmp_path / "tr" / f"{name}.png"))
+        assert pair.shape == (2 + 64 + 2, 2 + 64 + 2 + 64 + 2, 3)
+        shown, translated = pair[2:66, 2:66], pair[2:66, 68:132]
+        assert np.array_equal(shown, aligned)  # the input as the model saw it: aligned like the training data
+        assert np.array_equal(translated, translate_images(model, aligned[None], domain)[0])  # the model's output
+        assert _mad(shown, translated) > 10  # a translation, not the input passed through
+
+    # reconstructions of the test split are closer to their inputs than random images are
+    test = load_split(datasets / "cartoons", datasets / "faces", "test", 64)
+    noise = np.random.default_rng(0)
+    for domain in ("face", "cartoon"):
+        x = np.asarray(test.images[domain])
+        with torch.no_grad():
+            rec = to_uint8(model.translate(to_model_input(x, torch.device("cpu")), domain, domain))
+        assert _mad(rec, x) < _mad(noise.integers(0, 256, x.shape, dtype=np.uint8), x), domain
 
     broken = tmp_path / "broken.pt"
     broken.write_bytes((out / "model.pt").read_bytes()[:1000])
     res = runner.invoke(main, ["translate", str(HOPPER), "--checkpoint", str(broken), "--out", str(tmp_path / "x")])
-    assert res.exit_code != 0 and "corrupt or truncated" in res.output
+    assert res.exit_code == 1 and "corrupt or truncated" in res.output
+
+
+def _mad(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute difference of two uint8 images (0..255)."""
+    return float(np.abs(np.asarray(a, float) - np.asarray(b, float)).mean())
+
+
+def _photo_crop(path: Path, box=None) -> np.ndarray:
+    from facealign import Settings, align_image
+
+    res = align_image(path, box, settings=Settings(size=64))
+    assert res.ok, res.reason
+    return res.crops[64][..., :3]
+
+
+def _cartoon_crop(path: Path) -> np.ndarray:
+    from cartoonset import CartoonSet
+
+    ds = CartoonSet(path.parent, split="all", target_type=None, aligned=64)
+    return ds.image_array(ds.ids.index(path.stem[2:]))
+
+
+@pytest.fixture(scope="module")
+def tiny_model(datasets, tmp_path_factory) -> Path:
+    """model.pt of a two-step run (what translate needs; its quality does not matter here)."""
+    out = tmp_path_factory.mktemp("tiny") / "run"
+    res = CliRunner().invoke(main, ["train", "--preset", "cpu-small", "--cartoons", str(datasets / "cartoons"),
+                                    "--faces", str(datasets / "faces"), "--out", str(out), "--batch", "4",
+                                    "--device", "cpu", "--teacher", "", "--set", "loss.w_teach=0", "--steps", "2"] + TINY)
+    assert res.exit_code == 0, res.output
+    return out / "model.pt"
+
+
+def _group_photo(path: Path) -> tuple[Path, tuple, tuple]:
+    """Two people side by side (Grace Hopper and her mirror image); returns the photo and a box
+    around each face."""
+    hopper = Image.open(HOPPER).convert("RGB").resize((400, 500))
+    group = Image.new("RGB", (800, 500), "white")
+    group.paste(hopper, (0, 0))
+    group.paste(hopper.transpose(Image.FLIP_LEFT_RIGHT), (400, 0))
+    group.save(path, quality=95)
+    return path, (80, 60, 330, 330), (470, 60, 720, 330)
+
+
+@pytest.mark.slow
+def test_translate_takes_folders_lists_and_a_box(tiny_model, datasets, tmp_path):
+    runner = CliRunner()
+    album = tmp_path / "album"
+    (album / "trip").mkdir(parents=True)
+    Image.open(HOPPER).save(album / "hopper.jpg")
+    Image.open(HOPPER).transpose(Image.FLIP_LEFT_RIGHT).save(album / "trip" / "mirrored.jpg")
+    group, left, right = _group_photo(tmp_path / "group.jpg")
+    listing = tmp_path / "photos.txt"
+    listing.write_text(f"{group}\n")
+    cartoons = datasets / "cartoons"
+    n_cartoons = len(list(cartoons.glob("cs*.png")))
+
+    out = tmp_path / "tr"
+    res = runner.invoke(main, ["translate", str(album), str(listing), str(cartoons), "--checkpoint", str(tiny_model),
+                               "--out", str(out), "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    assert f"{3 + n_cartoons} of {3 + n_cartoons} inputs translated" in res.stdout
+    assert (out / "hopper_jpg.png").is_file() and (out / "trip" / "mirrored_jpg.png").is_file()
+    assert len(list(out.glob("cs*_png.png"))) == n_cartoons
+    # the group photo: the largest, most central face, and a note that says how to choose another
+    assert "several faces" in res.stderr and "--box" in res.stderr
+    (default,) = [p for p in out.rglob("*.png") if p.name.startswith("group")]
+    chosen = np.asarray(Image.open(default))[2:66, 2:66]
+
+    crops = {}
+    for name, box in (("left", left), ("right", right)):
+        res = runner.invoke(main, ["translate", str(group), "--box", ",".join(map(str, box)), "--checkpoint",
+                                   str(tiny_model), "--out", str(tmp_path / name), "--device", "cpu"])
+        assert res.exit_code == 0, res.output
+        assert "several faces" not in res.stderr
+        crops[name] = np.asarray(Image.open(tmp_path / name / "group_jpg.png"))[2:66, 2:66]
+        assert np.array_equal(crops[name], _photo_crop(group, box))
+    assert _mad(crops["left"], crops["right"]) > 5  # two different faces were picked
+    near = sorted(_mad(chosen, c) for c in crops.values())
+    assert near[0] < 0.2 * near[1]  # the same face as one of the boxes (landmarks from another region)
+
+    res = runner.invoke(main, ["translate", str(album), "--box", "80,60,330,330", "--checkpoint", str(tiny_model),
+                               "--out", str(tmp_path / "two"), "--device", "cpu"])
+    assert res.exit_code == 1 and "one photo" in res.output
+    res = runner.invoke(main, ["translate", str(group), "--box", "330,60,80,330", "--checkpoint", str(tiny_model),
+                               "--out", str(tmp_path / "bad"), "--device", "cpu"])
+    assert res.exit_code == 2 and "x1 > x0" in res.output
+
+
+def test_translate_refuses_what_is_not_a_checkpoint(tmp_path):
+    readme = Path(__file__).parents[1] / "README.md"
+    res = CliRunner().invoke(main, ["translate", str(HOPPER), "--checkpoint", str(readme), "--out", str(tmp_path)])
+    assert res.exit_code == 1
+    assert "not a checkpoint xgan wrote" in res.output and "fall back" not in res.output

@@ -41,6 +41,10 @@ def read_tagged(path: Path, fmt: str, version: int, error: type[Exception], what
                 map_location: str | torch.device = "cpu") -> dict:
     """Load a format-tagged dict with ``weights_only`` and check its tag; every failure is one sentence."""
     hint = f"; {hint}" if hint else ""
+    with open(path, "rb") as fh:  # torch.save writes a zip archive (legacy: a pickle protocol 2+ stream)
+        magic = fh.read(4)
+    if not (magic == b"PK\x03\x04" or magic[:1] == b"\x80"):
+        raise error(f"{path} is not a checkpoint xgan wrote (expected: {what}; torch.save did not write this file)")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:

@@ -6,17 +6,14 @@ from pathlib import Path
 
 import click
 
+from cartoonset.common.cli import ToolGroup, fail as _fail
 from cartoonset.common.version import __version__
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ToolGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="xgan")
 def main() -> None:
     """The XGAN model and trainer, its baselines and the benchmark."""
-
-
-def _fail(e: Exception) -> None:
-    raise click.ClickException(str(e))
 
 
 @main.command()
@@ -64,16 +61,36 @@ def train(presets, cartoons, faces, out, steps, batch, seed, teacher, gan, overr
         click.echo(f"samples: {summary['samples']}")
 
 
+def _box(ctx, param, text: str | None) -> tuple[float, float, float, float] | None:
+    """``x0,y0,x1,y1`` as four floats with x1 > x0 and y1 > y0; anything else is a usage error."""
+    if text is None:
+        return None
+    try:
+        box = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        box = ()
+    if len(box) != 4 or not (box[2] > box[0] and box[3] > box[1]):
+        raise click.BadParameter(f"expected x0,y0,x1,y1 with x1 > x0 and y1 > y0 (pixels), got {text!r}")
+    return box  # type: ignore[return-value]
+
+
 @main.command()
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="model.pt of a run (or any of its checkpoints).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--domain", type=click.Choice(["auto", "face", "cartoon"]), default="auto", show_default=True,
               help="auto: CartoonSet files (csX.png beside csX.csv) are cartoons, other images photos.")
+@click.option("--box", callback=_box, metavar="X0,Y0,X1,Y1",
+              help="The face to translate in a group photo, in the file's pixels (before any EXIF rotation); "
+                   "default: the largest, most central face.")
+@click.option("--images", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Folder `facealign fetch` downloaded the photos of VGG-Face lists into.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-def translate(inputs, checkpoint, out, domain, device) -> None:
-    """Photos -> cartoons (aligned by facealign first) and CartoonSet cartoons -> faces, as side-by-side PNGs."""
+def translate(inputs, checkpoint, out, domain, box, images, device) -> None:
+    """Photos -> cartoons (aligned by facealign first) and CartoonSet cartoons -> faces, as side-by-side PNGs.
+
+    INPUTS are what `facealign run` reads: image files, folders, path lists, VGG-Face lists."""
     from .checkpoint import CheckpointError
     from .devices import pick_device
     from .translate import translate_files
@@ -82,13 +99,15 @@ def translate(inputs, checkpoint, out, domain, device) -> None:
     try:
         dev = pick_device(device)
         model, _ = load_model(checkpoint, dev)
-        results = translate_files(model, inputs, out, dev, domain)
+        results = translate_files(model, inputs, out, dev, domain, box=box, images=images)
     except (CheckpointError, ValueError, FileNotFoundError, RuntimeError) as e:
         _fail(e)
     done = sum(1 for r in results if r.output)
     for r in results:
         if not r.output:
             click.echo(f"skipped {r.source}: {r.status} ({r.reason})", err=True)
+        elif r.reason:
+            click.echo(f"note: {r.source}: {r.reason}", err=True)
     click.echo(f"{done} of {len(results)} inputs translated into {out}")
     if done == 0:
         sys.exit(1)

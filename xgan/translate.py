@@ -7,7 +7,7 @@ face template. A photo without a usable face is recorded with facealign's reason
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -16,6 +16,7 @@ import torch
 
 from cartoonset.common.records import write_csv
 from cartoonset.common.seeding import rng
+from facealign.sources import Item, read_inputs
 
 from .data import to_model_input, to_uint8
 from .grid import grid, pairs_grid, save_png
@@ -49,73 +50,104 @@ def is_cartoon_file(path: Path) -> bool:
     return path.suffix.lower() == ".png" and path.with_suffix(".csv").is_file()
 
 
-def _cartoon_crop(path: Path, size: int) -> np.ndarray:
-    from cartoonset import CartoonSet
-
-    ds = CartoonSet(path.parent, split="all", target_type=None, aligned=size)
-    ids = ds.ids
-    stem = path.stem[2:] if path.stem.startswith("cs") else path.stem
-    for i, cid in enumerate(ids):
-        if cid in (stem, path.stem):
-            return ds.image_array(i)
-    raise ValueError(f"{path} is not listed in the CartoonSet at {path.parent}")
+#: the note on a photo of several similar faces translated without a box
+GROUP_NOTE = ("several faces of similar size: translated the largest and most central one (at {box} in the "
+              "upright photo); give --box x0,y0,x1,y1 to choose another")
 
 
-def _face_crops(paths: Sequence[Path], size: int) -> Iterable[tuple[Path, np.ndarray | None, str, str]]:
-    from facealign.backend import SolutionsBackend
-    from facealign.photo import align_image
-    from facealign.settings import Settings
+class _CartoonCrops:
+    """Aligned crops of CartoonSet files, one loader per folder (a folder of 9000 is indexed once)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._folders: dict[Path, tuple[object, dict[str, int]]] = {}
+
+    def crop(self, path: Path) -> np.ndarray:
+        from cartoonset import CartoonSet
+
+        if path.parent not in self._folders:
+            ds = CartoonSet(path.parent, split="all", target_type=None, aligned=self.size)
+            self._folders[path.parent] = (ds, {cid: i for i, cid in enumerate(ds.ids)})
+        ds, rows = self._folders[path.parent]
+        stem = path.stem[2:] if path.stem.startswith("cs") else path.stem
+        for key in (stem, path.stem):
+            if key in rows:
+                return ds.image_array(rows[key])
+        raise ValueError(f"{path} is not listed in the CartoonSet at {path.parent}")
+
+
+def _face_crops(items: Sequence[Item], size: int, box: Sequence[float] | None
+                ) -> Iterable[tuple[Item, np.ndarray | None, str, str]]:
+    """Each photo aligned as ``facealign run`` aligns it: (item, crop or None, status, reason)."""
+    from facealign import Settings, SolutionsBackend, align_image
 
     settings = Settings(size=size)
-    backend = SolutionsBackend(min_confidence=settings.min_confidence)
+    backend = SolutionsBackend(min_confidence=settings.min_confidence)  # the one place models are made
     try:
-        for p in paths:
-            res = align_image(p, settings=settings, backend=backend)
-            yield p, (res.crops[size][..., :3] if res.ok else None), res.status, res.reason
+        for it in items:
+            hint = box if box is not None else it.box
+            res = align_image(it.path, hint, settings=settings, backend=backend)
+            note = res.reason
+            if res.status == "multiple_faces_ambiguous" and hint is None:
+                res = align_image(it.path, settings=replace(settings, ambiguity=1.0), backend=backend)
+                note = GROUP_NOTE.format(box=",".join(f"{v:.0f}" for v in res.box)) if res.ok else res.reason
+            yield it, (res.crops[size][..., :3] if res.ok else None), res.status, note
     finally:
         backend.close()
 
 
 def translate_files(model: Model, inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
-                    device: torch.device | str = "cpu", domain: str = "auto") -> list[Translation]:
-    """Write ``<out>/<name>.png`` (aligned input beside its translation) for every input file, and
-    ``<out>/translations.csv`` with each input's status. ``domain``: ``auto`` (CartoonSet files are
-    cartoons, everything else a photo), ``face`` or ``cartoon``."""
+                    device: torch.device | str = "cpu", domain: str = "auto", *,
+                    box: Sequence[float] | None = None, images: str | os.PathLike | None = None
+                    ) -> list[Translation]:
+    """Write ``<out>/<name>.png`` (aligned input beside its translation) for every input, and
+    ``<out>/translations.csv`` with each input's status and reason.
+
+    ``inputs`` are what ``facealign run`` reads: image files, folders (recursive), path lists,
+    VGG-Face lists (their photos in ``images``, the ``facealign fetch`` folder); output names are
+    facealign's crop names. ``domain``: ``auto`` (CartoonSet files are cartoons, everything else a
+    photo), ``face`` or ``cartoon``. ``box`` (left, top, right, bottom, in the file's stored pixel
+    grid, as VGG-Face boxes; the upright photo's unless it has an EXIF rotation) picks the face of a
+    group photo; without one, a photo of several similar faces is translated
+    from the largest and most central, and its reason says so.
+    """
     if domain not in ("auto", "face", "cartoon"):
         raise ValueError(f"domain must be auto, face or cartoon; got {domain!r}")
     out = Path(out)
     size = model.config["network"]["image_size"]
-    paths = [Path(p) for p in inputs]
-    for p in paths:
-        if not p.is_file():
-            raise FileNotFoundError(f"input {p} does not exist")
-    kinds = {p: (domain if domain != "auto" else ("cartoon" if is_cartoon_file(p) else "face")) for p in paths}
-    crops: dict[Path, tuple[np.ndarray | None, str, str]] = {}
-    faces = [p for p in paths if kinds[p] == "face"]
-    for p, crop, status, reason in (_face_crops(faces, size) if faces else []):
-        crops[p] = (crop, status, reason)
-    for p in paths:
-        if kinds[p] == "cartoon":
+    items = read_inputs(inputs, images=images).items
+    if not items:
+        raise ValueError(f"no images in {', '.join(map(str, inputs))}")
+    kinds = {it.id: (domain if domain != "auto" else
+                     ("cartoon" if it.path and is_cartoon_file(Path(it.path)) else "face")) for it in items}
+    crops: dict[str, tuple[np.ndarray | None, str, str]] = {}
+    for it in items:
+        if it.status is not None:
+            crops[it.id] = (None, it.status, it.reason)
+    faces = [it for it in items if it.id not in crops and kinds[it.id] == "face"]
+    if box is not None and len(faces) != 1:
+        raise ValueError(f"a box picks the face of one photo; {len(faces)} photos given")
+    for it, crop, status, reason in (_face_crops(faces, size, box) if faces else []):
+        crops[it.id] = (crop, status, reason)
+    cartoons = _CartoonCrops(size)
+    for it in items:
+        if it.id not in crops:
             try:
-                crops[p] = (_cartoon_crop(p, size), "ok", "")
+                crops[it.id] = (cartoons.crop(Path(it.path)), "ok", "")
             except (ValueError, OSError) as e:
-                crops[p] = (None, "unreadable", str(e))
-    results, used = [], set()
-    for p in paths:
-        crop, status, reason = crops[p]
-        rec = Translation(str(p), kinds[p], status, reason)
+                crops[it.id] = (None, "unreadable", str(e))
+    results = []
+    for it in items:
+        crop, status, reason = crops[it.id]
+        rec = Translation(it.source, kinds[it.id], status, reason)
         if crop is not None:
             try:
-                translated = translate_images(model, crop[None], kinds[p], device)[0]
+                translated = translate_images(model, crop[None], kinds[it.id], device)[0]
             except ValueError as e:  # a one-way method (DTN has no cartoon -> face decoder)
                 rec.status, rec.reason = "unsupported", str(e)
                 results.append(rec)
                 continue
-            name = p.stem
-            while name in used:
-                name += "_"
-            used.add(name)
-            rec.output = str(save_png(out / f"{name}.png", grid([[crop, translated]])))
+            rec.output = str(save_png(out / f"{it.name}.png", grid([[crop, translated]])))
         results.append(rec)
     write_csv(out / "translations.csv", [r.__dict__ for r in results], ["source", "domain", "status", "reason", "output"])
     return results

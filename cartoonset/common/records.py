@@ -1,4 +1,4 @@
-"""Manifests and indexes: a resumable JSON-lines log while a job runs, flat CSV tables for people.
+"""Records: a resumable JSON-lines log while a job runs (facealign's manifest), CSV tables for people.
 
 A job appends one record per finished item to a :class:`RecordLog`; a restarted job reopens it,
 skips what is recorded and appends the rest. A torn last line (the job was killed mid-write) is cut

@@ -1,0 +1,62 @@
+"""What the three command lines share: one error convention and the group class that enforces it.
+
+click's convention, for ``cartoonset``, ``facealign`` and ``xgan`` alike: a usage error (an unknown
+option, a malformed value, a missing input) exits 2 with the usage line; a failure of the work itself
+(a refused pack, a corrupt checkpoint, an unwritable ``--out``) exits 1 with one line
+``Error: ...``, never a traceback. Commands report the library's own errors with :func:`fail`;
+:class:`ToolGroup` turns any ``OSError`` that escapes a command into that line, with the path and
+the reason, so a full disk or a read-only folder reads the same in every command.
+"""
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any, Iterator, NoReturn
+
+import click
+
+from .atomic import TEMP_MARK, is_temp
+
+
+def describe(error: BaseException) -> str:
+    """One line for ``error``: an ``OSError`` as ``path: reason`` (both paths for a rename)."""
+    if isinstance(error, OSError) and error.strerror:
+        paths = [str(_published(p)) for p in (error.filename, error.filename2) if p is not None]
+        return f"{' -> '.join(paths)}: {error.strerror}" if paths else error.strerror
+    text = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+    return text or type(error).__name__
+
+
+def _published(path: str | bytes | int) -> object:
+    """The file an atomic write's temp file stands for: the name the user knows."""
+    if not isinstance(path, str) or not is_temp(Path(path)):
+        return path
+    p = Path(path)
+    return p.with_name(p.name[1:].rsplit(TEMP_MARK, 1)[0])
+
+
+def fail(error: BaseException | str) -> NoReturn:
+    """End the command: ``Error: <one line>`` on stderr, exit status 1."""
+    raise click.ClickException(error if isinstance(error, str) else describe(error)) from None
+
+
+@contextlib.contextmanager
+def bad_parameter(option: str) -> Iterator[None]:
+    """A ValueError inside is a usage error of ``option`` (exit 2, with the usage line)."""
+    try:
+        yield
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint=f"'{option}'") from None
+
+
+class ToolGroup(click.Group):
+    """The top-level group of each console script: an ``OSError`` from any subcommand (reading the
+    inputs, creating or writing ``--out``) ends it through :func:`fail` instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise  # `... | head`: click closes stdout quietly
+        except OSError as e:
+            fail(e)
