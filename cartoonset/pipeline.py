@@ -22,6 +22,7 @@ from PIL import Image
 from . import compose
 from .common.version import __version__
 from .common.atomic import remove_stale_temps, write_bytes, write_json, write_text
+from .common.lifecycle import die_with_parent, stop_on_signals, stop_processes
 from .common.records import write_csv
 from .pack import LANDMARKS, Pack, load_pack
 from .common.png import encode_png
@@ -103,8 +104,12 @@ def is_done(out: Path, cid: str) -> bool:
 
 # ----------------------------------------------------------------------------------------- workers
 
-def _work(pack_root: str, size: int, renderer: str, out: str, cache_bytes: int, tasks, results) -> None:
-    """A worker: render the chunks it pulls from ``tasks`` until it gets None."""
+def _work(pack_root: str, size: int, renderer: str, out: str, cache_bytes: int, tasks, results,
+          parent_pid: int | None = None) -> None:
+    """A worker: render the chunks it pulls from ``tasks`` until it gets None. As a child process
+    (``parent_pid`` given) it exits as soon as its parent is gone, however the parent died."""
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
     try:
         pack = load_pack(pack_root)
         counts = pack.counts
@@ -148,14 +153,25 @@ def _run_workers(pack: Pack, size: int, renderer: str, out: Path, items: list, w
             _work(str(pack.root), size, renderer, str(out), cache_bytes, q, q)
             q.raise_errors()
             return q.hits, q.misses
-        ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        tasks, results = ctx.Queue(), ctx.Queue()
-        for c in chunks:
-            tasks.put(c)
-        for _ in range(workers):
-            tasks.put(None)
-        procs = [ctx.Process(target=_work, args=(str(pack.root), size, renderer, str(out), cache_bytes, tasks, results),
-                             daemon=True) for _ in range(workers)]
+        with stop_on_signals():
+            return _pool(pack, size, renderer, out, chunks, workers, cache_bytes, bar)
+    finally:
+        bar.close()
+
+
+def _pool(pack: Pack, size: int, renderer: str, out: Path, chunks: list, workers: int, cache_bytes: int,
+          bar) -> tuple[int, int]:
+    """Run the chunks on worker processes; whatever ends this (done, a failed worker, SIGTERM,
+    Ctrl-C), no worker is left running."""
+    ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    tasks, results = ctx.Queue(), ctx.Queue()
+    for c in chunks:
+        tasks.put(c)
+    for _ in range(workers):
+        tasks.put(None)
+    args = (str(pack.root), size, renderer, str(out), cache_bytes, tasks, results, os.getpid())
+    procs = [ctx.Process(target=_work, args=args, daemon=True) for _ in range(workers)]
+    try:
         for p in procs:
             p.start()
         finished, hits, misses = 0, 0, 0
@@ -174,14 +190,15 @@ def _run_workers(pack: Pack, size: int, renderer: str, out: Path, items: list, w
                 hits, misses = hits + val[0], misses + val[1]
                 finished += 1
             else:
-                for p in procs:
-                    p.terminate()
                 raise RenderError(f"render worker failed: {val}")
         for p in procs:
             p.join()
         return hits, misses
     finally:
-        bar.close()
+        stop_processes(procs)
+        for q in (tasks, results):  # unread items must not hold up the interpreter's exit
+            q.cancel_join_thread()
+            q.close()
 
 
 class _ListQueue:
