@@ -4,7 +4,10 @@
     python bench/render.py [--n 300] [--size 500] [--pack default] [--full]
 
 ``--full`` also times ``cartoonset render --n 9000 --workers 2`` into a temporary folder.
-The last line prints the headline figures.
+The durability line times what a render worker does per cartoon (render, encode, publish PNG and
+CSV) with the pipeline's fsyncing :class:`~cartoonset.common.atomic.Publisher` against plain atomic
+renames without fsync, in ``--out-dir`` (default: the system temp folder; pass a folder on the disk
+you render to). The last line prints the headline figures.
 """
 from __future__ import annotations
 
@@ -16,8 +19,9 @@ import time
 from pathlib import Path
 
 from cartoonset import compose
+from cartoonset.common.atomic import Publisher, write_bytes, write_text
 from cartoonset.pack import load_pack
-from cartoonset.pipeline import png_bytes
+from cartoonset.pipeline import csv_text, png_bytes
 from cartoonset.sampler import select
 
 
@@ -30,12 +34,49 @@ def rate(fn, items, encode: bool) -> float:
     return len(items) / (time.perf_counter() - t)
 
 
+def publish_rate(fast, pack, items, folder: Path, durable: bool) -> tuple[float, float]:
+    """(cartoons per wall second, per CPU second of the whole process) through render + PNG +
+    writing both files, as a render worker does."""
+    names, counts = pack.attribute_names, pack.counts
+    t, c = time.perf_counter(), time.process_time()
+    publisher = Publisher() if durable else None
+    for k, it in enumerate(items):
+        png, csv = png_bytes(fast.render(it)), csv_text(names, counts, [it[n] for n in names])
+        stem = folder / f"cs{k}"
+        if publisher:
+            publisher.write_bytes(stem.with_suffix(".png"), png)
+            publisher.write_text(stem.with_suffix(".csv"), csv)
+        else:
+            write_bytes(stem.with_suffix(".png"), png, fsync=False)
+            write_text(stem.with_suffix(".csv"), csv, fsync=False)
+    if publisher:
+        publisher.close()
+    return len(items) / (time.perf_counter() - t), len(items) / (time.process_time() - c)
+
+
+def durability_cost(fast, pack, items, out_dir: str | None, rounds: int = 5) -> str:
+    """Best of ``rounds`` alternating runs each way (the cache is warm for both). On a shared
+    machine the CPU-time figure is the steadier one: the fsyncs themselves wait off the CPU."""
+    runs: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+    with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
+        for r in range(rounds):
+            for flag in (False, True):
+                folder = Path(tmp) / f"{int(flag)}-{r}"
+                folder.mkdir()
+                runs[flag].append(publish_rate(fast, pack, items, folder, flag))
+    (pw, pc), (dw, dc) = [(max(w for w, _ in runs[f]), max(c for _, c in runs[f])) for f in (False, True)]
+    return (f"render + PNG + write, plain renames vs fsynced (file and folder): {pw:.1f} vs {dw:.1f} img/s wall "
+            f"({100 * (pw - dw) / pw:+.1f}% cost), {pc:.1f} vs {dc:.1f} img per CPU second "
+            f"({100 * (pc - dc) / pc:+.1f}% cost)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=300)
     ap.add_argument("--size", type=int, default=500)
     ap.add_argument("--pack", default=None)
     ap.add_argument("--full", action="store_true", help="also time the 9000-cartoon render with 2 workers")
+    ap.add_argument("--out-dir", default=None, help="folder for the durability timing's files")
     a = ap.parse_args()
     pack = load_pack(a.pack)
     sel = select(pack, 0, a.n)
@@ -55,6 +96,7 @@ def main() -> None:
     print(f"reference: {ref_raw:.1f} img/s rendering, {ref_png:.1f} img/s with PNG")
     print(f"fast: {warm_raw:.1f} img/s rendering (warm cache), {warm_png:.1f} img/s with PNG; "
           f"{cold:.1f} img/s with PNG while its cache fills; PNG encoding {png_ms:.2f} ms/img")
+    print(durability_cost(fast, pack, items, a.out_dir))
     line = (f"fast/reference: {warm_raw / ref_raw:.1f}x rendering, {warm_png / ref_png:.1f}x with PNG "
             f"(warm), {cold / ref_png:.1f}x cold")
     if a.full:

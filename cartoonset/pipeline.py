@@ -21,7 +21,7 @@ from PIL import Image
 
 from . import compose
 from .common.version import __version__
-from .common.atomic import remove_stale_temps, write_bytes, write_json, write_text
+from .common.atomic import Publisher, remove_stale_temps, write_json
 from .common.lifecycle import die_with_parent, stop_on_signals, stop_processes
 from .common.records import write_csv
 from .pack import LANDMARKS, Pack, load_pack
@@ -115,14 +115,15 @@ def _work(pack_root: str, max_artwork_bytes: int, size: int, renderer: str, out:
         counts = pack.counts
         fast = compose.FastRenderer(pack, size, cache_bytes) if renderer == "fast" else None
         outp = Path(out)
-        for chunk in iter(tasks.get, None):
-            for cid, values in chunk:
-                attrs = dict(zip(pack.attribute_names, values))
-                img = fast.render(attrs) if fast else compose.render_reference(pack, attrs, size)
-                stem = outp / file_stem(cid)
-                write_bytes(stem.with_suffix(".png"), png_bytes(img))
-                write_text(stem.with_suffix(".csv"), csv_text(pack.attribute_names, counts, values))
-            results.put(("done", len(chunk)))
+        with Publisher() as publish:  # fsyncs overlap with rendering; all are durable before "stats"
+            for chunk in iter(tasks.get, None):
+                for cid, values in chunk:
+                    attrs = dict(zip(pack.attribute_names, values))
+                    img = fast.render(attrs) if fast else compose.render_reference(pack, attrs, size)
+                    stem = outp / file_stem(cid)
+                    publish.write_bytes(stem.with_suffix(".png"), png_bytes(img))
+                    publish.write_text(stem.with_suffix(".csv"), csv_text(pack.attribute_names, counts, values))
+                results.put(("done", len(chunk)))
         results.put(("stats", (fast.hits, fast.misses) if fast else (0, 0)))
     except BaseException as e:  # report, don't hang the parent
         results.put(("error", f"{type(e).__name__}: {e}"))
