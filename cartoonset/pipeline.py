@@ -12,7 +12,7 @@ import multiprocessing as mp
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -57,7 +57,6 @@ class RenderReport:
     complete: bool = True
     cache_hits: int = 0
     cache_misses: int = 0
-    extra: dict = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
