@@ -103,10 +103,11 @@ def is_done(out: Path, cid: str) -> bool:
 
 # ----------------------------------------------------------------------------------------- workers
 
-def _work(pack_root: str, max_artwork_bytes: int, size: int, renderer: str, out: str, cache_bytes: int,
-          tasks, results, parent_pid: int | None = None) -> None:
+def _work(pack_root: str, size: int, renderer: str, out: str, cache_bytes: int, tasks, results,
+          parent_pid: int | None = None, max_artwork_bytes: int | None = None) -> None:
     """A worker: render the chunks it pulls from ``tasks`` until it gets None. As a child process
-    (``parent_pid`` given) it exits as soon as its parent is gone, however the parent died."""
+    (``parent_pid`` given) it exits as soon as its parent is gone, however the parent died; it loads
+    the pack under the caller's artwork size cap."""
     if parent_pid is not None:
         die_with_parent(parent_pid)
     try:
@@ -150,7 +151,8 @@ def _run_workers(pack: Pack, size: int, renderer: str, out: Path, items: list, w
     try:
         if workers <= 1:
             q = _ListQueue(bar, chunks)
-            _work(str(pack.root), pack.max_artwork_bytes, size, renderer, str(out), cache_bytes, q, q)
+            _work(str(pack.root), size, renderer, str(out), cache_bytes, q, q,
+                  max_artwork_bytes=pack.max_artwork_bytes)
             q.raise_errors()
             return q.hits, q.misses
         with stop_on_signals():
@@ -169,8 +171,9 @@ def _pool(pack: Pack, size: int, renderer: str, out: Path, chunks: list, workers
         tasks.put(c)
     for _ in range(workers):
         tasks.put(None)
-    args = (str(pack.root), pack.max_artwork_bytes, size, renderer, str(out), cache_bytes, tasks, results, os.getpid())
-    procs = [ctx.Process(target=_work, args=args, daemon=True) for _ in range(workers)]
+    args = (str(pack.root), size, renderer, str(out), cache_bytes, tasks, results)
+    kwargs = {"parent_pid": os.getpid(), "max_artwork_bytes": pack.max_artwork_bytes}
+    procs = [ctx.Process(target=_work, args=args, kwargs=kwargs, daemon=True) for _ in range(workers)]
     try:
         for p in procs:
             p.start()
