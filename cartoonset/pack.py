@@ -361,7 +361,7 @@ def _parse_pack(m: _Manifest, raw: Any) -> dict[str, Any]:
         raise m.fail("[pack].version", f"expected a string, got {_kind(version)}")
     return {"name": m.string(m.need(t, "name", "[pack]"), "[pack].name"), "version": str(version),
             "description": m.string(t.get("description", ""), "[pack].description"),
-            "canvas": m.number(m.need(t, "canvas", "[pack]"), "[pack].canvas", positive=True)}
+            "canvas": m.number(m.need(t, "canvas", "[pack]"), "[pack].canvas", lo=1, hi=100000)}
 
 
 def _parse_layers(m: _Manifest, raw: Any) -> tuple[str, ...]:

@@ -109,7 +109,7 @@ MALFORMED = [
      r"\[\[filters\]\] 'unusual hair colour'\.when: expected a table, got an array"),
     ("max_distance = 60", 'max_distance = "60"', r"'glasses colour close to skin tone'\.similar\.max_distance: expected a number"),
     ("canvas = 500", 'canvas = "500"', r"\[pack\]\.canvas: expected a number, got a string"),
-    ("canvas = 500", "canvas = -500", r"\[pack\]\.canvas: -500 must be positive"),
+    ("canvas = 500", "canvas = -500", r"\[pack\]\.canvas: -500 is out of range 1\.\.100000"),
     ("rotate = [-8, 0, 8]", 'rotate = ["-8", 0, 8]', r"\[transforms\.eye_slant\]\.rotate\[0\]: expected a number"),
     ("scale_y = [0.7,", "scale_y = [-0.7,", r"\[transforms\.eyebrow_thickness\]\.scale_y\[0\]: -0\.7 must be positive"),
     ("translate = [[0, 6],", "translate = [[0, \"6\"],", r"\.translate\[0\]\[1\]: expected a number"),
