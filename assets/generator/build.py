@@ -8,7 +8,7 @@ from cartoonset.common.atomic import write_text
 from cartoonset.pack import Pack, load_pack
 
 from . import brows, eyes, face, facial_hair, glasses, hair
-from .manifest import pack_toml
+from .pack_toml import pack_toml
 from .style import DrawingStyle
 
 FAMILIES = (face, eyes, brows, facial_hair, glasses, hair)
