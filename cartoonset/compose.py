@@ -198,7 +198,7 @@ class FastRenderer:
         self._bases: OrderedDict[tuple, Basis] = OrderedDict()
         self._coloured: OrderedDict[tuple, tuple[int, int, np.ndarray]] = OrderedDict()
         self._bytes = 0
-        self.hits = self.misses = self.rasterised = 0
+        self.hits = self.misses = 0
 
     def _evict(self) -> None:
         while self._bytes > self.cache_bytes and (len(self._coloured) > 1 or len(self._bases) > 1):
@@ -228,7 +228,6 @@ class FastRenderer:
         fixed_colours = {s: self.fixed[s] for s in art.slots - self.variable}
 
         def draw(colours: dict) -> np.ndarray:
-            self.rasterised += 1
             doc = document([group(art.fill(colours, "p-"), matrix)], self.pack.canvas, self.size)
             return rasterize(doc, self.size)
 

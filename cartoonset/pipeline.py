@@ -12,7 +12,7 @@ import multiprocessing as mp
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -21,7 +21,8 @@ from PIL import Image
 
 from . import compose
 from .common.version import __version__
-from .common.atomic import remove_stale_temps, write_bytes, write_json, write_text
+from .common.atomic import Publisher, remove_stale_temps, write_json
+from .common.lifecycle import die_with_parent, stop_on_signals, stop_processes
 from .common.records import write_csv
 from .pack import LANDMARKS, Pack, load_pack
 from .common.png import encode_png
@@ -56,7 +57,6 @@ class RenderReport:
     complete: bool = True
     cache_hits: int = 0
     cache_misses: int = 0
-    extra: dict = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -103,21 +103,27 @@ def is_done(out: Path, cid: str) -> bool:
 
 # ----------------------------------------------------------------------------------------- workers
 
-def _work(pack_root: str, size: int, renderer: str, out: str, cache_bytes: int, tasks, results) -> None:
-    """A worker: render the chunks it pulls from ``tasks`` until it gets None."""
+def _work(pack_root: str, size: int, renderer: str, out: str, cache_bytes: int, tasks, results,
+          parent_pid: int | None = None, max_artwork_bytes: int | None = None) -> None:
+    """A worker: render the chunks it pulls from ``tasks`` until it gets None. As a child process
+    (``parent_pid`` given) it exits as soon as its parent is gone, however the parent died; it loads
+    the pack under the caller's artwork size cap."""
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
     try:
-        pack = load_pack(pack_root)
+        pack = load_pack(pack_root, max_artwork_bytes)
         counts = pack.counts
         fast = compose.FastRenderer(pack, size, cache_bytes) if renderer == "fast" else None
         outp = Path(out)
-        for chunk in iter(tasks.get, None):
-            for cid, values in chunk:
-                attrs = dict(zip(pack.attribute_names, values))
-                img = fast.render(attrs) if fast else compose.render_reference(pack, attrs, size)
-                stem = outp / file_stem(cid)
-                write_bytes(stem.with_suffix(".png"), png_bytes(img))
-                write_text(stem.with_suffix(".csv"), csv_text(pack.attribute_names, counts, values))
-            results.put(("done", len(chunk)))
+        with Publisher() as publish:  # fsyncs overlap with rendering; all are durable before "stats"
+            for chunk in iter(tasks.get, None):
+                for cid, values in chunk:
+                    attrs = dict(zip(pack.attribute_names, values))
+                    img = fast.render(attrs) if fast else compose.render_reference(pack, attrs, size)
+                    stem = outp / file_stem(cid)
+                    publish.write_bytes(stem.with_suffix(".png"), png_bytes(img))
+                    publish.write_text(stem.with_suffix(".csv"), csv_text(pack.attribute_names, counts, values))
+                results.put(("done", len(chunk)))
         results.put(("stats", (fast.hits, fast.misses) if fast else (0, 0)))
     except BaseException as e:  # report, don't hang the parent
         results.put(("error", f"{type(e).__name__}: {e}"))
@@ -145,17 +151,30 @@ def _run_workers(pack: Pack, size: int, renderer: str, out: Path, items: list, w
     try:
         if workers <= 1:
             q = _ListQueue(bar, chunks)
-            _work(str(pack.root), size, renderer, str(out), cache_bytes, q, q)
+            _work(str(pack.root), size, renderer, str(out), cache_bytes, q, q,
+                  max_artwork_bytes=pack.max_artwork_bytes)
             q.raise_errors()
             return q.hits, q.misses
-        ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        tasks, results = ctx.Queue(), ctx.Queue()
-        for c in chunks:
-            tasks.put(c)
-        for _ in range(workers):
-            tasks.put(None)
-        procs = [ctx.Process(target=_work, args=(str(pack.root), size, renderer, str(out), cache_bytes, tasks, results),
-                             daemon=True) for _ in range(workers)]
+        with stop_on_signals():
+            return _pool(pack, size, renderer, out, chunks, workers, cache_bytes, bar)
+    finally:
+        bar.close()
+
+
+def _pool(pack: Pack, size: int, renderer: str, out: Path, chunks: list, workers: int, cache_bytes: int,
+          bar) -> tuple[int, int]:
+    """Run the chunks on worker processes; whatever ends this (done, a failed worker, SIGTERM,
+    Ctrl-C), no worker is left running."""
+    ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    tasks, results = ctx.Queue(), ctx.Queue()
+    for c in chunks:
+        tasks.put(c)
+    for _ in range(workers):
+        tasks.put(None)
+    args = (str(pack.root), size, renderer, str(out), cache_bytes, tasks, results)
+    kwargs = {"parent_pid": os.getpid(), "max_artwork_bytes": pack.max_artwork_bytes}
+    procs = [ctx.Process(target=_work, args=args, kwargs=kwargs, daemon=True) for _ in range(workers)]
+    try:
         for p in procs:
             p.start()
         finished, hits, misses = 0, 0, 0
@@ -174,14 +193,15 @@ def _run_workers(pack: Pack, size: int, renderer: str, out: Path, items: list, w
                 hits, misses = hits + val[0], misses + val[1]
                 finished += 1
             else:
-                for p in procs:
-                    p.terminate()
                 raise RenderError(f"render worker failed: {val}")
         for p in procs:
             p.join()
         return hits, misses
     finally:
-        bar.close()
+        stop_processes(procs)
+        for q in (tasks, results):  # unread items must not hold up the interpreter's exit
+            q.cancel_join_thread()
+            q.close()
 
 
 class _ListQueue:

@@ -20,6 +20,7 @@ class DatasetStats:
     counts: dict[str, np.ndarray]                 # attribute -> occurrences per variant
     rejected: dict[str, int] = field(default_factory=dict)
     candidates: int | None = None
+    variant_names: dict[str, list[str]] = field(default_factory=dict)  # from the pack, where it names them
 
     def table(self) -> str:
         lines = [f"{self.n} cartoons in {self.root}", f"{'attribute':22s} {'variants':>8s}  min / mean / max count"]
@@ -32,20 +33,35 @@ class DatasetStats:
             lines += [f"  {k}: {v}" for k, v in self.rejected.items()]
         return "\n".join(lines)
 
-    def plot(self, path: str | os.PathLike) -> Path:
+    def figure(self):
+        """The histograms as a matplotlib figure: one bar per variant, ticks on the variant indices,
+        labelled with the pack's variant names where it has them (up to 20 variants)."""
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
 
         schema = release_schema()
         fig, axes = plt.subplots(6, 3, figsize=(15, 18))
         for ax, a in zip(axes.flat, schema):
             ax.bar(np.arange(a.variants), self.counts[a.name], color="#4c72b0", width=0.85)
             ax.set_title(f"{a.name} ({a.group})", fontsize=10)
+            names = self.variant_names.get(a.name)
+            if names and a.variants <= 20:
+                ax.set_xticks(np.arange(a.variants), names, rotation=60, ha="right", rotation_mode="anchor")
+            else:
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+                ax.set_xlim(-0.6, a.variants - 0.4)
             ax.tick_params(labelsize=7)
         fig.suptitle(f"{self.root.name}: {self.n} cartoons", fontsize=14)
         fig.tight_layout(rect=(0, 0, 1, 0.98))
+        return fig
+
+    def plot(self, path: str | os.PathLike) -> Path:
+        import matplotlib.pyplot as plt
+
+        fig = self.figure()
         path = Path(path)
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format="png", dpi=80)
@@ -61,4 +77,19 @@ def dataset_stats(root: str | os.PathLike) -> DatasetStats:
     if meta.is_file():
         m = json.loads(meta.read_text("utf-8"))
         st.rejected, st.candidates = m.get("rejected", {}), m.get("candidates")
+        st.variant_names = _variant_names(m)
     return st
+
+
+def _variant_names(meta: dict) -> dict[str, list[str]]:
+    """Variant names from the bundled pack the folder was rendered with (same version), else none."""
+    from .pack import bundled_packs, load_pack
+
+    name = meta.get("pack")
+    if not isinstance(name, str) or name not in bundled_packs():
+        return {}
+    pack = load_pack(name)
+    if pack.version != meta.get("pack_version"):
+        return {}
+    return {a.name: [pack.variant_name(a.name, i) for i in range(a.variants)] for a in pack.attributes
+            if a.name in pack.names or a.name in pack.palettes}

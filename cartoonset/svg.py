@@ -84,8 +84,6 @@ def parse_artwork(text: str, path: str) -> Artwork:
                 raise fail(f"<{tag} {name}={value!r}>: only local url(#id) references are allowed")
             if name == "id":
                 ids.add(value)
-        if el.text and "{{" in el.text and tag != "style":
-            pass  # tokens in text content are harmless but unusual; slots are collected below
 
     # Drop editor metadata (Inkscape, Sodipodi, RDF) so only SVG reaches the renderer.
     _strip_foreign(root)

@@ -6,6 +6,7 @@ from pathlib import Path
 from cartoonset.schema import release_schema
 
 EYE = (197.0, 252.0), (303.0, 252.0)
+LAYERS = ("hair_back", "face", "hair_front", "eyes", "eyebrows", "mouth", "facial_hair", "glasses")
 
 
 def _svg(body: str, view: str = "0 0 500 500") -> str:
@@ -64,13 +65,15 @@ def build(root: Path, hair_files: bool = True) -> Path:
     def pal(n, base):
         return "[" + ", ".join(f'"#{(base + 23 * i) % 256:02x}{(base * 3 + 41 * i) % 256:02x}{(60 + 17 * i) % 256:02x}"'
                                for i in range(n)) + "]"
+    layers = "\n".join(f'[[layers]]\nname = "{name}"\n' for name in LAYERS)
     (root / "pack.toml").write_text(f'''
 [pack]
 name = "mini"
 version = "0.1"
 description = "test pack"
 canvas = 500
-layers = ["hair_back", "face", "hair_front", "eyes", "eyebrows", "mouth", "facial_hair", "glasses"]
+
+{layers}
 
 [attributes]
 {attrs}

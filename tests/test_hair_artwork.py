@@ -41,8 +41,8 @@ MIN_DIFFERENT = 0.004
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     out = tmp_path_factory.mktemp("hair")
-    hair.generate(out)
-    return out
+    hair.write(out, None, lambda path, text: path.write_text(text, "utf-8"))
+    return out / "hair"
 
 
 @pytest.fixture(scope="module")
@@ -97,10 +97,10 @@ def _disc(cx: float, cy: float, r: float, size: int = SIZE) -> np.ndarray:
 
 
 def test_every_style_has_a_unique_name_and_tags():
-    assert len(hair.STYLES) == N
-    names = [s.name for s in hair.STYLES]
+    assert len(hair.HAIRSTYLES) == N
+    names = [s.name for s in hair.HAIRSTYLES]
     assert len(set(names)) == N, "hairstyle names must be unique"
-    for s in hair.STYLES:
+    for s in hair.HAIRSTYLES:
         assert isinstance(s.name, str) and s.name.strip()
         assert isinstance(s.tags, frozenset) and s.tags and all(isinstance(t, str) for t in s.tags)
 
@@ -123,7 +123,7 @@ def test_every_style_stays_inside_the_canvas(renders):
     ring[2:-2, 2:-2] = False                            # the outer 2 px: about 6 canvas units
     for i in range(N):
         touched = int(np.count_nonzero(both[i][..., 3][ring]))
-        assert touched == 0, f"hairstyle {i} ({hair.STYLES[i].name}) reaches the canvas edge"
+        assert touched == 0, f"hairstyle {i} ({hair.HAIRSTYLES[i].name}) reaches the canvas edge"
 
 
 def test_hair_meets_the_skull_without_gaps_unless_bald_or_shaved(renders):
@@ -141,7 +141,7 @@ def test_hair_meets_the_skull_without_gaps_unless_bald_or_shaved(renders):
     rim = inside(0) & ~inside(4)                         # the skull's edge...
     rim_full, rim_top = rim & (yy < 176), rim & (yy < 128)  # ...above the temples, or round the crown only
     crown = inside(0) & (yy < 148)                       # the skull above the highest hairline
-    for i, s in enumerate(hair.STYLES):
+    for i, s in enumerate(hair.HAIRSTYLES):
         alpha = front[i][..., 3]
         rim = rim_top if {"receding", "undercut"} & s.tags else rim_full
         if {"bald", "shaved"} & s.tags:
@@ -158,7 +158,7 @@ def test_front_layer_leaves_the_irises_visible(renders):
     band = np.zeros((SIZE, SIZE), bool)
     x0, x1 = geo.EYE_LEFT[0] - geo.EYE_HALF_W, geo.EYE_RIGHT[0] + geo.EYE_HALF_W
     band[int(geo.IRIS_BAND[0] * k):math.ceil(geo.IRIS_BAND[1] * k), int(x0 * k):math.ceil(x1 * k)] = True
-    for i, s in enumerate(hair.STYLES):
+    for i, s in enumerate(hair.HAIRSTYLES):
         alpha = front[i][..., 3] / 255.0
         if "fringe" in s.tags:
             continue
@@ -172,7 +172,7 @@ def test_hair_below_the_ears_is_on_the_back_layer(renders):
     _, front = renders
     k = SIZE / geo.CANVAS
     below = int(math.ceil((geo.EAR_BOTTOM_Y + 12) * k))
-    for i, s in enumerate(hair.STYLES):
+    for i, s in enumerate(hair.HAIRSTYLES):
         assert not front[i][below:, :, 3].any(), f"hairstyle {i} ({s.name}) has front-layer hair below the ears"
 
 
@@ -187,7 +187,7 @@ def test_hairstyles_are_visibly_distinct(renders):
         if share[k] < worst[0]:
             worst = (float(share[k]), i, int(js[k]))
     share, i, j = worst
-    assert share >= MIN_DIFFERENT, (f"hairstyles {i} ({hair.STYLES[i].name}) and {j} ({hair.STYLES[j].name}) "
+    assert share >= MIN_DIFFERENT, (f"hairstyles {i} ({hair.HAIRSTYLES[i].name}) and {j} ({hair.HAIRSTYLES[j].name}) "
                                     f"differ on only {share:.2%} of the image")
 
 
@@ -202,3 +202,22 @@ def test_the_distinctness_threshold_catches_near_duplicates(artworks, renders):
             f, lo, hi = _features(np.stack([both[i], _render(arts, head=True, transform=transform)]))
             share = float(_different(f, lo, hi, 0, [1])[0])
             assert share < MIN_DIFFERENT, f"hairstyle {i} under {transform} counts as distinct ({share:.2%})"
+
+
+def test_the_catalogue_is_data_and_its_errors_name_the_field(tmp_path):
+    """The hairstyles come from styles/hairstyles.toml; a broken row is named with its field."""
+    from assets.generator.hair_catalog import CATALOG, load_hairstyles
+    from assets.generator.style import StyleError
+
+    assert CATALOG.parent.name == "styles" and load_hairstyles(CATALOG) == hair.HAIRSTYLES
+    text = CATALOG.read_text("utf-8")
+    for old, new, message in (('name = "crew cut"', 'name = "crew cut"\nfringe_length = 3',
+                               r"#7: unknown field 'fringe_length'"),
+                              ('family = "bob"', 'family = "mullet"', r"#\d+\.family: 'mullet' is not one of"),
+                              ("hl_y = 172", 'hl_y = "high"', r"#4\.hl_y: expected a number"),
+                              ("vol = {top = 9, side = 5}", "vol = {top = 9, depth = 5}", r"#7\.vol: expected a table")):
+        assert old in text, old
+        path = tmp_path / "broken.toml"
+        path.write_text(text.replace(old, new, 1), "utf-8")
+        with pytest.raises(StyleError, match=message):
+            load_hairstyles(path)

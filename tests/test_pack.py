@@ -59,10 +59,126 @@ def test_layer_not_in_z_order(pack_copy):
         load_pack(pack_copy)
 
 
-def test_wrong_layer_order(pack_copy):
-    edit(pack_copy / "pack.toml", '"hair_back", "face"', '"face", "hair_back"')
-    with pytest.raises(PackError, match=r"\[pack\]\.layers: must be exactly"):
+def test_layers_are_the_packs_data(pack_copy, mini_pack):
+    """The Z-order is whatever [[layers]] declares: glasses moved to the back are drawn first."""
+    assert mini_pack.layers == ("hair_back", "face", "hair_front", "eyes", "eyebrows", "mouth", "facial_hair",
+                                "glasses")
+    edit(pack_copy / "pack.toml", '[[layers]]\nname = "glasses"\n', "")
+    edit(pack_copy / "pack.toml", '[[layers]]\nname = "hair_back"\n', '[[layers]]\nname = "glasses"\n\n[[layers]]\nname = "hair_back"\n')
+    pack = load_pack(pack_copy)
+    assert pack.layers[0] == "glasses"
+    assert [p.layer for p in pack.parts_in_order()][0] == "glasses"
+
+
+def test_bundled_packs_declare_the_mission_layers():
+    for name in bundled_packs():
+        assert load_pack(name).layers == ("hair_back", "face", "hair_front", "eyes", "eyebrows", "mouth",
+                                          "facial_hair", "glasses")
+
+
+def test_old_layers_list_is_refused_with_a_pointer(pack_copy):
+    edit(pack_copy / "pack.toml", "canvas = 500\n", 'canvas = 500\nlayers = ["face"]\n')
+    with pytest.raises(PackError, match=r"\[pack\]\.layers: layers are declared as \[\[layers\]\] tables"):
         load_pack(pack_copy)
+
+
+def test_duplicate_layer(pack_copy):
+    edit(pack_copy / "pack.toml", 'name = "glasses"\n', 'name = "face"\n')
+    with pytest.raises(PackError, match=r"\[\[layers\]\] #7\.name: layer 'face' is declared twice"):
+        load_pack(pack_copy)
+
+
+DEEP = "[" * 3000 + "]" * 3000
+
+# (text in the mini pack's pack.toml, its malformed replacement, what the one-line error must say)
+MALFORMED = [
+    ("placements = [{at = [197, 212]}, {at = [303, 212], mirror = true}]", "placements = [3]",
+     r"\[\[parts\]\] 'eyebrows'\.placements\[0\]: expected a table, got an integer"),
+    ("placements = [{at = [197, 212]}, {at = [303, 212], mirror = true}]", "placements = [{at = [250]}]",
+     r"'eyebrows'\.placements\[0\]\.at: expected \[x, y\], got \[250\]"),
+    ("placements = [{at = [197, 212]}", "placements = [{at = [197, \"212\"]}",
+     r"'eyebrows'\.placements\[0\]\.at\[1\]: expected a number, got a string"),
+    ("placements = [{at = [197, 212]}", "placements = [{at = [197, [[[[[212]]]]]]}",
+     r"'eyebrows'\.placements\[0\]\.at\[1\]: expected a number, got an array"),
+    ("{at = [303, 212], mirror = true}", "{at = [303, 212], mirror = \"yes\"}",
+     r"'eyebrows'\.placements\[1\]\.mirror: expected true or false, got a string"),
+    ('iris = {attribute = "eye_color"}', 'iris = "eye_color"', r"\[slots\.iris\]: expected a table, got a string"),
+    ('mix = ["#000000", 0.2]', 'mix = ["#000000", "0.2"]', r"\[slots\.skin_shadow\]\.mix\[1\]: expected a number"),
+    ('mix = ["#000000", 0.2]', 'mix = ["#000000", 2]', r"\[slots\.skin_shadow\]\.mix\[1\]: 2 is out of range 0\.\.1"),
+    ("when = {hair_color = [8, 9]}", "when = [8, 9]",
+     r"\[\[filters\]\] 'unusual hair colour'\.when: expected a table, got an array"),
+    ("max_distance = 60", 'max_distance = "60"', r"'glasses colour close to skin tone'\.similar\.max_distance: expected a number"),
+    ("canvas = 500", 'canvas = "500"', r"\[pack\]\.canvas: expected a number, got a string"),
+    ("canvas = 500", "canvas = -500", r"\[pack\]\.canvas: -500 is out of range 1\.\.100000"),
+    ("rotate = [-8, 0, 8]", 'rotate = ["-8", 0, 8]', r"\[transforms\.eye_slant\]\.rotate\[0\]: expected a number"),
+    ("scale_y = [0.7,", "scale_y = [-0.7,", r"\[transforms\.eyebrow_thickness\]\.scale_y\[0\]: -0\.7 must be positive"),
+    ("translate = [[0, 6],", "translate = [[0, \"6\"],", r"\.translate\[0\]\[1\]: expected a number"),
+    ('facial_hair = {"14" = 5.0}', 'facial_hair = {"14" = "5"}', r"\[weights\]\.facial_hair\.14: expected a number"),
+    ('facial_hair = {"14" = 5.0}', 'facial_hair = "many"', r"\[weights\]\.facial_hair: expected a list or a table"),
+    ("glasses_{glasses:02d}.svg", "glasses_{glasses:>200000000}.svg",
+     r"'glasses'\.file: template .* format spec '\{glasses:>200000000\}' is not allowed"),
+    ("glasses_{glasses:02d}.svg", "glasses_{glasses!r}.svg", r"'glasses'\.file: template .* format spec"),
+    ("glasses_{glasses:02d}.svg", "glasses_{glasses.real}.svg", r"'glasses'\.file: template .* uses \{glasses\.real\}"),
+    ("glasses_{glasses:02d}.svg", "glasses_{glasses:02d.svg", r"'glasses'\.file: template .* is malformed"),
+    ('keys = ["glasses"]', 'keys = "glasses"', r"'glasses'\.keys: expected an array of attribute names, got a string"),
+    ("empty = [{glasses = 11}]", 'empty = [{glasses = "11"}]', r"'glasses'\.empty\[0\]\.glasses: expected an integer"),
+    ("empty = [{glasses = 11}]", "empty = [{glasses = 12}]", r"'glasses'\.empty\[0\]\.glasses: 12 is out of range 0\.\.11"),
+    ("empty = [{glasses = 11}]", "empti = [{glasses = 11}]", r"\[\[parts\]\] 'glasses': unknown field 'empti'"),
+    ('hair = {group = "artwork", variants = 111}', "hair = 111", r"\[attributes\.hair\]: expected a table, got an integer"),
+    ("landmarks = {nose_tip = [250, 306]}", 'landmarks = {nose_tip = [250, "306"]}',
+     r"'nose'\.landmarks\.nose_tip\[1\]: expected a number"),
+    ("landmarks = {nose_tip = [250, 306]}", "landmarks = [250, 306]", r"'nose'\.landmarks: expected a table of name = \[x, y\]"),
+    ("[slots]", "[slotz]\n[slots]", r"top level: unknown field 'slotz'"),
+    ('name = "mini"', f'name = "mini"\ndeep = {DEEP}', r"pack\.toml: not valid TOML \(arrays or tables nested too deeply\)"),
+    ("[[filters]]\nname", "[[filters]]\nname = 3\n[[filters]]\nname", r"\[\[filters\]\] #0\.name: expected a string"),
+]
+
+
+@pytest.mark.parametrize("old, new, message", MALFORMED, ids=[m[1][:30] for m in MALFORMED])
+def test_malformed_manifest_gives_one_clear_line(pack_copy, old, new, message):
+    edit(pack_copy / "pack.toml", old, new)
+    with pytest.raises(PackError) as info:
+        load_pack(pack_copy)
+    text = str(info.value)
+    assert "\n" not in text and len(text) < 400, text
+    assert text.startswith(str(pack_copy / "pack.toml") + ": "), text
+    assert re.search(message, text), text
+
+
+def _big_svg(path, size):
+    """A valid nose artwork of about ``size`` bytes (mostly a comment, cheap to draw)."""
+    body = '<path d="M 250 270 L 240 306 L 260 306 Z" fill="{{skin}}"/>'
+    pad = "x" * max(0, size - 200)
+    path.write_text(f'<svg xmlns="http://www.w3.org/2000/svg"><!-- {pad} -->{body}</svg>\n')
+
+
+def test_oversized_artwork_is_refused_before_it_is_read(pack_copy, monkeypatch):
+    from cartoonset.pack import DEFAULT_MAX_ARTWORK_BYTES, MAX_ARTWORK_ENV
+
+    monkeypatch.delenv(MAX_ARTWORK_ENV, raising=False)
+    _big_svg(pack_copy / "nose/nose.svg", DEFAULT_MAX_ARTWORK_BYTES + 1000)
+    with pytest.raises(PackError, match=r"nose\.svg: \d+ bytes, over the artwork size cap of 1048576 bytes"):
+        load_pack(pack_copy)
+    assert "nose/nose.svg" in load_pack(pack_copy, max_artwork_bytes=4 << 20).artworks
+    monkeypatch.setenv(MAX_ARTWORK_ENV, str(4 << 20))
+    assert load_pack(pack_copy).max_artwork_bytes == 4 << 20
+    monkeypatch.setenv(MAX_ARTWORK_ENV, "2000")  # a smaller cap refuses what the default allows
+    with pytest.raises(PackError, match=r"over the artwork size cap of 2000 bytes"):
+        load_pack(pack_copy)
+    monkeypatch.setenv(MAX_ARTWORK_ENV, "lots")
+    with pytest.raises(PackError, match=r"CARTOONSET_MAX_ARTWORK_BYTES: 'lots' is not a positive number"):
+        load_pack(pack_copy)
+
+
+def test_workers_load_the_pack_under_the_callers_cap(pack_copy, tmp_path, monkeypatch):
+    from cartoonset.pack import MAX_ARTWORK_ENV
+    from cartoonset.pipeline import render
+
+    monkeypatch.delenv(MAX_ARTWORK_ENV, raising=False)
+    _big_svg(pack_copy / "nose/nose.svg", 2 << 20)
+    pack = load_pack(pack_copy, max_artwork_bytes=4 << 20)
+    report = render(n=6, out=tmp_path / "out", seed=0, size=64, workers=2, pack=pack, show_progress=False)
+    assert report.rendered == 6 and len(list((tmp_path / "out").glob("cs*.png"))) == 6
 
 
 def test_malformed_svg(pack_copy):

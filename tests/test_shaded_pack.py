@@ -20,7 +20,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from assets.generator import geometry as geo  # noqa: E402
-from assets.generator import hair  # noqa: E402
 from assets.generator.build import build_pack  # noqa: E402
 from assets.generator.style import StyleError, load_style  # noqa: E402
 from cartoonset.compose import FastRenderer, Piece, landmarks, plan, rasterize, render_reference, to_rgba  # noqa: E402
@@ -123,7 +122,7 @@ def test_generator_reproduces_both_packs_byte_for_byte(tmp_path):
     by the shaded style's options)."""
     for name in ("default", "shaded"):
         out = tmp_path / name
-        build_pack(out, load_style(name), hair)
+        build_pack(out, load_style(name))
         committed = ASSETS / name
         files = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
         assert files == sorted(p.relative_to(committed) for p in committed.rglob("*") if p.is_file() and

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import click
 
-from . import hair
 from .build import build_pack
 from .style import load_style
 
@@ -21,7 +20,7 @@ def main(style_name: str, out: Path | None) -> None:
     """Write every SVG and pack.toml of the pack, then load it to validate it."""
     style = load_style(style_name)
     out = out or ASSETS / style.name
-    pack = build_pack(out, style, hair)
+    pack = build_pack(out, style)
     click.echo(f"{out}: {len(pack.artworks)} artworks, pack {pack.name} {pack.version}")
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .paint import linear, slot
-from .style import Style
+from .style import DrawingStyle
 from .svgkit import curve_to, fmt, offset, pt, svg_doc
 
 
@@ -67,7 +67,7 @@ def _arch(u: float, b: BrowShape) -> float:
     return -b.arch * f - b.wave * math.sin(2 * math.pi * u)
 
 
-def brow_svg(shape: int, weight: int, style: Style) -> str:
+def brow_svg(shape: int, weight: int, style: DrawingStyle) -> str:
     b = BROW_SHAPES[shape]
     d = style.draw
     half = d.brow_length * b.length
@@ -129,7 +129,7 @@ def _shaded(path: str, spine: list, widths: list) -> str:
             f'stroke-opacity="0.7" stroke-linecap="round" clip-path="url(#band)"/>\n')
 
 
-def write(out: Path, style: Style, write_file) -> None:
+def write(out: Path, style: DrawingStyle, write_file) -> None:
     for s in range(len(BROW_SHAPES)):
         for w in range(len(BROW_WEIGHTS)):
             write_file(out / brow_file(s, w), brow_svg(s, w, style))

@@ -1,25 +1,24 @@
-"""Build a whole pack folder from a style: every family's SVGs, the hairstyles and ``pack.toml``."""
+"""Build a whole pack folder from a drawing style: every family's SVGs and ``pack.toml``."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from types import ModuleType
 
 from cartoonset.common.atomic import write_text
 from cartoonset.pack import Pack, load_pack
 
-from . import brows, eyes, face, facial_hair, glasses
-from .manifest import pack_toml
-from .style import Style
+from . import brows, eyes, face, facial_hair, glasses, hair
+from .pack_toml import pack_toml
+from .style import DrawingStyle
 
-FAMILIES = (face, eyes, brows, facial_hair, glasses)
+FAMILIES = (face, eyes, brows, facial_hair, glasses, hair)
 
 
-def build_pack(out: Path, style: Style, hair: ModuleType) -> Pack:
+def build_pack(out: Path, style: DrawingStyle) -> Pack:
     """Write the pack into ``out`` (files are rewritten only when their bytes change), remove SVGs the
     pack no longer references, and return the loaded, validated pack.
 
-    ``hair`` is the hairstyle module: ``hair.STYLES`` (names and tags) and ``hair.generate(folder, style)``.
+    Every family module has ``write(out, style, write_file)``.
     """
     out = Path(out)
 
@@ -29,8 +28,7 @@ def build_pack(out: Path, style: Style, hair: ModuleType) -> Pack:
 
     for family in FAMILIES:
         family.write(out, style, write_file)
-    hair.generate(out / "hair", style)
-    write_file(out / "pack.toml", pack_toml(style, hair.STYLES))
+    write_file(out / "pack.toml", pack_toml(style))
     os.utime(out / "pack.toml")  # load_pack caches by the manifest's mtime: mark the pack as rebuilt
     pack = load_pack(out)
     referenced = {(out / rel).resolve() for rel in pack.artworks}

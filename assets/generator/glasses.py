@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import geometry as g
 from .paint import linear, slot
-from .style import Style
+from .style import DrawingStyle
 from .svgkit import curve_to, fmt, mirror_x, pt, smooth_path, svg_doc
 
 
@@ -86,7 +86,7 @@ def _lens_path(f: Frame, pts: list[g.Point]) -> str:
     return smooth_path(pts)
 
 
-def glasses_svg(index: int, style: Style) -> str:
+def glasses_svg(index: int, style: DrawingStyle) -> str:
     d = style.draw
     f = replace(FRAMES[index], a=FRAMES[index].a * d.eye_scale, b=FRAMES[index].b * d.eye_scale)
     ex, ey = g.EYE_LEFT
@@ -178,6 +178,6 @@ def _edge_x(pts: list[g.Point], y: float, outer: bool) -> float:
     return min(xs) if outer else max(xs)
 
 
-def write(out: Path, style: Style, write_file) -> None:
+def write(out: Path, style: DrawingStyle, write_file) -> None:
     for i in range(len(FRAMES)):
         write_file(out / glasses_file(i), glasses_svg(i, style))

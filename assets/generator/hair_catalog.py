@@ -1,200 +1,84 @@
-"""The 111 hairstyles of the default pack, as data: index = the ``hair`` attribute's variant.
+"""The 111 hairstyles of the generated packs, read from ``styles/hairstyles.toml``.
 
-Each row names a style, tags it (``bald``, ``shaved``, ``short``/``medium``/``long``, texture,
-``fringe``, ``parting``, ``bun``, ``ponytail``, ``afro``, ``braids``, ``receding``...) and sets the few
-parameters of :class:`hair_style.Style` that make it what it is; everything else is the default.
+``HAIRSTYLES[i]`` is the ``hair`` attribute's variant ``i``. Each table of the file names a style,
+tags it and sets the few :class:`hairstyle.Hairstyle` parameters that make it what it is, optionally
+starting from a shared ``family``; the file is checked field by field on load.
 """
 from __future__ import annotations
 
-from .hair_parts import Volume as V
-from .hair_style import Style
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from cartoonset.common.tomlio import TOMLDecodeError
+from cartoonset.common.tomlio import loads as toml_loads
+
+from .hair_parts import Volume
+from .hairstyle import Hairstyle
+from .style import STYLES_DIR, StyleError
+
+CATALOG = STYLES_DIR / "hairstyles.toml"
+_PARAMS = {f.name: f for f in dataclasses.fields(Hairstyle) if f.name not in ("name", "tags", "vol")}
+_VOLUME = {f.name for f in dataclasses.fields(Volume)}
 
 
-def S(name: str, tags: str, **params) -> Style:
-    return Style(name, frozenset(tags.split()), **params)
+def _param(where: str, key: str, value: Any) -> Any:
+    """One Hairstyle parameter with the type its default has (numbers keep int or float as written)."""
+    default = _PARAMS[key].default
+    if isinstance(default, tuple):
+        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+            raise StyleError(f"{where}.{key}: expected a list of names")
+        return tuple(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise StyleError(f"{where}.{key}: expected a string")
+        return value
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise StyleError(f"{where}.{key}: expected a number")
+    return value
 
 
-# Shared settings of the long families.
-LONG = dict(sides="cover", lock_y=292.0, length=470.0, flare=14.0)
-BOB = dict(sides="cover", lock_y=294.0, length=402.0, flare=8.0, hem="blunt")
-TUCK = dict(sides="burn", sb_y=248.0)          # hair pulled back or behind the ears: short soft sideburns
-
-STYLES: tuple[Style, ...] = (
-    # --- bald and shaved ------------------------------------------------------------------------
-    S("bald", "bald", cover="none"),
-    S("horseshoe", "bald receding short", cover="horseshoe"),
-    S("shaved horseshoe", "bald shaved receding", cover="horseshoe_shaved"),
-    S("buzz cut", "shaved short", cover="shaved", stubble=0.5),
-    S("receding buzz cut", "shaved short receding", cover="shaved", hairline="deep", hl_y=172, stubble=0.5),
-    S("lined-up buzz cut", "shaved short", cover="shaved", hairline="straight", hl_y=158, sb_y=280, stubble=0.64),
-    S("light stubble, widow's peak", "shaved short", cover="shaved", hairline="widow", hl_y=150, sb_y=244,
-      stubble=0.28),
-    # --- short straight -------------------------------------------------------------------------
-    S("crew cut", "short straight", vol=V(9, 5)),
-    S("receding crew cut", "short straight receding", vol=V(8, 5), hairline="receding", hl_y=170),
-    S("ivy league", "short straight parting", vol=V(11, 6, lean=2, bumps=((-0.42, 0.3, 8),)), part="left", hl_y=158),
-    S("classic side part, left", "short straight parting", vol=V(18, 8, lean=6, bumps=((-0.2, 0.4, 5),)),
-      part="left", hl_y=160, sweep=14),
-    S("classic side part, right", "short straight parting", vol=V(18, 8, lean=-6, bumps=((0.2, 0.4, 5),)),
-      part="right", hl_y=160, sweep=14),
-    S("receding side part", "short straight parting receding", vol=V(16, 7, lean=6), part="left",
-      hairline="receding", hl_y=164),
-    S("comb-over", "short straight parting receding", vol=V(7, 5, lean=-3), part="right", hairline="deep",
-      hl_y=174),
-    S("slicked back", "short straight", vol=V(7, 8), hairline="widow", hl_y=158, sb_y=250, length=316, flare=6),
-    S("french crop", "short straight fringe", vol=V(12, 6), top_edge="messy", fringe="crop", fringe_y=188),
-    S("caesar cut", "short straight fringe", vol=V(7, 4), fringe="blunt", fringe_y=190),
-    S("spiky", "short straight spiky", vol=V(18, 7), top_edge="spiky", hl_y=162),
-    S("quiff", "short straight quiff", vol=V(8, 5), hl_y=164, extras=("quiff",)),
-    S("pompadour", "short straight quiff", vol=V(8, 4), extras=("pompadour",), hairline="straight", hl_y=160),
-    S("flat top", "short straight flat-top", vol=V(34, 8, square=4.0), hairline="straight", hl_y=164),
-    S("undercut, slicked back", "short straight undercut", cover="undercut", vol=V(10, 6)),
-    S("undercut, swept fringe", "short straight undercut fringe", cover="undercut", vol=V(14, 8),
-      fringe="swept_r", fringe_y=200),
-    S("undercut quiff", "short straight undercut quiff", cover="undercut", vol=V(8, 5), extras=("quiff",)),
-    S("mohawk", "shaved mohawk", cover="shaved", extras=("mohawk",)),
-    S("faux hawk", "short straight mohawk spiky undercut", cover="undercut", cut_y=168,
-      vol=V(6, 4, bumps=((0.0, 0.28, 30),)), top_edge="spiky"),
-    S("tousled with wispy fringe", "short straight messy fringe", vol=V(18, 10), top_edge="messy",
-      fringe="wispy", fringe_y=206),
-    S("short side-swept fringe", "short straight fringe", vol=V(12, 7), fringe="swept_l", fringe_y=206),
-    S("high and tight", "short straight undercut flat-top", cover="undercut", vol=V(14, 4, square=3.4),
-      cut_y=164, hairline="straight", hl_y=162),
-    S("short middle part", "short straight parting", vol=V(15, 12), part="centre", sides="cover", lock_y=252),
-    S("short spiky fringe", "short straight fringe spiky", vol=V(16, 8), fringe="spiky", fringe_y=214),
-    # --- short wavy, curly and coily -------------------------------------------------------------
-    S("short tousled waves", "short wavy messy", vol=V(14, 8), texture="wavy", top_edge="messy"),
-    S("short wavy side part", "short wavy parting", vol=V(18, 9, lean=5), texture="wavy", part="left", sweep=16,
-      sides="cover", lock_y=262),
-    S("short curls", "short curly", vol=V(16, 10), texture="curly"),
-    S("curly top fade", "short curly undercut", cover="undercut", vol=V(22, 10), texture="curly", cut_y=176),
-    S("short afro", "short coily afro", vol=V(24, 16), texture="coily", hairline="straight", hl_y=162),
-    S("high-top fade", "short coily afro flat-top undercut", cover="undercut", vol=V(64, 10, square=4.0),
-      texture="coily", cut_y=178),
-    S("cornrows", "short braids cornrows", vol=V(3, 3), hairline="straight", hl_y=160, extras=("cornrows",)),
-    S("short twists", "short coily twists", vol=V(32, 7), texture="coily", top_edge="twists", hl_y=170),
-    # --- medium -----------------------------------------------------------------------------------
-    S("curtains", "medium straight curtains parting fringe", vol=V(14, 14), fringe="curtain", fringe_y=214,
-      sides="cover", lock_y=276),
-    S("wavy curtains", "medium wavy curtains parting fringe", vol=V(16, 16), fringe="curtain", fringe_y=216,
-      sides="cover", lock_y=292, length=340, flare=10, texture="wavy"),
-    S("bowl cut", "short straight bowl fringe", vol=V(14, 10), fringe="bowl", fringe_y=198, sides="bowl",
-      lock_y=238),
-    S("mop top", "medium straight bowl fringe messy", vol=V(18, 16), top_edge="messy", fringe="bowl",
-      fringe_y=208, sides="bowl", lock_y=272),
-    S("surfer waves", "medium wavy parting", vol=V(14, 16, lean=3), texture="wavy", part="left", sweep=16,
-      sides="cover", lock_y=290, length=372, flare=12),
-    S("shag", "medium straight fringe layered messy", vol=V(18, 18), top_edge="messy", fringe="wispy",
-      fringe_y=206, sides="cover", lock_y=292, length=404, flare=16, hem="v"),
-    S("pixie", "short straight pixie fringe", vol=V(12, 7), fringe="swept_r", fringe_y=206, sb_y=250),
-    S("pixie with curtain fringe", "short straight pixie fringe parting", vol=V(11, 6), fringe="curtain",
-      fringe_y=206, sb_y=248),
-    S("long pixie", "medium straight pixie fringe", vol=V(14, 12), fringe="swept_l", fringe_y=214,
-      sides="cover", lock_y=264),
-    S("bob with bangs", "medium straight bob fringe", vol=V(12, 14), fringe="blunt", fringe_y=200, **BOB),
-    S("side-part bob", "medium straight bob parting", vol=V(14, 14, lean=4), part="left", sweep=18, **BOB),
-    S("centre-part bob", "medium straight bob parting", vol=V(12, 14), part="centre", **BOB),
-    S("a-line bob", "medium straight bob fringe", vol=V(12, 16), fringe="swept_r", fringe_y=208,
-      sides="cover", lock_y=294, length=432, flare=24, hem="blunt"),
-    S("wavy bob", "medium wavy bob parting", vol=V(14, 16, lean=3), part="left", texture="wavy", sides="cover",
-      lock_y=290, length=398, flare=12),
-    S("curly bob", "medium curly bob parting", vol=V(22, 22), part="centre", texture="curly", sides="cover",
-      lock_y=296, length=390, flare=14),
-    S("bob with curtain bangs", "medium straight bob fringe parting", vol=V(12, 14), fringe="curtain",
-      fringe_y=212, **BOB),
-    S("lob", "medium straight bob parting", vol=V(11, 16), part="centre", sides="cover", lock_y=294,
-      length=442, flare=10, hem="blunt"),
-    S("wavy lob", "medium wavy parting", vol=V(14, 18, lean=-3), part="right", texture="wavy", sides="cover",
-      lock_y=292, length=440, flare=16),
-    S("chin-length curls", "medium curly", vol=V(20, 18), texture="curly", sides="cover", lock_y=286,
-      length=356, flare=10),
-    S("flow", "medium wavy", vol=V(18, 14), texture="wavy", sides="cover", lock_y=290, length=404, flare=28),
-    S("emo fringe", "medium straight fringe messy", vol=V(16, 14), top_edge="messy", fringe="swept_r",
-      fringe_y=222, sides="cover", lock_y=290, length=392, flare=8),
-    # --- long -------------------------------------------------------------------------------------
-    S("long straight, centre part", "long straight parting", vol=V(10, 20), part="centre", **LONG),
-    S("long straight, left part", "long straight parting", vol=V(12, 20, lean=4), part="left", **LONG),
-    S("long straight, right part", "long straight parting", vol=V(12, 20, lean=-4), part="right", **LONG),
-    S("long with blunt bangs", "long straight fringe", vol=V(10, 20), fringe="blunt", fringe_y=202,
-      **{**LONG, "hem": "blunt"}),
-    S("long with curtain bangs", "long straight fringe parting", vol=V(10, 20), fringe="curtain", fringe_y=216,
-      **LONG),
-    S("long with side-swept fringe", "long straight fringe", vol=V(12, 20), fringe="swept_l", fringe_y=210,
-      **{**LONG, "length": 456, "hem": "v"}),
-    S("long waves, centre part", "long wavy parting", vol=V(12, 22), part="centre", texture="wavy",
-      **{**LONG, "flare": 20}),
-    S("long waves, side part", "long wavy parting", vol=V(14, 22, lean=5), part="left", texture="wavy",
-      **{**LONG, "flare": 20}),
-    S("long waves with bangs", "long wavy fringe", vol=V(12, 22), fringe="wispy", fringe_y=204, texture="wavy",
-      **{**LONG, "flare": 20}),
-    S("long curls, centre part", "long curly parting", vol=V(22, 28), part="centre", texture="curly",
-      **{**LONG, "length": 452, "flare": 22}),
-    S("long curls with fringe", "long curly fringe", vol=V(22, 28), fringe="blunt", fringe_y=200,
-      texture="curly", **{**LONG, "length": 452, "flare": 22}),
-    S("big curls, side part", "long curly parting", vol=V(30, 34, lean=8), part="right", texture="curly",
-      **{**LONG, "length": 440, "flare": 30}),
-    S("very long straight", "long straight parting", vol=V(10, 18), part="centre",
-      **{**LONG, "length": 462, "flare": 10, "hem": "v"}),
-    S("long layers with wispy bangs", "long straight fringe layered", vol=V(14, 20), fringe="wispy",
-      fringe_y=202, **{**LONG, "length": 458, "hem": "v", "flare": 18}),
-    S("hime cut", "long straight fringe", vol=V(10, 18), fringe="blunt", fringe_y=204, sides="hime",
-      lock_y=294, length=480, flare=6, hem="blunt"),
-    S("long v-cut, swept fringe", "long straight fringe", vol=V(12, 20), fringe="swept_r", fringe_y=212,
-      **{**LONG, "length": 460, "hem": "v"}),
-    S("half-up top knot", "long straight bun", vol=V(8, 18), extras=("bun_small",), **LONG),
-    S("long, tucked behind the ears", "long straight parting", vol=V(10, 10), part="centre", length=470,
-      flare=24, **TUCK),
-    S("long waves, tucked", "long wavy parting", vol=V(12, 10), part="left", texture="wavy", length=466,
-      flare=28, **TUCK),
-    S("shoulder-length, swept back", "medium straight", vol=V(10, 10), length=412, flare=14, **TUCK),
-    S("long coils", "long coily parting", vol=V(30, 30), part="centre", texture="coily",
-      **{**LONG, "length": 450, "flare": 30}),
-    S("long waves, swept fringe", "long wavy fringe", vol=V(14, 22), fringe="swept_r", fringe_y=208,
-      texture="wavy", **{**LONG, "flare": 22}),
-    # --- buns and ponytails ----------------------------------------------------------------------
-    S("top bun", "long straight bun", vol=V(6, 4), extras=("bun_top",), **TUCK),
-    S("messy bun", "long straight bun messy fringe", vol=V(8, 6), fringe="wispy", fringe_y=196,
-      extras=("bun_messy",), **TUCK),
-    S("bun with bangs", "long straight bun fringe", vol=V(8, 6), fringe="blunt", fringe_y=200,
-      extras=("bun_top",), **TUCK),
-    S("space buns", "long straight bun parting", vol=V(6, 4), part="centre", extras=("bun_double",), **TUCK),
-    S("man bun", "long straight bun undercut", cover="undercut", vol=V(6, 4), extras=("bun_man",)),
-    S("curly top bun", "long curly bun", vol=V(10, 8), texture="curly", extras=("bun_top",), **TUCK),
-    S("high ponytail", "long straight ponytail", vol=V(6, 4), hl_y=164, extras=("pony_high",), **TUCK),
-    S("high ponytail with bangs", "long straight ponytail fringe", vol=V(8, 5), fringe="blunt", fringe_y=198,
-      extras=("pony_high",), **TUCK),
-    S("low ponytail over the shoulder", "long straight ponytail parting", vol=V(7, 6), part="left",
-      extras=("pony_low",), **TUCK),
-    S("side ponytail", "long straight ponytail fringe", vol=V(8, 6), fringe="swept_l", fringe_y=206,
-      extras=("pony_side",), **TUCK),
-    S("curly high ponytail", "long curly ponytail", vol=V(10, 7), texture="curly", extras=("pony_high",), **TUCK),
-    S("low pigtails", "long straight ponytail parting", vol=V(6, 5), part="centre", extras=("pigtails_low",),
-      **TUCK),
-    S("high bunches", "long straight ponytail fringe", vol=V(8, 5), fringe="blunt", fringe_y=200,
-      extras=("pigtails_high",), **TUCK),
-    S("half-up, wavy", "long wavy bun", vol=V(10, 20), texture="wavy", extras=("bun_small",),
-      **{**LONG, "flare": 20}),
-    # --- afros and puffs -------------------------------------------------------------------------
-    S("afro", "medium coily afro", vol=V(22, 18), texture="coily", extras=("afro_m",), sb_y=256),
-    S("big afro", "long coily afro", vol=V(24, 20), texture="coily", extras=("afro_l",), sb_y=256),
-    S("afro with side part", "medium coily afro parting", vol=V(22, 18), texture="coily", part="left",
-      extras=("afro_side",), sb_y=256),
-    S("afro puff", "medium coily afro bun", vol=V(5, 4), extras=("puff_top",), **TUCK),
-    S("two afro puffs", "medium coily afro bun parting", vol=V(5, 4), part="centre", extras=("puffs_two",),
-      **TUCK),
-    S("curly fro", "medium curly afro", vol=V(38, 30), texture="curly", sides="cover", lock_y=280, length=320,
-      flare=0),
-    S("tapered afro", "short coily afro undercut", cover="undercut", vol=V(46, 16), texture="coily", cut_y=200),
-    # --- braids and locs -------------------------------------------------------------------------
-    S("two braids", "long straight braids parting", vol=V(6, 5), part="centre", extras=("braids_two",), **TUCK),
-    S("side braid", "long straight braids parting", vol=V(8, 6), part="left", extras=("braid_side",), **TUCK),
-    S("box braids", "long braids parting", vol=V(8, 7), part="centre", extras=("box_braids",), **TUCK),
-    S("locs", "long locs", vol=V(14, 12), extras=("locs",), sb_y=250),
-    S("crown braid", "medium straight braids", vol=V(5, 4), extras=("crown_braid",), **TUCK),
-    S("braided ponytail", "long straight braids ponytail", vol=V(6, 4), extras=("braid_pony",), **TUCK),
-    S("cornrows with a top bun", "medium braids cornrows bun", vol=V(4, 3), hl_y=164, extras=("cornrows", "bun_top")),
-    S("braided pigtails with bangs", "long straight braids fringe", vol=V(7, 5), fringe="blunt", fringe_y=200,
-      extras=("braids_two",), **TUCK),
-)
+def _volume(where: str, raw: Any) -> Volume:
+    if not isinstance(raw, dict) or set(raw) - _VOLUME:
+        raise StyleError(f"{where}.vol: expected a table of {sorted(_VOLUME)}")
+    vol = dict(raw)
+    if "bumps" in vol:
+        bumps = vol["bumps"]
+        if not (isinstance(bumps, list) and all(isinstance(b, list) and len(b) == 3 for b in bumps)):
+            raise StyleError(f"{where}.vol.bumps: expected [[angle, width, height], ...]")
+        vol["bumps"] = tuple(tuple(b) for b in bumps)
+    for k, v in vol.items():
+        if k != "bumps" and (not isinstance(v, (int, float)) or isinstance(v, bool)):
+            raise StyleError(f"{where}.vol.{k}: expected a number")
+    return Volume(**vol)
 
 
+def load_hairstyles(path: Path = CATALOG) -> tuple[Hairstyle, ...]:
+    """Every hairstyle of the catalogue file, in order (the index is the variant)."""
+    try:
+        doc = toml_loads(Path(path).read_text("utf-8"))
+    except (OSError, TOMLDecodeError) as e:
+        raise StyleError(f"{path}: cannot read the hairstyle catalogue ({e})") from None
+    families = doc.get("families", {})
+    out = []
+    for i, row in enumerate(doc.get("hairstyles", [])):
+        where = f"{path}: [[hairstyles]] #{i}"
+        row = dict(row)
+        name, tags = row.pop("name", None), row.pop("tags", None)
+        if not isinstance(name, str) or not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise StyleError(f"{where}: needs name = \"...\" and tags = [\"...\", ...]")
+        family = row.pop("family", None)
+        if family is not None and family not in families:
+            raise StyleError(f"{where}.family: '{family}' is not one of [families] {sorted(families)}")
+        params = {**families.get(family, {}), **row}
+        unknown = sorted(set(params) - set(_PARAMS) - {"vol"})
+        if unknown:
+            raise StyleError(f"{where}: unknown field '{unknown[0]}'")
+        kwargs = {k: _param(where, k, v) for k, v in params.items() if k != "vol"}
+        if "vol" in params:
+            kwargs["vol"] = _volume(where, params["vol"])
+        out.append(Hairstyle(name, frozenset(tags), **kwargs))
+    return tuple(out)
+
+
+HAIRSTYLES: tuple[Hairstyle, ...] = load_hairstyles()

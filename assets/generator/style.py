@@ -72,7 +72,7 @@ class Render:
 
 
 @dataclass(frozen=True)
-class Style:
+class DrawingStyle:
     """A parsed style file: pack metadata, drawing parameters and the tables copied into pack.toml."""
 
     name: str
@@ -87,7 +87,7 @@ class Style:
     filters: list[dict[str, Any]]
 
 
-def load_style(name_or_path: str | Path = "default") -> Style:
+def load_style(name_or_path: str | Path = "default") -> DrawingStyle:
     """Read ``styles/<name>.toml`` (or a path) and check every [draw] field is present and numeric."""
     path = Path(name_or_path)
     if not path.suffix:
@@ -119,7 +119,7 @@ def load_style(name_or_path: str | Path = "default") -> Style:
     if unknown:
         raise StyleError(f"{path}: [draw]: unknown field '{sorted(unknown)[0]}'")
     meta = doc["pack"]
-    return Style(name=str(meta["name"]), version=str(meta["version"]),
+    return DrawingStyle(name=str(meta["name"]), version=str(meta["version"]),
                  description=str(meta.get("description", "")), draw=Draw(**values),
                  render=_render(path, doc.get("render", {})),
                  slots=doc["slots"], palettes=doc["palettes"], weights=doc.get("weights", {}),

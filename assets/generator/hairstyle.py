@@ -24,7 +24,7 @@ EAR_COVER = 21.0    # side volume that hides the ears (they reach 17 units beyon
 
 
 @dataclass(frozen=True)
-class Style:
+class Hairstyle:
     """One hairstyle. ``name`` and ``tags`` describe it; the rest says how to draw it."""
 
     name: str
@@ -50,7 +50,7 @@ class Style:
     extras: tuple[str, ...] = ()     # names of hair_extras.PRESETS (buns, tails, braids...)
 
 
-def draw(style: Style, render: Render | None = None) -> tuple[str, str]:
+def draw(style: Hairstyle, render: Render | None = None) -> tuple[str, str]:
     """The (back, front) layer bodies of a style, painted as ``render`` says (default: flat)."""
     render = render or Render()
     back, front = Layer(render=render), Layer(render=render)
@@ -76,7 +76,7 @@ def draw(style: Style, render: Render | None = None) -> tuple[str, str]:
 
 # ----------------------------------------------------------------------------------- the cap
 
-def _side(style: Style, end):
+def _side(style: Hairstyle, end):
     if style.cover == "undercut" or style.sides == "high":
         return side_high(end)
     if style.sides in ("cover", "hime"):
@@ -86,13 +86,13 @@ def _side(style: Style, end):
     return side_burn(end, style.sb_y)
 
 
-def _side_end_y(style: Style) -> float:
+def _side_end_y(style: Hairstyle) -> float:
     if style.cover == "undercut" or style.sides == "high":
         return style.cut_y
     return style.lock_y if style.sides in ("cover", "hime", "bowl") else 232.0
 
 
-def _crown_runs(style: Style, sil: np.ndarray) -> list[Run]:
+def _crown_runs(style: Hairstyle, sil: np.ndarray) -> list[Run]:
     """The silhouette, its crown cut into locks for spiky or messy tops."""
     edge = texture_edge(style.texture)
     if not style.top_edge:
@@ -109,14 +109,14 @@ def _crown_runs(style: Style, sil: np.ndarray) -> list[Run]:
     return [run(sil[: i0 + 1], edge), top, run(sil[i1:], edge)]
 
 
-def _volume(style: Style) -> Volume:
+def _volume(style: Hairstyle) -> Volume:
     """The style's volume; hair falling over the ears always stands out far enough to hide them."""
     if style.sides in ("cover", "hime") and style.vol.side < EAR_COVER:
         return replace(style.vol, side=EAR_COVER)
     return style.vol
 
 
-def _cap(style: Style, layer: Layer) -> None:
+def _cap(style: Hairstyle, layer: Layer) -> None:
     y_end = _side_end_y(style)
     flare = style.flare * 0.3 if style.sides in ("cover", "hime") else 0.0
     sil = silhouette(_volume(style), y_end, y_end, flare=(flare, flare))
@@ -139,7 +139,7 @@ def _cap(style: Style, layer: Layer) -> None:
     layer.mass(d, _cap_details(style, inner, part_x, poly))
 
 
-def _cap_details(style: Style, inner: list[Run], part_x: float | None, poly: np.ndarray) -> list[str]:
+def _cap_details(style: Hairstyle, inner: list[Run], part_x: float | None, poly: np.ndarray) -> list[str]:
     edge = np.concatenate([r.pts for r in inner])
     wave = 2.5 if style.texture == "wavy" else 0.0
     if "cornrows" in style.extras:
@@ -155,7 +155,7 @@ def _cap_details(style: Style, inner: list[Run], part_x: float | None, poly: np.
     return out + sheen(style.texture, style.vol.top * 0.3 - 12, style.vol.square)
 
 
-def _stubble(style: Style, layer: Layer) -> None:
+def _stubble(style: Hairstyle, layer: Layer) -> None:
     """A shaved head or shaved sides: the skull tinted by short hair down to the hairline."""
     vol = Volume(top=-0.5, side=-0.5)
     sil = silhouette(vol, 236.0, 236.0)
@@ -166,7 +166,7 @@ def _stubble(style: Style, layer: Layer) -> None:
     layer.flat(d, HAIR, opacity=style.stubble)
 
 
-def _horseshoe(style: Style, layer: Layer) -> None:
+def _horseshoe(style: Hairstyle, layer: Layer) -> None:
     right = side_patch(sb_y=style.sb_y)
     for runs in (right, mirror_runs(right, CX)):
         d = outline(runs)
@@ -178,7 +178,7 @@ def _horseshoe(style: Style, layer: Layer) -> None:
 
 # ----------------------------------------------------------------------------------- the back
 
-def _back(style: Style, layer: Layer) -> None:
+def _back(style: Hairstyle, layer: Layer) -> None:
     d = back_outline(_volume(style), style.length, style.flare, style.texture, style.hem)
     y = style.length
     panel = (f'<path d="M {CX - 96} 250 C {CX - 92} {y - 40} {CX - 80} {y} {CX - 60} {y + 20} '
