@@ -21,6 +21,7 @@ import numpy as np
 from .common.tomlio import TOMLDecodeError
 from .common.tomlio import loads as toml_loads
 from .schema import Attribute, release_schema
+from .scene import parse_scene
 from .svg import Artwork, UnsafeSVGError, parse_artwork
 
 MANIFEST = "pack.toml"
@@ -120,6 +121,7 @@ class Pack:
     artworks: dict[str, Artwork]
     names: dict[str, tuple[str, ...]] = field(default_factory=dict)   # optional variant names
     tags: dict[str, dict[str, frozenset[int]]] = field(default_factory=dict)  # e.g. tags["hair"]["fringe"]
+    scene: Any = None  # the optional [scene]: a cartoonset.scene.Scene (layout, textures, pose, background)
 
     def variant_name(self, attribute: str, index: int) -> str:
         if attribute in self.palettes:
@@ -476,7 +478,7 @@ def _load(root: Path) -> Pack:
     return Pack(root=root, name=name, version=version, description=str(meta.get("description", "")),
                 canvas=canvas, layers=layers, attributes=schema, palettes=palettes, weights=weights,
                 slots=slots, parts=tuple(parts), transforms=transforms, filters=tuple(rules),
-                artworks=artworks, names=names, tags=tags)
+                artworks=artworks, names=names, tags=tags, scene=parse_scene(doc.get("scene"), where, layers))
 
 
 def _points(table: Any, where: str, ctx: str) -> dict[str, tuple[float, float]]:

@@ -108,6 +108,8 @@ def pack_toml(style: Style, hair_styles: Sequence[Any]) -> str:
                 lines.append(f"{k} = {_value(v)}")
         lines.append("")
     lines += _table("transforms", style.transforms)
+    if style.scene:
+        lines += _table("scene", style.scene)
     names = {
         "face_shape": [f.name for f in geometry.FACE_SHAPES],
         "chin_length": list(geometry.CHIN_LENGTHS),
