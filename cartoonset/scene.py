@@ -86,10 +86,10 @@ def parse_scene(raw: Any, where: str, layers: Sequence[str]) -> Scene | None:
             fail(ctx, f"expected [x, y], got {v!r}")
         return number(v[0], ctx, lo), number(v[1], ctx, lo)
 
-    def table(v: Any, ctx: str, keys: Sequence[str]) -> dict:
+    def table(v: Any, ctx: str, keys: Sequence[str] | None = None) -> dict:
         if not isinstance(v, dict):
             fail(ctx, "expected a table")
-        unknown = set(v) - set(keys)
+        unknown = set(v) - set(keys) if keys is not None else set()
         if unknown:
             fail(f"{ctx}.{sorted(unknown)[0]}", f"unknown key (expected one of {list(keys)})")
         return v
@@ -104,14 +104,14 @@ def parse_scene(raw: Any, where: str, layers: Sequence[str]) -> Scene | None:
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         fail(".seed", f"expected a non-negative integer, got {seed!r}")
     layout = {}
-    for name, v in table(doc.get("layout", {}), ".layout", layers).items():
+    for name, v in table(doc.get("layout", {}), ".layout").items():
         ctx = f".layout.{layer(name, '.layout')}"
         v = table(v, ctx, ("scale", "about", "translate"))
         layout[name] = Placement(pair(v.get("scale", 1.0), f"{ctx}.scale", 0.01),
                                  pair(v.get("about", [250, 250]), f"{ctx}.about"),
                                  pair(v.get("translate", [0, 0]), f"{ctx}.translate"))
     textures = {}
-    for name, v in table(doc.get("texture", {}), ".texture", layers).items():
+    for name, v in table(doc.get("texture", {}), ".texture").items():
         ctx = f".texture.{layer(name, '.texture')}"
         v = table(v, ctx, ("amplitude", "grain"))
         if "amplitude" not in v or "grain" not in v:
