@@ -187,9 +187,8 @@ def distilled_f(track: Track, work: Path, steps: int, seed: int, device, say) ->
     if path.exists():
         return path
     say(f"distilling the teacher into DTN's encoder f ({steps} steps)")
-    cache = Path(track.train.roots["face"]) / ".cache"
-    cache.mkdir(parents=True, exist_ok=True)
-    teacher = load_teacher("dlib", np.asarray(track.train.images["face"]), track.train.keys.get("face"), cache)
+    teacher = load_teacher("dlib", np.asarray(track.train.images["face"]), track.train.keys.get("face"),
+                           show_progress=False)  # the table the runs of this track share (cached by content)
     report = distill_teacher(np.asarray(track.train.images["face"]), teacher, steps=steps, seed=seed, out_path=path,
                              device=device, show_progress=False)
     write_json(work / "f.json", report)
