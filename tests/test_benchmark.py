@@ -138,6 +138,14 @@ def test_report_warns_about_a_tiny_test_split_and_says_why_a_metric_is_missing(t
     assert row["fd_mean"] == "" and row["unavailable"].startswith("fd: FD needs")
 
 
+def test_tracks_are_named_and_an_unknown_one_is_refused(tmp_path):
+    from xgan.benchmark.harness import TRACKS, BenchmarkError, run_benchmark
+
+    assert TRACKS == ("synthetic", "synthetic-hard", "faces")
+    with pytest.raises(BenchmarkError, match="unknown track 'hard'; tracks: synthetic, synthetic-hard, faces"):
+        run_benchmark(tmp_path / "cartoons", tmp_path / "out", tracks=["hard"])
+
+
 QUICK_METHODS = ("xgan", "rec-dann", "dtn", "dtn-finetuned")  # every code path: critics or none, GRL, f
 
 

@@ -30,7 +30,7 @@ import torch
 
 from cartoonset import CartoonSet, to_tensor_cache
 from cartoonset.common.tomlio import loads as toml_loads
-from cartoonset.common.atomic import write_json, write_text
+from cartoonset.common.atomic import write_json
 from cartoonset.common.records import read_csv
 from cartoonset.common.template import alignment_matrix, warp
 from cartoonset.pack import load_pack
