@@ -4,7 +4,9 @@ Before: one process, one image at a time (how the table was built until issue 13
 :func:`xgan.teacher.dlib_table`, batched on one worker process per core. Then the same images
 again, served from the content-keyed cache (what every later method and seed of a benchmark gets).
 The two are measured alternately in the same run (two rounds each), so a machine busy with other
-work slows both alike.
+work slows both alike, and the run also measures how much more CPU-bound work ``--workers``
+processes get done than one on the machine as it is (the most the workers can gain: on a shared
+machine whose other jobs fill the cores it is near 1).
 
     python bench/teacher.py [--n 96] [--workers N]
 
@@ -41,6 +43,25 @@ def faces(n: int) -> np.ndarray:
     return np.ascontiguousarray(np.stack(out))
 
 
+def _spin(seconds: float) -> int:
+    n, end = 0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        sum(range(1000))
+        n += 1
+    return n
+
+
+def parallel_capacity(workers: int, seconds: float = 4.0) -> float:
+    """How much more CPU-bound work ``workers`` processes get done than one, right now: the bound on
+    what worker processes can gain on a machine shared with other jobs."""
+    import multiprocessing as mp
+
+    one = _spin(seconds)
+    with mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn").Pool(workers) as pool:
+        many = sum(pool.map(_spin, [seconds] * workers))
+    return many / max(one, 1)
+
+
 def main() -> None:
     from xgan.teacher import DlibEmbedder, dlib_available, dlib_table
 
@@ -70,8 +91,9 @@ def main() -> None:
         dlib_table(images[a.n:2 * a.n], Path(tmp) / "cache.pt", show_progress=False)
         cached = a.n / (time.perf_counter() - t)
     before, after = 2 * a.n / before_s, 2 * a.n / after_s
+    capacity = parallel_capacity(a.workers)
     print(f"{os.cpu_count()} cores, {a.workers} workers, load average {os.getloadavg()[0]:.1f}; "
-          f"{2 * a.n} faces each")
+          f"{2 * a.n} faces each; {a.workers} processes get {capacity:.2f}x the CPU work of one done here now")
     print(f"teacher images/s: before {before:.2f}, after {after:.2f} ({after / before:.2f}x), "
           f"cached {cached:.0f}")
 

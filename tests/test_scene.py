@@ -137,3 +137,14 @@ def test_portrait_pack_is_what_the_generator_writes(tmp_path):
     assert set(ours) == set(theirs)
     assert all(ours[k].read_bytes() == theirs[k].read_bytes() for k in ours)
     assert load_pack(tmp_path / "portrait").scene == load_pack("portrait").scene
+
+
+def test_portrait_vectors_mean_what_they_mean_in_shaded():
+    """Same attribute space, names, palettes, prior and filters as the shaded pack: only the drawing
+    and the staging differ, so a portrait source has the same ground truth."""
+    portrait, shaded = load_pack("portrait"), load_pack("shaded")
+    assert portrait.names == shaded.names and portrait.tags == shaded.tags
+    assert portrait.palettes == shaded.palettes and portrait.filters == shaded.filters
+    assert all(np.array_equal(portrait.weights[k], shaded.weights[k]) for k in shaded.weights)
+    assert [(p.name, p.layer, p.file) for p in portrait.parts] == [(p.name, p.layer, p.file) for p in shaded.parts]
+    assert portrait.scene.rotate > 0 and portrait.scene.background and "face" in portrait.scene.textures
