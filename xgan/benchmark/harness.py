@@ -46,7 +46,7 @@ from ..translate import translate_images
 from . import classifier as ruler_mod
 from .evaluate import METRICS, Track, evaluate, palette_luminance, reference_rows
 from .photo import skin_and_hair_luminance
-from .report import summary_plot, write_report
+from .report import MEANINGFUL_TEST_SIZE, summary_plot, write_report
 
 TRACKS = ("synthetic", "synthetic-hard", "faces")
 DEFAULT_TRACKS = ("synthetic", "faces")  # the harder synthetic track is asked for by name (--tracks)
@@ -288,6 +288,9 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
         work.mkdir(parents=True, exist_ok=True)
         track = load_track(tr, cartoons, faces, work, say)
         sizes[tr] = split_sizes(track)
+        if min(sizes[tr].values()) < min(MEANINGFUL_TEST_SIZE.values()):
+            say(f"[{tr}] warning: the test split has {sizes[tr]['sources']} source images and {sizes[tr]['cartoons']} "
+                "cartoons, too few for some metrics to mean anything (results.md says which)")
         f_path = distilled_f(track, work, f_steps, 0, dev, say) if any(table[m].needs_f for m in chosen) else None
         train_attrs = CartoonSet(cartoons, split="train", target_type=None).attrs
         labels = {"oracle": "reference: the true target rendering", "majority": "reference: majority-class guess"}
