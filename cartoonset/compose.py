@@ -21,6 +21,7 @@ from cairosvg.parser import Tree
 from cairosvg.surface import PNGSurface
 from PIL import Image
 
+from . import scene
 from .pack import LANDMARKS, Pack, mix_hex, placement_matrix
 from .svg import document, group
 
@@ -37,6 +38,7 @@ class Piece:
     matrix: tuple[float, ...] | None      # placement transform (None: canvas coordinates)
     colours: tuple[tuple[str, str], ...]  # the slots this artwork uses, filled
     anchor: tuple[float, float] | None = None  # the placement's point (where the local origin lands)
+    layer: str = ""                       # the layer it is drawn on (a pack's [scene] treats layers apart)
 
     def markup(self, pack: Pack, instance: str) -> str:
         return group(pack.artworks[self.artwork].fill(dict(self.colours), instance), self.matrix)
@@ -74,32 +76,56 @@ def plan(pack: Pack, attrs: Mapping[str, int]) -> list[Piece]:
         if part.placements:
             targs = _transform_args(pack, part.name, attrs)
             for pl in part.placements:
-                pieces.append(Piece(rel, tuple(round(x, 6) for x in placement_matrix(pl, **targs)), used, pl.at))
+                pieces.append(Piece(rel, tuple(round(x, 6) for x in placement_matrix(pl, **targs)), used, pl.at,
+                                    part.layer))
         else:
-            pieces.append(Piece(rel, None, used))
+            pieces.append(Piece(rel, None, used, layer=part.layer))
     return pieces
 
 
-def landmarks(pack: Pack, attrs: Mapping[str, int], size: int | None = None) -> dict[str, tuple[float, float]]:
+def landmarks(pack: Pack, attrs: Mapping[str, int], size: int | None = None,
+              posed: bool = True) -> dict[str, tuple[float, float]]:
     """Landmarks (iris centres, mouth centre, nose tip) in image coordinates of a ``size`` px image
-    (continuous, 0 at the top-left edge); canvas units when size is None."""
+    (continuous, 0 at the top-left edge); canvas units when size is None. Where the pack has a
+    ``[scene]``, they follow its layout and, unless ``posed`` is False, this cartoon's pose."""
     out: dict[str, tuple[float, float]] = {}
+    layer_of: dict[str, str] = {}
     for part in pack.parts:
         for name, (x, y) in part.landmarks.items():
-            out[name] = (x, y)
+            out[name], layer_of[name] = (x, y), part.layer
         if part.placements:
             targs = _transform_args(pack, part.name, attrs)
             for pl in part.placements:
                 a, b, c, d, e, f = placement_matrix(pl, **targs)
                 for name, (x, y) in pl.landmarks.items():
-                    out[name] = (a * x + c * y + e, b * x + d * y + f)
+                    out[name], layer_of[name] = (a * x + c * y + e, b * x + d * y + f), part.layer
+    if pack.scene is not None:
+        seed = scene.sample_seed(pack.scene, _config_id(pack, attrs))
+        out = {n: scene.move_point(pack.scene, layer_of[n], p, seed if posed else None) for n, p in out.items()}
     k = 1.0 if size is None else size / pack.canvas
     return {n: (out[n][0] * k, out[n][1] * k) for n in LANDMARKS}
+
+
+def _config_id(pack: Pack, attrs: Mapping[str, int]) -> str:
+    from .sampler import config_id
+
+    return config_id([attrs[n] for n in pack.attribute_names], pack.attribute_names)
 
 
 def reference_svg(pack: Pack, attrs: Mapping[str, int], size: int) -> str:
     pieces = plan(pack, attrs)
     return document([p.markup(pack, f"p{i}-") for i, p in enumerate(pieces)], pack.canvas, size)
+
+
+def _layer_runs(pieces: list[Piece]) -> list[tuple[str, list[int]]]:
+    """Consecutive pieces of one layer, back to front: ``[(layer, [piece index, ...]), ...]``."""
+    runs: list[tuple[str, list[int]]] = []
+    for i, p in enumerate(pieces):
+        if runs and runs[-1][0] == p.layer:
+            runs[-1][1].append(i)
+        else:
+            runs.append((p.layer, [i]))
+    return runs
 
 
 def rasterize(svg_text: str, size: int) -> np.ndarray:
@@ -116,8 +142,14 @@ def rasterize(svg_text: str, size: int) -> np.ndarray:
 
 
 def render_reference(pack: Pack, attrs: Mapping[str, int], size: int = 500) -> np.ndarray:
-    """The reference rendering, premultiplied BGRA."""
-    return rasterize(reference_svg(pack, attrs, size), size)
+    """The reference rendering, premultiplied BGRA (each layer rasterised apart and staged where the
+    pack has a ``[scene]``)."""
+    if pack.scene is None:
+        return rasterize(reference_svg(pack, attrs, size), size)
+    pieces = plan(pack, attrs)
+    layers = [(layer, rasterize(document([pieces[i].markup(pack, f"p{i}-") for i in idx], pack.canvas, size), size))
+              for layer, idx in _layer_runs(pieces)]
+    return scene.stage(layers, pack.scene, _config_id(pack, attrs), pack.canvas)
 
 
 def to_rgba(premul_bgra: np.ndarray) -> np.ndarray:
@@ -277,8 +309,15 @@ class FastRenderer:
 
     def render(self, attrs: Mapping[str, int]) -> np.ndarray:
         """Premultiplied BGRA of one cartoon."""
+        pieces = plan(self.pack, attrs)
+        if self.pack.scene is not None:
+            return scene.stage([(layer, self._draw([pieces[i] for i in idx])) for layer, idx in _layer_runs(pieces)],
+                               self.pack.scene, _config_id(self.pack, attrs), self.pack.canvas)
+        return self._draw(pieces)
+
+    def _draw(self, pieces: list[Piece]) -> np.ndarray:
         canvas = np.zeros((self.size, self.size, 4), np.uint8)
-        for p in plan(self.pack, attrs):
+        for p in pieces:
             y, x, px = self.piece(p)
             if px.size:
                 over(canvas, px, y, x)

@@ -22,6 +22,7 @@ import numpy as np
 from .common.tomlio import TOMLDecodeError
 from .common.tomlio import loads as toml_loads
 from .schema import Attribute, release_schema
+from .scene import parse_scene
 from .svg import Artwork, UnsafeSVGError, parse_artwork
 
 MANIFEST = "pack.toml"
@@ -123,6 +124,7 @@ class Pack:
     names: dict[str, tuple[str, ...]] = field(default_factory=dict)   # optional variant names
     tags: dict[str, dict[str, frozenset[int]]] = field(default_factory=dict)  # e.g. tags["hair"]["fringe"]
     max_artwork_bytes: int = DEFAULT_MAX_ARTWORK_BYTES  # the cap it was loaded under (workers reload with it)
+    scene: Any = None  # the optional [scene]: a cartoonset.scene.Scene (layout, textures, pose, background)
 
     def variant_name(self, attribute: str, index: int) -> str:
         if attribute in self.palettes:
@@ -343,11 +345,12 @@ def _load(root: Path, max_artwork_bytes: int = DEFAULT_MAX_ARTWORK_BYTES) -> Pac
     return Pack(root=root, name=meta["name"], version=meta["version"], description=meta["description"],
                 canvas=meta["canvas"], layers=layers, attributes=schema, palettes=palettes, weights=weights,
                 slots=slots, parts=parts, transforms=transforms, filters=rules, artworks=artworks,
-                names=names, tags=tags, max_artwork_bytes=max_artwork_bytes)
+                names=names, tags=tags, max_artwork_bytes=max_artwork_bytes,
+                scene=parse_scene(doc.get("scene"), m.where, layers))
 
 
 TOP_LEVEL = ("pack", "layers", "attributes", "palettes", "weights", "slots", "parts", "transforms", "filters",
-             "names", "tags")
+             "names", "tags", "scene")
 
 
 def _parse_pack(m: _Manifest, raw: Any) -> dict[str, Any]:

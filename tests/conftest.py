@@ -23,9 +23,10 @@ def mini_pack(mini_pack_dir):
     return load_pack(mini_pack_dir)
 
 
-def build_aligned_faces(root: Path, photos: int = 24, seed: int = 0) -> Path:
+def build_aligned_faces(root: Path, photos: int = 24, seed: int = 0, test_people: int = 2) -> Path:
     """Jittered copies of two real photos that packages ship (Grace Hopper, the astronaut), spread
-    over people of both splits and aligned by ``facealign run``; returns the facealign output."""
+    over people of both splits (``test_people`` of them in the test split, six in train) and
+    aligned by ``facealign run``; returns the facealign output."""
     import matplotlib
     import numpy as np
     import skimage.data
@@ -37,7 +38,7 @@ def build_aligned_faces(root: Path, photos: int = 24, seed: int = 0) -> Path:
     hopper = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
     sources = [Image.open(hopper).convert("RGB"), Image.fromarray(skimage.data.astronaut())]
     names = [f"person{i}" for i in range(50)]
-    people = [n for n in names if split_of(n) == "test"][:2] + [n for n in names if split_of(n) == "train"][:6]
+    people = [n for n in names if split_of(n) == "test"][:test_people] + [n for n in names if split_of(n) == "train"][:6]
     r = np.random.default_rng(seed)
     for k in range(photos):
         im = sources[k % 2].rotate(float(r.uniform(-10, 10)), resample=Image.BICUBIC)

@@ -81,38 +81,122 @@ def test_methods_are_data():
             assert cfg["network"]["encoder"] == resolve([base])["network"]["encoder"]  # same widths
 
 
+def _one_face_track():
+    """A faces-like track whose test split holds one source image (a tiny photo set)."""
+    import torch
+
+    from cartoonset.schema import attribute_names, release_schema
+    from xgan.benchmark.classifier import AttributeClassifier
+    from xgan.benchmark.evaluate import Track
+    from xgan.data import DomainArrays
+
+    r = np.random.default_rng(5)
+    imgs = lambda n: r.integers(0, 256, (n, 64, 64, 3), dtype=np.uint8)  # noqa: E731
+    schema = release_schema()
+    attrs = np.stack([r.integers(0, a.variants, 12) for a in schema], 1)
+    test = DomainArrays({"face": imgs(1), "cartoon": imgs(12)})
+    palettes = {a.name: np.linspace(0, 1, a.variants) for a in schema if a.group == "colour"}
+    track = Track("faces", DomainArrays({"face": imgs(6), "cartoon": imgs(12)}), test, attrs, attribute_names(),
+                  photo_colours=(np.array([0.4]), np.array([0.2])), palettes=palettes)
+    torch.manual_seed(0)
+    return track, AttributeClassifier([a.variants for a in schema]).eval()
+
+
+def test_metrics_a_tiny_test_split_cannot_support_are_not_available_with_the_reason():
+    """Issue 13.3: one test photo made FD die with '0-dimensional array given'."""
+    from xgan.benchmark.evaluate import score_translations
+
+    track, ruler = _one_face_track()
+    with pytest.raises(metrics.NotEnoughSamples, match="FD needs at least 2 samples per set, got 1 translations"):
+        metrics.frechet_distance(np.zeros((1, 8)), np.ones((5, 8)))
+    scores, _ = score_translations(np.asarray(track.test.images["face"]), track, ruler)
+    for key in ("fd", "kid", "diversity", "skin_rho", "hair_rho"):
+        assert np.isnan(scores[key]) and "at least" in scores["unavailable"][key], key
+    assert "1 translations" in scores["unavailable"]["fd"] and "1 measurable_photos" in scores["unavailable"]["skin_rho"]
+
+
+def test_report_warns_about_a_tiny_test_split_and_says_why_a_metric_is_missing(tmp_path):
+    from xgan.benchmark.classifier import ClassifierReport
+    from xgan.benchmark.evaluate import METRICS
+    from xgan.benchmark.report import MEANINGFUL_TEST_SIZE, write_report
+
+    values = {k: np.array([np.nan]) for k, _, _ in METRICS}
+    values["cycle_acc"] = np.array([0.4])
+    rows = [{"track": "faces", "method": "xgan", "label": "XGAN", "seeds": [1], "values": values, "per": {},
+             "unavailable": {"fd": "FD needs at least 2 samples per set, got 1 translations"}}]
+    info = {"command": "xgan benchmark", "hardware": "cpu", "device": "cpu", "base": "cpu-small", "steps": 1,
+            "seeds": [1], "runs": 1, "reused": 0, "train_seconds": 1.0, "seconds": 1.0}
+    md = write_report(tmp_path, rows, ClassifierReport({"mean": 0.5}, 1), info,
+                      {"faces": {"sources": 1, "cartoons": 12}}).read_text()
+    table = next(line for line in md.splitlines() if line.startswith("| XGAN |"))
+    assert table.split("|")[1:3] == [" XGAN ", " n/a "]  # FD: not available, not a number
+    assert "Warning: test split too small" in md and "FD (ruler) (needs 50)" in md
+    assert "cartoon->face->cartoon acc. (needs" in md  # 12 test cartoons < 20
+    assert "FD (ruler): FD needs at least 2 samples per set, got 1 translations" in md
+    assert f"FD (ruler) {MEANINGFUL_TEST_SIZE['fd']}" in md  # the minimum per metric is stated
+    row = next(csv.DictReader(open(tmp_path / "results.csv")))
+    assert row["fd_mean"] == "" and row["unavailable"].startswith("fd: FD needs")
+
+
+def test_tracks_are_named_and_an_unknown_one_is_refused(tmp_path):
+    from xgan.benchmark.harness import TRACKS, BenchmarkError, run_benchmark
+
+    assert TRACKS == ("synthetic", "synthetic-hard", "faces")
+    with pytest.raises(BenchmarkError, match="unknown track 'hard'; tracks: synthetic, synthetic-hard, faces"):
+        run_benchmark(tmp_path / "cartoons", tmp_path / "out", tracks=["hard"])
+
+
 QUICK_METHODS = ("xgan", "rec-dann", "dtn", "dtn-finetuned")  # every code path: critics or none, GRL, f
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(1500)
 def test_quick_benchmark_end_to_end(tmp_path_factory, xgan_data):
+    """Every track, four methods; the faces track on a photo set with one test person (issue 13.3:
+    it died in frechet_distance) completes, with the metrics one face cannot support marked n/a."""
     from cartoonset.pipeline import render
+    from conftest import build_aligned_faces
+    from facealign import AlignedFaces
 
     root = tmp_path_factory.mktemp("bench")
     render(n=80, out=root / "cartoons", seed=4, size=128, workers=2, show_progress=False)  # the default pack
+    faces = build_aligned_faces(root / "tiny", photos=7, test_people=1)
+    assert len(AlignedFaces(faces, split="test")) == 1 and len(AlignedFaces(faces, split="train")) >= 2
     out = root / "results"
-    args = ["benchmark", "--cartoons", str(root / "cartoons"), "--faces", str(xgan_data / "faces"),
+    tracks = ("synthetic", "synthetic-hard", "faces")
+    args = ["benchmark", "--cartoons", str(root / "cartoons"), "--faces", str(faces), "--tracks", ",".join(tracks),
             "--out", str(out), "--quick", "--seeds", "1", "--device", "cpu", "--methods", ",".join(QUICK_METHODS)]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     rows = list(csv.DictReader(open(out / "results.csv")))
     table = QUICK_METHODS
-    for track in ("synthetic", "faces"):
+    for track in tracks:
         got = {r["method"] for r in rows if r["track"] == track}
         assert set(table) <= got, (track, got)
-    syn = {r["method"]: r for r in rows if r["track"] == "synthetic"}
-    assert float(syn["oracle"]["attr_acc_mean"]) > float(syn["majority"]["attr_acc_mean"]) - 0.05
-    assert syn["dtn"]["cycle_acc_mean"] == ""  # DTN has no cartoon -> face direction
-    for m in table:
-        assert 0 <= float(syn[m]["attr_acc_mean"]) <= 1 and float(syn[m]["fd_mean"]) >= 0
-        assert (out / "figures" / f"synthetic-{m}.png").exists() and (out / "figures" / f"faces-{m}.png").exists()
+    for track in ("synthetic", "synthetic-hard"):
+        syn = {r["method"]: r for r in rows if r["track"] == track}
+        assert float(syn["oracle"]["attr_acc_mean"]) > float(syn["majority"]["attr_acc_mean"]) - 0.05
+        assert syn["dtn"]["cycle_acc_mean"] == ""  # DTN has no cartoon -> face direction
+        for m in table:
+            assert 0 <= float(syn[m]["attr_acc_mean"]) <= 1 and float(syn[m]["fd_mean"]) >= 0
+            assert (out / "figures" / f"{track}-{m}.png").exists()
+    fac = {r["method"]: r for r in rows if r["track"] == "faces"}
+    for m in table:  # one test face: no FD, KID, diversity or rank correlation, each with its reason
+        assert fac[m]["fd_mean"] == fac[m]["kid_mean"] == fac[m]["diversity_mean"] == "", fac[m]
+        assert "fd: FD needs at least 2 samples per set, got 1 translations" in fac[m]["unavailable"]
+        assert 0 <= float(fac[m]["sem_dist_mean"]) <= 2 and (out / "figures" / f"faces-{m}.png").exists()
+        assert fac[m]["attr_acc_mean"] == "" and "skin_rho: a rank correlation needs" in fac[m]["unavailable"]
+    for m in ("xgan", "rec-dann"):  # the cycle runs on the test cartoons, which are plenty
+        assert 0 <= float(fac[m]["cycle_acc_mean"]) <= 1
     text = (out / "results.md").read_text()
-    assert "not Inception" in text and "| XGAN |" in text and "## Track: faces" in text
+    assert "not Inception" in text and "| XGAN |" in text and "## Track: synthetic-hard" in text
+    faces_part = text[text.index("## Track: faces"):]
+    assert "Test split: 1 source images" in faces_part and "Warning: test split too small" in faces_part
+    assert "| XGAN | n/a | n/a |" in faces_part
     assert (out / "summary.png").stat().st_size > 10000
 
     before = {p: p.stat().st_mtime for p in out.glob("runs/*/*/seed1/model.pt")}
-    assert len(before) == 2 * len(table)
+    assert len(before) == len(tracks) * len(table)
     res = CliRunner().invoke(main, args)  # finished runs and their scores are reused
     assert res.exit_code == 0, res.output
     assert {p: p.stat().st_mtime for p in out.glob("runs/*/*/seed1/model.pt")} == before

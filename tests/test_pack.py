@@ -199,9 +199,9 @@ def test_missing_manifest(tmp_path):
 
 
 def test_unknown_pack_name_lists_the_bundled_packs():
-    assert {"default", "shaded"} <= set(bundled_packs())
+    assert {"default", "portrait", "shaded"} <= set(bundled_packs())
     assert load_pack("shaded").name != load_pack("default").name
-    with pytest.raises(PackError, match=r"nope: not a pack folder, nor a bundled pack \(default, shaded"):
+    with pytest.raises(PackError, match=r"nope: not a pack folder, nor a bundled pack \(default, portrait, shaded"):
         load_pack("nope")
 
 

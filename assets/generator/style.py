@@ -6,7 +6,7 @@ touching the geometry.
 """
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +85,7 @@ class DrawingStyle:
     weights: dict[str, Any]
     transforms: dict[str, dict[str, Any]]
     filters: list[dict[str, Any]]
+    scene: dict[str, Any] = field(default_factory=dict)  # the optional [scene], copied into pack.toml
 
 
 def load_style(name_or_path: str | Path = "default") -> DrawingStyle:
@@ -123,7 +124,7 @@ def load_style(name_or_path: str | Path = "default") -> DrawingStyle:
                  description=str(meta.get("description", "")), draw=Draw(**values),
                  render=_render(path, doc.get("render", {})),
                  slots=doc["slots"], palettes=doc["palettes"], weights=doc.get("weights", {}),
-                 transforms=doc["transforms"], filters=doc.get("filters", []))
+                 transforms=doc["transforms"], filters=doc.get("filters", []), scene=doc.get("scene", {}))
 
 
 def _render(path: Path, raw: dict[str, Any]) -> Render:

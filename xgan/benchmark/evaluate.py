@@ -13,8 +13,8 @@ import torch
 from ..data import DomainArrays, to_model_input
 from ..translate import translate_images
 from .classifier import AttributeClassifier, predict
-from .metrics import (attribute_agreement, frechet_distance, kernel_inception_distance, luminance,
-                      mean_pairwise_distance, spearman)
+from .metrics import (NotEnoughSamples, attribute_agreement, frechet_distance, kernel_inception_distance,
+                      luminance, mean_pairwise_distance, require_samples, spearman)
 
 #: the headline metrics, in table order: (key, label, better)
 METRICS = (
@@ -91,6 +91,16 @@ def probe_accuracy(a: np.ndarray, b: np.ndarray, seed: int = 0, steps: int = 300
     return float(np.mean(accs))
 
 
+def _guarded(out: dict, key: str, compute) -> None:
+    """``out[key] = compute()``, or NaN with the reason in ``out["unavailable"]`` when the test split
+    has fewer samples than the metric can be computed from (the run goes on)."""
+    try:
+        out[key] = compute()
+    except NotEnoughSamples as e:
+        out[key] = float("nan")
+        out.setdefault("unavailable", {})[key] = str(e)
+
+
 def score_translations(fakes: np.ndarray, track: Track, ruler: AttributeClassifier, device="cpu",
                        limit: int = 1000) -> tuple[dict, np.ndarray]:
     """The image-only metrics of translated test sources (uint8, in test order): realism,
@@ -98,9 +108,12 @@ def score_translations(fakes: np.ndarray, track: Track, ruler: AttributeClassifi
     cartoons = np.asarray(track.test.images["cartoon"][:limit])
     pred_f, feat_f = predict(ruler, fakes, device=device)
     _, feat_r = predict(ruler, cartoons, device=device)
-    out: dict = {"fd": frechet_distance(feat_f, feat_r),
-                 "kid": 100 * kernel_inception_distance(feat_f, feat_r, subset_size=min(500, len(feat_f), len(feat_r)))[0],
-                 "diversity": mean_pairwise_distance(feat_f) / max(mean_pairwise_distance(feat_r), 1e-9)}
+    out: dict = {}
+    _guarded(out, "fd", lambda: frechet_distance(feat_f, feat_r))
+    _guarded(out, "kid", lambda: 100 * kernel_inception_distance(
+        feat_f, feat_r, subset_size=min(500, len(feat_f), len(feat_r)))[0])
+    _guarded(out, "diversity", lambda: require_samples("diversity", 2, translations=len(feat_f), references=len(feat_r))
+             or mean_pairwise_distance(feat_f) / max(mean_pairwise_distance(feat_r), 1e-9))
     if track.paired_attrs is not None:
         per = attribute_agreement(pred_f, track.paired_attrs[:len(fakes)], track.names)
         out["attr_acc"], out["attr_acc_per"] = per["mean"], per
@@ -112,7 +125,8 @@ def score_translations(fakes: np.ndarray, track: Track, ruler: AttributeClassifi
             measured = measured[:len(fakes)]
             predicted = track.palettes[attr][pred_f[:, col[attr]]]
             ok = np.isfinite(measured)
-            out[key] = spearman(measured[ok], predicted[ok]) if ok.sum() >= 3 else float("nan")
+            _guarded(out, key, lambda: require_samples("a rank correlation", 3, measurable_photos=int(ok.sum()))
+                     or spearman(measured[ok], predicted[ok]))
     return out, pred_f
 
 
@@ -134,7 +148,8 @@ def evaluate(model, track: Track, ruler: AttributeClassifier, device="cpu", limi
 
     e_src = embed(model, sources, "face", device)
     e_car = embed(model, cartoons, "cartoon", device)
-    out["domain_acc"] = probe_accuracy(e_src, e_car)
+    _guarded(out, "domain_acc", lambda: require_samples("the two-fold domain probe", 2, sources=len(e_src),
+                                                         cartoons=len(e_car)) or probe_accuracy(e_src, e_car))
     e_fake = embed(model, fakes, "cartoon", device)
     out["sem_dist"] = float(1 - (e_src * e_fake).sum(1).mean())
     return out

@@ -9,6 +9,11 @@ Tracks:
 * ``synthetic``: the source domain is the same kind of attribute vectors rendered in the pack's
   second style (``shaded``, its own attribute prior); the test sources are the target test
   cartoons' own vectors in that style, so every translation has a known correct answer.
+* ``synthetic-hard``: the same, rendered in the ``portrait`` pack, whose ``[scene]`` moves and
+  resizes the features, textures skin and hair, paints a background and poses each head; the crop
+  is aligned where the unposed face would be, so the pose stays (a landmark detector's residual).
+
+The report (tables, prose, figures) is :mod:`xgan.benchmark.report`.
 """
 from __future__ import annotations
 
@@ -25,8 +30,9 @@ import torch
 
 from cartoonset import CartoonSet, to_tensor_cache
 from cartoonset.common.tomlio import loads as toml_loads
-from cartoonset.common.atomic import write_json, write_text
-from cartoonset.common.records import read_csv, write_csv
+from cartoonset.common.atomic import write_json
+from cartoonset.common.records import read_csv
+from cartoonset.common.template import alignment_matrix, warp
 from cartoonset.pack import load_pack
 from cartoonset.schema import attribute_names, release_schema
 from cartoonset.common.seeding import derive_seed, rng
@@ -40,9 +46,11 @@ from ..translate import translate_images
 from . import classifier as ruler_mod
 from .evaluate import METRICS, Track, evaluate, palette_luminance, reference_rows
 from .photo import skin_and_hair_luminance
+from .report import MEANINGFUL_TEST_SIZE, summary_plot, write_report
 
-TRACKS = ("synthetic", "faces")
-SOURCE_PACK = "shaded"
+TRACKS = ("synthetic", "synthetic-hard", "faces")
+DEFAULT_TRACKS = ("synthetic", "faces")  # the harder synthetic track is asked for by name (--tracks)
+SOURCE_PACKS = {"synthetic": "shaded", "synthetic-hard": "portrait"}  # the paired tracks' source styles
 TARGET_PACK = "default"
 
 
@@ -85,30 +93,64 @@ def faces_track(cartoons: Path, faces: Path, size: int = 64) -> Track:
                  palettes=palette_luminance(load_pack(TARGET_PACK)))
 
 
+def _unposed_crops(root: Path, pack_name: str, size: int) -> tuple[np.ndarray, list[str]]:
+    """Crops of a posed pack's renders, aligned where each face would be without its pose (its
+    layout applied): what a landmark detector with a residual error of one head pose gives."""
+    from cartoonset import compose
+
+    pack = load_pack(pack_name)
+    ds = CartoonSet(root, split="all", target_type=None, aligned=None)
+    out = np.empty((len(ds), size, size, 3), np.uint8)
+    for i in range(len(ds)):
+        image = ds.image_array(i)
+        attrs = dict(zip(pack.attribute_names, (int(v) for v in ds.attrs[i])))
+        points = np.array(list(compose.landmarks(pack, attrs, image.shape[0], posed=False).values()))[:3]
+        out[i] = warp(image, alignment_matrix(points, size), size, (255, 255, 255))
+    return out, list(ds.ids)
+
+
+def _source_images(root: Path, pack_name: str, size: int) -> tuple[np.ndarray, list[str]]:
+    if load_pack(pack_name).scene is not None:  # landmarks follow the pose: aligning by them would undo it
+        return _unposed_crops(root, pack_name, size)
+    images, _, ids = _cartoons(root, "all", size)
+    return images, ids
+
+
 def synthetic_track(cartoons: Path, work: Path, size: int = 64, render_size: int = 128,
-                    say: Callable[[str], None] = print) -> Track:
-    """Render the source domain in the second style: training sources from their own seed and prior,
+                    say: Callable[[str], None] = print, name: str = "synthetic") -> Track:
+    """Render the source domain in the track's style: training sources from their own seed and prior,
     test sources from the target test cartoons' vectors (paired by id)."""
     from cartoonset.pipeline import render, render_configs
 
+    pack = SOURCE_PACKS[name]
     car_train, _, train_ids = _cartoons(cartoons, "train", size)
     car_test, test_attrs, test_ids = _cartoons(cartoons, "test", size)
-    src_train_dir, src_test_dir = work / "shaded-train", work / "shaded-test"
+    src_train_dir, src_test_dir = work / f"{pack}-train", work / f"{pack}-test"
     meta = json.loads((Path(cartoons) / "metadata.json").read_text()) if (Path(cartoons) / "metadata.json").exists() else {}
     seed = derive_seed(int(meta.get("seed") or 0), "synthetic-source")
-    say(f"rendering {len(car_train)} training sources and {len(test_ids)} paired test sources in the '{SOURCE_PACK}' style")
-    render(n=len(car_train), out=src_train_dir, seed=seed, size=render_size, pack=SOURCE_PACK, show_progress=False)
-    render_configs(test_attrs, src_test_dir, pack=SOURCE_PACK, size=render_size, show_progress=False)
-    src_train, _, src_train_ids = _cartoons(src_train_dir, "all", size)
-    src_test_ds = CartoonSet(src_test_dir, split="all", target_type=None, aligned=size)
-    src_test_all = to_tensor_cache(src_test_ds, size=size, show_progress=False)
-    pos = {cid: i for i, cid in enumerate(src_test_ds.ids)}
+    say(f"rendering {len(car_train)} training sources and {len(test_ids)} paired test sources in the '{pack}' style")
+    render(n=len(car_train), out=src_train_dir, seed=seed, size=render_size, pack=pack, show_progress=False)
+    render_configs(test_attrs, src_test_dir, pack=pack, size=render_size, show_progress=False)
+    src_train, src_train_ids = _source_images(src_train_dir, pack, size)
+    src_test_all, src_test_ids = _source_images(src_test_dir, pack, size)
+    pos = {cid: i for i, cid in enumerate(src_test_ids)}
     src_test = np.ascontiguousarray(src_test_all[[pos[c] for c in test_ids]])
     roots = {"face": str(src_train_dir), "cartoon": str(cartoons)}
     train_d = DomainArrays({"face": src_train, "cartoon": car_train}, {"face": src_train_ids, "cartoon": train_ids}, roots)
     test_d = DomainArrays({"face": src_test, "cartoon": car_test}, {"face": list(test_ids), "cartoon": test_ids}, roots)
-    return Track("synthetic", train_d, test_d, test_attrs, attribute_names(), paired_attrs=test_attrs,
+    return Track(name, train_d, test_d, test_attrs, attribute_names(), paired_attrs=test_attrs,
                  paired_targets=np.asarray(car_test))
+
+
+def load_track(name: str, cartoons: Path, faces: Path | None, work: Path, say: Callable[[str], None]) -> Track:
+    if name == "faces":
+        return faces_track(cartoons, Path(faces))
+    return synthetic_track(cartoons, work, say=say, name=name)
+
+
+def split_sizes(track: Track) -> dict[str, int]:
+    """The test split's size per domain (the report warns when it is too small to mean anything)."""
+    return {"sources": len(track.test.images["face"]), "cartoons": len(track.test.images["cartoon"])}
 
 
 # ------------------------------------------------------------------------------------------ ruler
@@ -145,9 +187,8 @@ def distilled_f(track: Track, work: Path, steps: int, seed: int, device, say) ->
     if path.exists():
         return path
     say(f"distilling the teacher into DTN's encoder f ({steps} steps)")
-    cache = Path(track.train.roots["face"]) / ".cache"
-    cache.mkdir(parents=True, exist_ok=True)
-    teacher = load_teacher("dlib", np.asarray(track.train.images["face"]), track.train.keys.get("face"), cache)
+    teacher = load_teacher("dlib", np.asarray(track.train.images["face"]), track.train.keys.get("face"),
+                           show_progress=False)  # the table the runs of this track share (cached by content)
     report = distill_teacher(np.asarray(track.train.images["face"]), teacher, steps=steps, seed=seed, out_path=path,
                              device=device, show_progress=False)
     write_json(work / "f.json", report)
@@ -201,130 +242,6 @@ def figure(model_path: Path, track: Track, out: Path, device, count: int = 16) -
     return save_png(out, pairs_grid(picked, translate_images(model, picked, "face", device), columns=4))
 
 
-# ----------------------------------------------------------------------------------------- report
-
-def _fmt(values: Sequence[float], digits: int = 3) -> str:
-    v = np.array([x for x in values if x is not None and np.isfinite(x)], dtype=float)
-    if len(v) == 0:
-        return "—"
-    return f"{v.mean():.{digits}f}" + (f" ± {v.std():.{digits}f}" if len(v) > 1 else "")
-
-
-def summary_plot(rows: list[dict], path: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    keys = [("attr_acc", "attribute acc. vs truth"), ("cycle_acc", "cartoon->face->cartoon acc."),
-            ("fd", "FD (ruler features)"), ("domain_acc", "domain probe acc."), ("diversity", "diversity")]
-    tracks = sorted({r["track"] for r in rows}, key=TRACKS.index)
-    fig, axes = plt.subplots(len(tracks), len(keys), figsize=(4 * len(keys), 3.6 * len(tracks)), squeeze=False)
-    for ti, tr in enumerate(tracks):
-        sub = [r for r in rows if r["track"] == tr]
-        labels = [r["label"] for r in sub]
-        for ki, (k, title) in enumerate(keys):
-            ax = axes[ti, ki]
-            means = [np.nanmean(r["values"][k]) if np.isfinite(r["values"][k]).any() else 0 for r in sub]
-            stds = [np.nanstd(r["values"][k]) if np.isfinite(r["values"][k]).any() else 0 for r in sub]
-            ax.barh(range(len(sub)), means, xerr=stds, color="#4c72b0")
-            ax.set_yticks(range(len(sub)), labels if ki == 0 else [""] * len(sub), fontsize=8)
-            ax.invert_yaxis()
-            ax.set_title(f"{tr}: {title}", fontsize=9)
-            if k == "domain_acc":
-                ax.axvline(0.5, color="k", lw=0.8, ls="--")
-            if k == "diversity":
-                ax.axvline(1.0, color="k", lw=0.8, ls="--")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
-
-
-def write_report(out: Path, rows: list[dict], ruler_report, info: dict) -> Path:
-    fields = ["track", "method", "label", "seeds"] + [f"{k}_{s}" for k, _, _ in METRICS for s in ("mean", "std")]
-    csv_rows = []
-    for r in rows:
-        row = {"track": r["track"], "method": r["method"], "label": r["label"], "seeds": len(r["seeds"])}
-        for k, _, _ in METRICS:
-            v = np.array(r["values"][k], dtype=float)
-            ok = v[np.isfinite(v)]
-            row[f"{k}_mean"] = f"{ok.mean():.5g}" if len(ok) else ""
-            row[f"{k}_std"] = f"{ok.std():.5g}" if len(ok) else ""
-        csv_rows.append(row)
-    write_csv(out / "results.csv", csv_rows, fields)
-
-    lines = ["# XGAN benchmark results", "",
-             f"Command: `{info['command']}`  ",
-             f"Hardware: {info['hardware']}; torch {torch.__version__}; device {info['device']}  ",
-             f"Base preset: `{info['base']}`, {info['steps']} steps per run, seeds {', '.join(map(str, info['seeds']))}; "
-             f"training time summed over the {info['runs']} runs {info['train_seconds'] / 60:.1f} min (from their "
-             f"logged throughput); wall time of this invocation {info['seconds'] / 60:.1f} min"
-             + (f" (it reused {info['reused']} of the {info['runs']} runs, finished by an earlier invocation "
-                f"into the same folder)." if info.get("reused") else "."), ""]
-    lines += ["## The ruler", "",
-              "Every score uses one attribute classifier (a CNN with one head per attribute) trained by the "
-              "benchmark on the target training split and tested on the target test split. Its features "
-              "(penultimate layer) are the space of FD and KID: **these are not Inception-FID/KID** and "
-              "are comparable only within this benchmark.", "",
-              "| attribute | test accuracy |", "|---|---|"]
-    lines += [f"| {k} | {v:.3f} |" for k, v in ruler_report.accuracy.items()]
-    for tr in TRACKS:
-        sub = [r for r in rows if r["track"] == tr]
-        if not sub:
-            continue
-        keep = [(k, lab, better) for k, lab, better in METRICS
-                if any(np.isfinite(np.array(r["values"][k], dtype=float)).any() for r in sub)]
-        lines += ["", f"## Track: {tr}", "", TRACK_TEXT[tr], "",
-                  "| method | " + " | ".join(f"{lab} ({better})" for _, lab, better in keep) + " |",
-                  "|---|" + "---|" * len(keep)]
-        for r in sub:
-            lines.append(f"| {r['label']} | " + " | ".join(_fmt(r["values"][k]) for k, _, _ in keep) + " |")
-        per_key = "attr_acc_per" if tr == "synthetic" else "cycle_acc_per"
-        if any(r["per"].get(per_key) for r in sub):
-            names = list(attribute_names())
-            title = ("Per-attribute accuracy of source->cartoon translations against the truth"
-                     if tr == "synthetic" else "Per-attribute cartoon->face->cartoon agreement")
-            lines += ["", f"{title} (mean over seeds):", "",
-                      "| method | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-            for r in sub:
-                per = r["per"].get(per_key)
-                if per:
-                    lines.append(f"| {r['label']} | " + " | ".join(f"{per[n]:.2f}" for n in names) + " |")
-        lines += ["", "Random test sources, each beside its translation (first seed):", ""]
-        lines += [f"**{r['label']}**  \n![{r['label']}](figures/{tr}-{r['method']}.png)  " for r in sub
-                  if (out / "figures" / f"{tr}-{r['method']}.png").exists()]
-    lines += ["", "![summary](summary.png)", "", METRIC_TEXT]
-    return write_text(out / "results.md", "\n".join(lines) + "\n")
-
-
-TRACK_TEXT = {
-    "synthetic": ("Source domain: attribute vectors rendered in the pack's second style (`shaded`: gradient "
-                  "shading, other proportions, other palette, its own attribute prior); target: the rendered "
-                  "cartoons. Test sources are the target test cartoons' own vectors in the source style, so each "
-                  "translation has a known answer: attribute accuracy and L1 are measured against it."),
-    "faces": ("Source domain: aligned, background-removed photos (facealign); target: the rendered cartoons. "
-              "No ground truth: skin tone and hair lightness measured on each photo are rank-correlated with "
-              "the colours of its predicted cartoon."),
-}
-METRIC_TEXT = """## Metrics
-- **FD / KID**: Fréchet distance and kernel inception distance (x100) between the ruler's features of
-  translated test sources and of real test cartoons (lower: more realistic). Not Inception-based.
-- **attribute acc. vs truth** (synthetic): mean over the 18 attributes of the ruler's prediction on a
-  translation matching the source's known attributes; **L1 to paired target**: mean absolute pixel
-  difference (0-255) to the target-style rendering of the same vector.
-- **cartoon->face->cartoon acc.**: the ruler's attributes of a test cartoon translated to the source
-  domain and back, against the cartoon's own (methods with both directions).
-- **skin tone / hair lightness rank corr.** (faces): Spearman correlation between the luminance measured
-  on the photo (cheeks and forehead; the band above the forehead) and the luminance of the palette colour
-  the ruler predicts for its cartoon.
-- **domain probe acc.**: two-fold cross-validated accuracy of a linear probe telling test source
-  embeddings from test cartoon embeddings (0.5: one shared embedding, the paper's good regime).
-- **semantic consistency dist.**: mean cosine distance between e_source(x) and e_cartoon(g(x)) on test.
-- **diversity**: mean pairwise distance of the ruler's features over translations, divided by the same for
-  real test cartoons (near 0: mode collapse)."""
-
-
 # ------------------------------------------------------------------------------------------- main
 
 def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: str | os.PathLike | None = None,
@@ -341,7 +258,10 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
     unknown = [m for m in chosen if m not in table]
     if unknown:
         raise BenchmarkError(f"unknown method {unknown[0]!r}; methods: {', '.join(table)}")
-    tracks = list(tracks) if tracks else ([t for t in TRACKS if t != "faces" or faces is not None])
+    tracks = list(tracks) if tracks else ([t for t in DEFAULT_TRACKS if t != "faces" or faces is not None])
+    unknown = [t for t in tracks if t not in TRACKS]
+    if unknown:
+        raise BenchmarkError(f"unknown track {unknown[0]!r}; tracks: {', '.join(TRACKS)}")
     if "faces" in tracks and faces is None:
         raise BenchmarkError("the faces track needs --faces (a facealign output folder)")
     dev = pick_device(device)
@@ -360,23 +280,30 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
     ruler_model, ruler_report = ruler(cartoons, out, ruler_steps, 0, str(dev), say)
     say(f"ruler: mean test accuracy {ruler_report.accuracy['mean']:.3f}")
     rows = []
+    sizes: dict[str, dict[str, int]] = {}
     runs = reused = 0
     train_s = 0.0
     for tr in tracks:
         work = out / "data" / tr
         work.mkdir(parents=True, exist_ok=True)
-        track = synthetic_track(cartoons, work, say=say) if tr == "synthetic" else faces_track(cartoons, Path(faces))
+        track = load_track(tr, cartoons, faces, work, say)
+        sizes[tr] = split_sizes(track)
+        if min(sizes[tr].values()) < min(MEANINGFUL_TEST_SIZE.values()):
+            say(f"[{tr}] warning: the test split has {sizes[tr]['sources']} source images and {sizes[tr]['cartoons']} "
+                "cartoons, too few for some metrics to mean anything (results.md says which)")
         f_path = distilled_f(track, work, f_steps, 0, dev, say) if any(table[m].needs_f for m in chosen) else None
         train_attrs = CartoonSet(cartoons, split="train", target_type=None).attrs
         labels = {"oracle": "reference: the true target rendering", "majority": "reference: majority-class guess"}
         for name, scores in reference_rows(track, ruler_model, train_attrs, dev, limit).items():
             rows.append({"track": tr, "method": name, "label": labels[name], "seeds": [0],
                          "values": {k: np.array([scores.get(k, np.nan)], dtype=float) for k, _, _ in METRICS},
-                         "per": {k: scores[k] for k in ("attr_acc_per",) if k in scores}})
+                         "per": {k: scores[k] for k in ("attr_acc_per",) if k in scores},
+                         "unavailable": dict(scores.get("unavailable", {}))})
         for name in chosen:
             method = table[name]
             values = {k: [] for k, _, _ in METRICS}
             per: dict[str, dict] = {}
+            unavailable: dict[str, str] = {}
             for seed in seeds:
                 run_dir = out / "runs" / tr / name / f"seed{seed}"
                 say(f"[{tr}] {method.label}, seed {seed}")
@@ -387,6 +314,7 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
                 scores = score_one(model_path, track, ruler_model, dev, limit)
                 for k, _, _ in METRICS:
                     values[k].append(scores.get(k, float("nan")))
+                unavailable.update(scores.get("unavailable", {}))
                 for key in ("attr_acc_per", "cycle_acc_per"):
                     if key in scores:
                         acc = per.setdefault(key, {n: [] for n in scores[key]})
@@ -396,8 +324,9 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
                     figure(model_path, track, out / "figures" / f"{tr}-{name}.png", dev)
             rows.append({"track": tr, "method": name, "label": method.label, "seeds": list(seeds),
                          "values": {k: np.array(v, dtype=float) for k, v in values.items()},
-                         "per": {k: {n: float(np.mean(v)) for n, v in d.items()} for k, d in per.items()}})
+                         "per": {k: {n: float(np.mean(v)) for n, v in d.items()} for k, d in per.items()},
+                         "unavailable": unavailable})
     summary_plot(rows, out / "summary.png")
     info["seconds"] = time.perf_counter() - t0
     info["runs"], info["reused"], info["train_seconds"] = runs, reused, train_s
-    return write_report(out, rows, ruler_report, info)
+    return write_report(out, rows, ruler_report, info, sizes)

@@ -9,9 +9,22 @@ from __future__ import annotations
 import numpy as np
 
 
+class NotEnoughSamples(ValueError):
+    """A metric was asked of fewer samples than it can be computed from; the message says how many."""
+
+
+def require_samples(what: str, minimum: int, **sets: int) -> None:
+    """Raise :class:`NotEnoughSamples` unless every named set has at least ``minimum`` rows."""
+    short = {k: n for k, n in sets.items() if n < minimum}
+    if short:
+        have = ", ".join(f"{n} {k}" for k, n in short.items())
+        raise NotEnoughSamples(f"{what} needs at least {minimum} samples per set, got {have}")
+
+
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Fréchet distance between Gaussians fitted to two feature sets (rows are samples)."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    require_samples("FD", 2, translations=len(a), references=len(b))  # a covariance needs two rows
     mu_a, mu_b = a.mean(0), b.mean(0)
     ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     # tr sqrt(ca cb) = sum sqrt(eig(sqrt(ca) cb sqrt(ca))), all symmetric PSD: stable via eigh.
@@ -26,6 +39,7 @@ def kernel_inception_distance(a: np.ndarray, b: np.ndarray, subsets: int = 20, s
                               seed: int = 0) -> tuple[float, float]:
     """Unbiased MMD^2 with the cubic polynomial kernel (KID), mean and std over random subsets."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    require_samples("KID", 2, translations=len(a), references=len(b))  # the unbiased MMD divides by m(m-1)
     d = a.shape[1]
     m = min(subset_size, len(a), len(b))
     rng = np.random.default_rng(seed)
