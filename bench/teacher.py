@@ -30,7 +30,7 @@ def faces(n: int) -> np.ndarray:
     import skimage.data
 
     from cartoonset.common.seeding import rng
-    from facealign.pipeline import align_image
+    from facealign import align_image
 
     hopper = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
     crops = [align_image(src).crops[64][..., :3] for src in (hopper, skimage.data.astronaut())]

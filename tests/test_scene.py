@@ -127,11 +127,10 @@ def test_render_is_the_same_in_any_worker(tmp_path):
 
 def test_portrait_pack_is_what_the_generator_writes(tmp_path):
     sys.path.insert(0, str(ASSETS.parent))
-    from assets.generator import hair
     from assets.generator.build import build_pack
     from assets.generator.style import load_style
 
-    build_pack(tmp_path / "portrait", load_style("portrait"), hair)
+    build_pack(tmp_path / "portrait", load_style("portrait"))
     ours = {p.relative_to(ASSETS / "portrait"): p for p in (ASSETS / "portrait").rglob("*") if p.is_file()}
     theirs = {p.relative_to(tmp_path / "portrait"): p for p in (tmp_path / "portrait").rglob("*") if p.is_file()}
     assert set(ours) == set(theirs)

@@ -17,7 +17,7 @@ def faces():
     import matplotlib
     import skimage.data
 
-    from facealign.pipeline import align_image
+    from facealign import align_image
 
     hopper = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
     crops = [align_image(src).crops[64][..., :3] for src in (hopper, skimage.data.astronaut())]
