@@ -135,6 +135,12 @@ class Pack:
     def counts(self) -> dict[str, int]:
         return {a.name: a.variants for a in self.attributes}
 
+    @property
+    def sample_counts(self) -> dict[str, int]:
+        """Variants the sampler draws from: a palette may hold extra colours past the release's
+        count, which exist only before filtering (a filter must remove them)."""
+        return {a.name: len(self.palettes.get(a.name, ())) or a.variants for a in self.attributes}
+
     def colour(self, attribute: str, index: int) -> str:
         return self.palettes[attribute][index].rgb
 
@@ -262,7 +268,7 @@ def _load(root: Path) -> Pack:
         if a.group != "colour":
             continue
         entries = need(pal_doc, a.name, "[palettes]", list)
-        if len(entries) != a.variants:
+        if len(entries) < a.variants:
             raise PackError(f"{where}: [palettes].{a.name}: {len(entries)} colours, the attribute has {a.variants} variants")
         cols = []
         for i, e in enumerate(entries):
@@ -279,19 +285,20 @@ def _load(root: Path) -> Pack:
         if extra not in palettes:
             raise PackError(f"{where}: [palettes].{extra}: not a colour attribute")
 
-    # -- sampling weights
-    weights = {a.name: np.ones(a.variants) for a in schema}
+    # -- sampling weights (over the sampled variants: a palette's extra colours included)
+    drawn = {**counts, **{k: len(v) for k, v in palettes.items()}}
+    weights = {a.name: np.ones(drawn[a.name]) for a in schema}
     for attr, w in doc.get("weights", {}).items():
         ctx = f"[weights].{attr}"
         if attr not in counts:
             raise PackError(f"{where}: {ctx}: unknown attribute")
         if isinstance(w, list):
-            if len(w) != counts[attr]:
-                raise PackError(f"{where}: {ctx}: {len(w)} weights for {counts[attr]} variants")
+            if len(w) != drawn[attr]:
+                raise PackError(f"{where}: {ctx}: {len(w)} weights for {drawn[attr]} variants")
             weights[attr] = np.array(w, dtype=float)
         elif isinstance(w, dict):
             for k, v in w.items():
-                if not str(k).isdigit() or int(k) >= counts[attr]:
+                if not str(k).isdigit() or int(k) >= drawn[attr]:
                     raise PackError(f"{where}: {ctx}.{k}: not a variant index of {attr}")
                 weights[attr][int(k)] = float(v)
         else:
@@ -415,7 +422,7 @@ def _load(root: Path) -> Pack:
                 if attr not in counts:
                     raise PackError(f"{where}: {ctx}.{key}: unknown attribute '{attr}'")
                 vals = vals if isinstance(vals, list) else [vals]
-                if not all(isinstance(v, int) and 0 <= v < counts[attr] for v in vals):
+                if not all(isinstance(v, int) and 0 <= v < drawn[attr] for v in vals):
                     raise PackError(f"{where}: {ctx}.{key}.{attr}: values must be variant indices of {attr}")
                 c[attr] = frozenset(vals)
             conds[key] = c
@@ -431,6 +438,12 @@ def _load(root: Path) -> Pack:
         rules.append(Rule(rname, conds["when"], conds["unless"], similar))
     if len({r.name for r in rules}) != len(rules):
         raise PackError(f"{where}: [[filters]]: rule names must be unique")
+    for attr, n in drawn.items():  # extra palette colours must never reach a filtered render
+        extra = set(range(counts[attr], n))
+        if extra and not any(set(r.when) == {attr} and extra <= r.when[attr] and not r.unless and not r.similar
+                             for r in rules):
+            raise PackError(f"{where}: [palettes].{attr}: colours {sorted(extra)} lie past the release's "
+                            f"{counts[attr]} variants; add a filter with when = {{{attr} = {sorted(extra)}}}")
 
     # -- artwork files: every file every configuration can select, parsed and checked
     artworks: dict[str, Artwork] = {}

@@ -1,7 +1,6 @@
 """``cartoonset stats``: how often each variant occurs in a folder, and what the filters removed."""
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .common.atomic import atomic_path
-from .index import load_index
+from .index import load_index, read_metadata
 from .schema import release_schema
 
 
@@ -25,12 +24,19 @@ class DatasetStats:
         lines = [f"{self.n} cartoons in {self.root}", f"{'attribute':22s} {'variants':>8s}  min / mean / max count"]
         for a in release_schema():
             c = self.counts[a.name]
-            lines.append(f"{a.name:22s} {a.variants:8d}  {c.min():d} / {c.mean():.1f} / {c.max():d}"
+            lines.append(f"{a.name:22s} {len(c):8d}  {c.min():d} / {c.mean():.1f} / {c.max():d}"
                          + ("   (unused variants: " + ", ".join(map(str, np.flatnonzero(c == 0))) + ")" if (c == 0).any() else ""))
         if self.rejected:
             lines.append(f"realism filters ({self.candidates} candidates examined):")
             lines += [f"  {k}: {v}" for k, v in self.rejected.items()]
         return "\n".join(lines)
+
+    layout: str = "flat"
+
+    def default_plot_path(self) -> Path | None:
+        """``stats.png`` beside our render's ``metadata.json`` (never inside an image folder, and
+        never in a folder the toolkit did not write: Google's releases get none)."""
+        return self.root / "stats.png" if self.layout.startswith("render") else None
 
     def plot(self, path: str | os.PathLike) -> Path:
         import matplotlib
@@ -41,7 +47,7 @@ class DatasetStats:
         schema = release_schema()
         fig, axes = plt.subplots(6, 3, figsize=(15, 18))
         for ax, a in zip(axes.flat, schema):
-            ax.bar(np.arange(a.variants), self.counts[a.name], color="#4c72b0", width=0.85)
+            ax.bar(np.arange(len(self.counts[a.name])), self.counts[a.name], color="#4c72b0", width=0.85)
             ax.set_title(f"{a.name} ({a.group})", fontsize=10)
             ax.tick_params(labelsize=7)
         fig.suptitle(f"{self.root.name}: {self.n} cartoons", fontsize=14)
@@ -55,10 +61,9 @@ class DatasetStats:
 
 def dataset_stats(root: str | os.PathLike) -> DatasetStats:
     idx = load_index(root)
-    counts = {a.name: np.bincount(idx.attrs[:, j], minlength=a.variants) for j, a in enumerate(release_schema())}
-    st = DatasetStats(idx.root, len(idx), counts)
-    meta = idx.root / "metadata.json"
-    if meta.is_file():
-        m = json.loads(meta.read_text("utf-8"))
+    counts = {a.name: np.bincount(idx.attrs[:, j], minlength=idx.counts[a.name]) for j, a in enumerate(release_schema())}
+    st = DatasetStats(idx.root, len(idx), counts, layout=idx.layout)
+    m = read_metadata(idx.root) if idx.layout.startswith("render") else None
+    if m:
         st.rejected, st.candidates = m.get("rejected", {}), m.get("candidates")
     return st

@@ -102,7 +102,7 @@ def test_transform_count_mismatch(pack_copy):
 
 
 def test_filter_rule_unknown_attribute(pack_copy):
-    edit(pack_copy / "pack.toml", "when = {hair_color = [8, 9]}", "when = {hat_color = [8, 9]}")
+    edit(pack_copy / "pack.toml", "when = {hair_color = [10, 11]}", "when = {hat_color = [10, 11]}")
     with pytest.raises(PackError, match=r"'unusual hair colour'\.when: unknown attribute 'hat_color'"):
         load_pack(pack_copy)
 
