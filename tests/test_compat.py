@@ -20,6 +20,7 @@ import pytest
 from PIL import Image
 
 from cartoonset import CartoonSet
+from cartoonset.pack import bundled_packs
 from cartoonset.pipeline import render
 from cartoonset.schema import attribute_names
 
@@ -239,3 +240,36 @@ def test_the_naive_loaders_do_break_on_extra_files(renders):
         glob_png_loader(str(bad))
     with pytest.raises(Exception):
         listing_pandas_loader(str(bad))
+
+
+# --------------------------------------------------------------- hair colours, white under alpha
+
+def test_2000_default_renders_have_all_ten_natural_hair_colours(tmp_path):
+    from cartoonset.pack import load_pack
+    from cartoonset.sampler import select
+
+    pack = load_pack("default")
+    col = pack.attribute_names.index("hair_color")
+    kept = select(pack, 0, 2000)  # exactly what `cartoonset render --n 2000 --seed 0` renders
+    counts = np.bincount(kept.attrs[:, col], minlength=10)
+    assert len(counts) == 10 and (counts > 0).all(), counts
+    unusual = next(r for r in pack.filters if r.name == "unusual hair colour")
+    assert sorted(unusual.when["hair_color"]) == [10, 11]
+    assert {pack.palettes["hair_color"][i].name for i in (10, 11)} == {"pink", "green"}
+    raw = select(pack, 0, 2000, filter=False)  # unfiltered: the extra colours appear past index 9
+    assert raw.attrs[:, col].max() == 11 and raw.counts["hair_color"] == 12
+    out = render(n=40, out=tmp_path / "raw", seed=0, size=32, workers=1, filter=False, show_progress=False)
+    lines = [p.read_text().splitlines() for p in (out.out / "images").glob("cs*.csv")]
+    assert {next(l for l in f if l.startswith('"hair_color"')).split(", ")[2] for f in lines} == {"12"}
+    assert len(CartoonSet(out.out, split="all")) == 40  # and our loader reads the stated count
+
+
+@pytest.mark.parametrize("pack_name", ["mini", *bundled_packs()])
+def test_transparent_pixels_are_stored_white(pack_name, mini_pack, tmp_path):
+    pack = mini_pack if pack_name == "mini" else pack_name
+    out = render(n=3, out=tmp_path / "w", seed=1, size=64, workers=1, pack=pack, show_progress=False).out
+    for png in (out / "images").glob("cs*.png"):
+        rgba = np.asarray(Image.open(png))
+        clear = rgba[..., 3] == 0
+        assert clear.mean() > 0.1 and (rgba[clear][:, :3] == 255).all()
+        assert np.asarray(Image.open(png).convert("RGB"))[0, 0].tolist() == [255, 255, 255]
