@@ -251,7 +251,7 @@ def _read_render(root: Path, layout: str, meta: dict, csv_names: list[str]) -> C
     if not path.is_file():
         raise DatasetError(f"{root}: unfinished render (no {lay.INDEX} yet); rerun the same "
                            "`cartoonset render` command to finish it")
-    need = ["file", "id", *names, *lay.landmark_columns()]
+    need = lay.index_columns(names)  # the writer's columns (cartoonset.layout), checked by the reader
     done = set(csv_names)
     complete = bool(meta.get("complete"))
     files, ids, rows, lms = [], [], [], []

@@ -273,3 +273,18 @@ def test_transparent_pixels_are_stored_white(pack_name, mini_pack, tmp_path):
         clear = rgba[..., 3] == 0
         assert clear.mean() > 0.1 and (rgba[clear][:, :3] == 255).all()
         assert np.asarray(Image.open(png).convert("RGB"))[0, 0].tolist() == [255, 255, 255]
+
+
+def test_stats_never_writes_into_an_image_folder(renders, google, tmp_path):
+    import subprocess
+    import sys
+
+    before = _snapshot(google["flat"])
+    r = subprocess.run([sys.executable, "-m", "cartoonset.cli", "stats", str(google["flat"])],
+                       capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert r.returncode == 0, r.stderr[-1000:]
+    assert "no plot written" in r.stdout and _snapshot(google["flat"]) == before
+    r = subprocess.run([sys.executable, "-m", "cartoonset.cli", "stats", str(renders["flat"] / "images")],
+                       capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert r.returncode == 0 and f"wrote {renders['flat'] / 'stats.png'}" in r.stdout
+    assert not list((renders["flat"] / "images").glob("*stats*"))
