@@ -85,10 +85,13 @@ def csv_text(names: Sequence[str], counts: Mapping[str, int], values: Sequence[i
 
 
 def white_under_alpha(rgba: np.ndarray) -> np.ndarray:
-    """Fully transparent pixels get white colour channels (alpha stays exact): readers that drop
-    alpha (``[..., :3]``, ``convert("RGB")``, OpenCV) then show the cartoon on white, not black."""
-    clear = rgba[..., 3] == 0
-    rgba[clear, :3] = 255
+    """Fully transparent pixels get white colour channels, in place (alpha stays exact): readers that
+    drop alpha (``[..., :3]``, ``convert("RGB")``, OpenCV) then show the cartoon on white, not black."""
+    import cv2
+
+    rgba = np.ascontiguousarray(rgba)
+    clear = cv2.compare(rgba[..., 3], 0, cv2.CMP_EQ)  # OR-ing 255 into only those pixels sets white
+    cv2.bitwise_or(rgba, (255, 255, 255, 0), dst=rgba, mask=clear)
     return rgba
 
 
