@@ -342,9 +342,9 @@ def write_selection(pack: Pack, sel: Selection, out: str | os.PathLike, key: dic
     n = len(sel)
     layout = lay.check_layout(key.get("layout", "flat"))
     _check_folder(out, key, n)
-    if not (out / lay.METADATA).exists():
-        write_json(out / lay.METADATA, _metadata(pack, sel, key, n, False, renderer))
-    # The index first: a loader of an unfinished folder knows the whole set and what is missing.
+    # Not complete until the end (a longer --n over a finished folder included), and the index
+    # first: a loader of an unfinished folder knows the whole set and what is missing.
+    write_json(out / lay.METADATA, _metadata(pack, sel, key, n, False, renderer))
     write_csv(out / lay.INDEX, index_rows(pack, sel, size, layout), index_fields(sel.names))
     for folder in lay.image_folders(layout):
         (out / folder).mkdir(parents=True, exist_ok=True)

@@ -194,6 +194,10 @@ def test_unfinished_render_loads_what_is_there_with_a_warning(mini_pack, tmp_pat
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(CartoonSet(out, split="all")) == 30
+    # growing a finished render: unfinished again until the longer run's last shard is done
+    render(n=40, out=out, seed=5, size=64, workers=1, pack=mini_pack, show_progress=False, shard="0/4")
+    with pytest.warns(IncompleteRenderWarning, match=r"\b[0-9] of 40 cartoons are not written yet"):
+        assert 30 < len(CartoonSet(out, split="all")) < 40
 
 
 def test_release_folders_are_picked_by_release(g10k, g100k, tmp_path):
