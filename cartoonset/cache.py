@@ -76,10 +76,13 @@ def to_tensor_cache(dataset, size: int = 64, path: str | os.PathLike | None = No
                     cache_dir: str | os.PathLike | None = None) -> np.ndarray:
     """A read-only uint8 memmap (len(dataset), size, size, 3) of the dataset's images (RGB).
 
-    Built once (in parallel) and reused: the file name encodes what the pixels depend on.
+    Built once (in parallel) and reused: the file name encodes what the pixels depend on. It lives
+    at ``path``, else in ``cache_dir`` (else the dataset's ``cache_dir``, else the toolkit's cache
+    folder, :func:`cartoonset.common.cachedir.cache_dir`).
     """
     from filelock import FileLock
 
+    cache_dir = cache_dir if cache_dir is not None else getattr(dataset, "cache_dir", None)
     path = Path(path) if path is not None else cache_path_for(dataset, size, cache_dir)
     n = len(dataset)
     arr = _open_valid(path, n, size)

@@ -45,7 +45,7 @@ class CartoonSet(FolderDataset):
         release: which of ``root/cartoonset10k`` and ``root/cartoonset100k`` to read (and to
             download); ``None``: the one there (10k when both are).
         split_file: a file written by :func:`cartoonset.common.splits.write_split_file` that fixes the split.
-        cache_dir: where the parsed index is cached.
+        cache_dir: where the parsed index (and :func:`cartoonset.to_tensor_cache`'s array) is cached.
 
     A sample is ``(image, target)``: ``image`` a PIL image (RGB, or RGBA when ``background`` is None)
     unless ``transform`` changes it; ``attr`` a LongTensor of the 18 variant indices in the release's
@@ -69,7 +69,7 @@ class CartoonSet(FolderDataset):
         if aligned is not None and aligned < 8:
             raise ValueError("aligned must be a crop side of at least 8 pixels, or None")
         self.aligned, self.background = aligned, (tuple(background) if background is not None else None)
-        self.release = release
+        self.release, self.cache_dir = release, cache_dir
         if download:
             from .download import download_release
 

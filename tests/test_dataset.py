@@ -305,3 +305,10 @@ def test_tensor_cache_concurrent_builders_and_a_killed_build(tmp_path):
     assert [q.returncode for q in procs] == [0, 0], [o[1][-800:] for o in outs]
     assert all(o[0].strip() == "built" for o in outs)
     assert sorted(f for f in os.listdir(path.parent) if not f.endswith(".lock")) == ["t.npy"]
+
+
+def test_cache_dir_argument_reaches_the_tensor_cache(ours, tmp_path):
+    ds = CartoonSet(ours, split="test", aligned=16, cache_dir=tmp_path / "mine")
+    arr = to_tensor_cache(ds, size=16, show_progress=False)
+    assert Path(arr.filename).is_relative_to(tmp_path / "mine")
+    assert list((tmp_path / "mine").glob("index-*.npz"))
