@@ -197,3 +197,13 @@ def test_unsafe_archive_members_rejected(tmp_path, name, kind):
         safe_extract(archive, tmp_path / "out")
     assert not (tmp_path / "out").exists() and not (tmp_path / "evil.txt").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["a.tgz"]
+
+
+def test_mirror_is_used_when_the_primary_address_fails(server, archives, monkeypatch, tmp_path):
+    Handler.routes = {"/mirror/cartoonset10k.tgz": (200, "application/x-gzip", archives["10k"])}
+    table = tmp_path / "releases.toml"
+    table.write_text(f'[10k]\nurl = "{server}/gone/cartoonset10k.tgz"\nmirror = "{server}/mirror/cartoonset10k.tgz"\n'
+                     f'folder = "cartoonset10k"\nimages = 20\nsha256 = "{hashlib.sha256(archives["10k"]).hexdigest()}"\n')
+    monkeypatch.setenv("CARTOONSET_RELEASES", str(table))
+    assert len(CartoonSet(tmp_path / "data", split="all", download=True)) == 20
+    assert [p for p, _ in Handler.log] == ["/gone/cartoonset10k.tgz", "/mirror/cartoonset10k.tgz"]
