@@ -26,14 +26,18 @@ def main() -> None:
 @click.option("--pack", default=None, help="Pack folder or bundled pack name (default: default).")
 @click.option("--renderer", type=click.Choice(["fast", "reference"]), default="fast", show_default=True)
 @click.option("--no-filter", is_flag=True, help="Keep samples the realism filters would reject.")
-def render(n, out, seed, size, workers, shard, pack, renderer, no_filter):
-    """Render N cartoons into OUT in Google's CartoonSet format (resumable)."""
+@click.option("--layout", type=click.Choice(["flat", "nested"]), default="flat", show_default=True,
+              help="OUT/images as CartoonSet10k (flat) or CartoonSet100k (folders 0..9) lays it out.")
+def render(n, out, seed, size, workers, shard, pack, renderer, no_filter, layout):
+    """Render N cartoons into OUT in Google's CartoonSet format (resumable).
+
+    OUT holds metadata.json and index.csv; the csX.png + csX.csv pairs are in OUT/images."""
     from .pack import PackError
     from .pipeline import RenderError, render as run
 
     try:
         report = run(n=n, out=out, seed=seed, size=size, workers=workers, shard=shard, pack=pack,
-                     renderer=renderer, filter=not no_filter)
+                     renderer=renderer, filter=not no_filter, layout=layout)
     except (PackError, RenderError, ValueError) as e:
         _fail(e)
     click.echo(report.summary())
@@ -84,7 +88,7 @@ def preview(out, n, seed, pack, vary, fixed, tile, no_filter):
 @main.command()
 @click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Histogram PNG (default: ROOT/stats.png).")
+              help="Histogram PNG (default: stats.png beside our render's metadata.json; none for other folders).")
 def stats(root, plot):
     """Per-attribute histograms (PNG and text table) and filter counts of a CartoonSet folder."""
     from .index import DatasetError
@@ -92,26 +96,30 @@ def stats(root, plot):
 
     try:
         st = dataset_stats(root)
-        path = st.plot(plot or root / "stats.png")
+        target = plot or st.default_plot_path()
+        path = st.plot(target) if target is not None else None
     except (DatasetError, OSError) as e:
         _fail(e)
     click.echo(st.table())
-    click.echo(f"wrote {path}")
+    click.echo(f"wrote {path}" if path else "no plot written (not our render: pass --plot FILE)")
 
 
 @main.command("export-hf")
 @click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("out", type=click.Path(path_type=Path))
-@click.option("--split", type=click.Choice(["train", "test", "all"]), default="all", show_default=True)
+@click.option("--split", type=click.Choice(["train", "test", "all"]), default=None,
+              help="Export one split (default: a DatasetDict with train and test).")
 def export_hf(root, out, split):
-    """Export a CartoonSet to HuggingFace datasets: OUT.parquet, or a save_to_disk folder."""
+    """Export a CartoonSet to HuggingFace datasets: a save_to_disk folder OUT (train and test, the
+    columns of the hub's cgarciae/cartoonset), or one --split as OUT.parquet."""
     from .dataset import CartoonSet
     from .hf import export
     from .index import DatasetError
 
     try:
-        path = export(CartoonSet(root, split=split, target_type=None), out)
-    except (DatasetError, ImportError) as e:
+        names = [split] if split else ["train", "test"]
+        path = export({s: CartoonSet(root, split=s, target_type=None) for s in names}, out)
+    except (DatasetError, ImportError, ValueError, OSError) as e:
         _fail(e)
     click.echo(f"wrote {path}")
 

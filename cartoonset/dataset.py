@@ -9,24 +9,23 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from PIL import Image
 
-from .index import CartoonIndex, DatasetError, load_index
-from .schema import attribute_names
-from .common.splits import check_split, filter_ids, read_split_file
+from .common.splits import filter_ids, read_split_file
 from .common.template import FACE_TEMPLATE, alignment_matrix, warp
-
-try:
-    from torch.utils.data import Dataset as _Base
-except ImportError:  # pragma: no cover - torch is a dependency, but keep the reader usable without it
-    _Base = object
+from .common.vision import DatasetError, FolderDataset, open_image
+from .index import CartoonIndex, load_index
+from .schema import attribute_names
 
 TARGET_TYPES = ("attr", "landmarks", "attr_dict", "id")
 
 
-class CartoonSet(_Base):
+class CartoonSet(FolderDataset):
     """Cartoon faces with their 18 attributes (and landmarks, for our renders).
 
-    Reads a folder written by ``cartoonset render`` or Google's CartoonSet10k (flat) / CartoonSet100k
-    (sub-folders ``0``..``9``) exactly as they unpack; the layout is detected.
+    Reads a folder written by ``cartoonset render`` (either ``--layout``; its ``images`` folder may
+    be given too) or Google's CartoonSet10k (flat) / CartoonSet100k (sub-folders ``0``..``9``)
+    exactly as they unpack; the layout is detected. Nothing is written into the folder: the parsed
+    index is cached in ``cache_dir`` (default ``$CARTOONSET_CACHE``, else ``~/.cache/cartoonset``),
+    so a read-only copy loads.
 
     Args:
         root: the dataset folder.
@@ -35,50 +34,54 @@ class CartoonSet(_Base):
         target_type: ``"attr"``, ``"landmarks"``, ``"attr_dict"`` or ``"id"``, or a list of them
             (the target is then a tuple in that order); ``None`` or ``[]`` for no target.
         transform: applied to the PIL image. target_transform: applied to the target.
-        download: fetch and unpack Google's release (``release="10k"`` or ``"100k"``) into ``root``
-            when ``root`` holds no CartoonSet yet.
+        download: fetch, verify and unpack Google's release (``release="10k"`` or ``"100k"``) into
+            ``root`` when ``root`` does not hold that release yet.
         aligned: ``None`` for the stored image, or a side in pixels for a crop aligned to the shared
             face template (irises and mouth, as the paper centre-aligns cartoons). Google's releases
             carry no landmarks: their aligned crop is the bounding box of the non-transparent pixels,
             padded to a square and resized.
         background: RGB the transparent background is composited on (white by default); ``None``
             keeps RGBA.
+        release: which of ``root/cartoonset10k`` and ``root/cartoonset100k`` to read (and to
+            download); ``None``: the one there (10k when both are).
         split_file: a file written by :func:`cartoonset.common.splits.write_split_file` that fixes the split.
+        cache_dir: where the parsed index (and :func:`cartoonset.to_tensor_cache`'s array) is cached.
 
     A sample is ``(image, target)``: ``image`` a PIL image (RGB, or RGBA when ``background`` is None)
     unless ``transform`` changes it; ``attr`` a LongTensor of the 18 variant indices in the release's
     order (:data:`attribute_names`); ``landmarks`` a FloatTensor (4, 2) of (x, y) for eye_left,
     eye_right, mouth and nose_tip in pixels of the returned image (continuous, (0, 0) at the top-left
     corner); ``attr_dict`` ``{name: index}``; ``id`` the X of ``csX.png``.
+
+    A render that is still running (or was interrupted) loads the cartoons written so far with an
+    :class:`~cartoonset.index.IncompleteRenderWarning` naming how many are missing.
     """
 
+    TARGET_TYPES = TARGET_TYPES
     attribute_names = attribute_names()
 
     def __init__(self, root: str | os.PathLike, split: str = "train", target_type: str | Sequence[str] | None = "attr",
                  transform: Callable | None = None, target_transform: Callable | None = None,
                  download: bool = False, aligned: int | None = None, background: tuple[int, int, int] | None = (255, 255, 255),
-                 release: str = "10k", split_file: str | os.PathLike | None = None):
-        self.root = Path(root)
-        self.split = check_split(split)
-        self.target_type = [] if target_type is None else ([target_type] if isinstance(target_type, str) else list(target_type))
-        for t in self.target_type:
-            if t not in TARGET_TYPES:
-                raise ValueError(f"target_type must be one of {', '.join(TARGET_TYPES)}; got {t!r}")
+                 release: str | None = None, split_file: str | os.PathLike | None = None,
+                 cache_dir: str | os.PathLike | None = None):
+        super().__init__(root, split, target_type, transform, target_transform)
         if aligned is not None and aligned < 8:
             raise ValueError("aligned must be a crop side of at least 8 pixels, or None")
-        self.transform, self.target_transform = transform, target_transform
         self.aligned, self.background = aligned, (tuple(background) if background is not None else None)
+        self.release, self.cache_dir = release, cache_dir
         if download:
             from .download import download_release
 
             try:
-                load_index(self.root)
+                load_index(self.root, cache_dir=cache_dir, release=release or "10k")
             except DatasetError:
-                download_release(self.root, release)
-        self.index: CartoonIndex = load_index(self.root)
+                download_release(self.root, release or "10k")
+        self.index: CartoonIndex = load_index(self.root, cache_dir=cache_dir,
+                                              release=release or ("10k" if download else None))
         if "landmarks" in self.target_type and self.index.landmarks is None:
-            raise ValueError(f"{self.index.root}: this set has no landmarks (Google's releases carry none); "
-                             "use target_type='attr'")
+            raise DatasetError(f"{self.index.root}: this set has no landmarks (Google's releases carry none); "
+                               "use target_type='attr'")
         assignment = read_split_file(split_file) if split_file else None
         keep = set(filter_ids(self.index.ids, split, assignment))
         self.rows = np.array([i for i, cid in enumerate(self.index.ids) if cid in keep], dtype=np.int64)
@@ -99,15 +102,7 @@ class CartoonSet(_Base):
         return self.index.root / self.index.files[self.rows[i]]
 
     def _read(self, i: int) -> Image.Image:
-        path = self._path(i)
-        try:
-            im = Image.open(path)
-            im.load()
-        except FileNotFoundError:
-            raise DatasetError(f"{path}: missing image (the CSV is there but the PNG is not)") from None
-        except OSError as e:
-            raise DatasetError(f"{path}: unreadable image ({e})") from None
-        return im.convert("RGBA")
+        return open_image(self._path(i)).convert("RGBA")
 
     def _matrix(self, i: int, im: Image.Image) -> np.ndarray:
         """The map from stored-image pixels to the aligned crop."""
@@ -155,7 +150,10 @@ class CartoonSet(_Base):
         m = alignment_matrix(lm[:3], self.aligned, FACE_TEMPLATE)
         return lm @ m[:, :2].T + m[:, 2]
 
-    def _target(self, i: int, kind: str) -> Any:
+    def image(self, i: int) -> Image.Image:
+        return Image.fromarray(self.image_array(i))
+
+    def target_of(self, i: int, kind: str) -> Any:
         import torch
 
         if kind == "attr":
@@ -166,28 +164,74 @@ class CartoonSet(_Base):
             return dict(zip(self.attribute_names, map(int, self.index.attrs[self.rows[i]])))
         return self.index.ids[self.rows[i]]
 
-    def __getitem__(self, i: int):
-        if not -len(self) <= i < len(self):
-            raise IndexError(f"index {i} out of range for {len(self)} samples")
-        i = i % len(self)
-        arr = self.image_array(i)
-        image = Image.fromarray(arr)
-        if self.transform is not None:
-            image = self.transform(image)
-        targets = [self._target(i, t) for t in self.target_type]
-        target = None if not targets else (targets[0] if len(targets) == 1 else tuple(targets))
-        if target is not None and self.target_transform is not None:
-            target = self.target_transform(target)
-        return image, target
+    def variant_names(self) -> dict[str, list[str] | None]:
+        """Per attribute, the names of its variants when the rendering pack has them (a bundled
+        pack of the recorded name and version), else None (Google's releases name none)."""
+        from .index import read_metadata
+        from .pack import PackError, load_pack
+
+        out: dict[str, list[str] | None] = {a: None for a in self.attribute_names}
+        meta = read_metadata(self.index.root) if self.index.layout.startswith("render") else None
+        if not meta or not meta.get("pack"):
+            return out
+        try:
+            pack = load_pack(str(meta["pack"]))
+        except PackError:
+            return out
+        if pack.version != meta.get("pack_version"):
+            return out
+        for a in self.attribute_names:
+            n = self.index.counts[a]
+            if a in pack.palettes and len(pack.palettes[a]) >= n:
+                out[a] = [pack.palettes[a][i].name for i in range(n)]
+            elif a in pack.names and len(pack.names[a]) == n:
+                out[a] = list(pack.names[a])
+        return out
+
+    def hf_features(self) -> dict:
+        """The columns of :func:`cartoonset.hf.export` (those of the hub's ``cgarciae/cartoonset``
+        first: ``img_bytes``, each attribute, each ``{attribute}_num_categories``)."""
+        import datasets
+
+        from .hf import class_label
+        from .layout import LANDMARKS
+
+        names = self.variant_names()
+        f: dict = {"img_bytes": datasets.Value("binary")}
+        for a in self.attribute_names:
+            f[a] = class_label(self.index.counts[a], names[a])
+            f[f"{a}_num_categories"] = datasets.Value("int64")
+        f["id"] = datasets.Value("string")
+        if self.index.landmarks is not None:
+            for name in LANDMARKS:
+                f[name] = datasets.Sequence(datasets.Value("float32"), length=2)
+        return f
+
+    def hf_rows(self):
+        """One dict per sample for :meth:`hf_features` (the stored PNG bytes, not re-encoded)."""
+        from .layout import LANDMARKS
+
+        idx, counts = self.index, self.index.counts
+        for i, r in enumerate(self.rows):
+            row: dict = {"img_bytes": self._path(i).read_bytes()}
+            for a, v in zip(self.attribute_names, idx.attrs[r]):
+                row[a], row[f"{a}_num_categories"] = int(v), counts[a]
+            row["id"] = idx.ids[r]
+            if idx.landmarks is not None:
+                row.update({n: [float(c) for c in idx.landmarks[r, j]] for j, n in enumerate(LANDMARKS)})
+            yield row
 
     def cache_key(self) -> str:
-        """What the decoded pixels depend on (for :func:`cartoonset.to_tensor_cache`)."""
+        """What the decoded pixels depend on (for :func:`cartoonset.to_tensor_cache`): the folder,
+        the render that wrote it, the files of this split and how they are decoded."""
         h = hashlib.blake2b(digest_size=10)
+        h.update(str(self.index.root.resolve()).encode())
+        meta = self.index.root / "metadata.json"
+        if meta.is_file():
+            h.update(meta.read_bytes())
         h.update("\n".join(self.index.files[r] for r in self.rows).encode())
         return f"cartoonset-{self.split}-a{self.aligned}-bg{self.background}-{len(self)}-{h.hexdigest()}"
 
     def extra_repr(self) -> str:
-        return f"root={self.index.root}, layout={self.index.layout}, split={self.split}, aligned={self.aligned}"
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({len(self)} samples, {self.extra_repr()})"
+        return (f"Split: {self.split}\nLayout: {self.index.layout}\nAligned: {self.aligned}"
+                + (f"\nData: {self.index.root}" if self.index.root != self.root else ""))

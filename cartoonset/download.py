@@ -1,9 +1,15 @@
-"""Fetch and unpack Google's CartoonSet archives: resumable, verified, extracted atomically.
+"""Fetch and unpack Google's CartoonSet archives: resumable, verified against pinned digests, extracted
+safely and atomically.
 
-The download resumes from a ``.part`` file with an HTTP Range request; the archive is checked
-against a SHA-256 (the release table's, the caller's, or the one recorded at the first download);
-extraction refuses links, devices and member names that would leave the target folder, and lands
-under a temp name that is renamed into place only when complete.
+The release table (``data/releases.toml``, or the file named by ``$CARTOONSET_RELEASES``) pins each
+archive's SHA-256. A download resumes from a ``.part`` file with an HTTP Range request; an answer
+that is not the archive (an HTML sign-in page, a ``206`` whose range is not the one asked for) is
+refused on the spot. The finished archive is verified before anything is unpacked: on a mismatch
+it is deleted and downloaded once more from byte zero (a resume may have spliced bad bytes), and a
+second mismatch is an error; no unverified file is ever kept under the archive's name. Extraction
+goes through :mod:`tarfile`'s ``data`` filter (no absolute paths, ``..``, devices or links out of
+the target) and additionally takes only regular files and folders, lands under a temp name that is
+renamed into place when complete, and checks the image count against the table.
 """
 from __future__ import annotations
 
@@ -14,22 +20,31 @@ import tarfile
 import time
 import urllib.error
 import urllib.request
+import zlib
 from importlib import resources
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from .common.tomlio import loads as toml_loads
-from .common.atomic import temp_path_for, write_text
+from .common.atomic import remove_stale_temps, temp_path_for
 from .common.progress import progress
+from .common.tomlio import loads as toml_loads
 
 CHUNK = 1 << 20
+ENV = "CARTOONSET_RELEASES"
+_ARCHIVE_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ")  # gzip, bzip2, xz; a plain tar is checked by tarfile
 
 
 class DownloadError(RuntimeError):
-    """A download or extraction failed; nothing half-done is left under the final name."""
+    """A download or extraction failed; nothing half-done or unverified is left under the final name."""
 
 
-def releases() -> dict[str, dict]:
-    return toml_loads(resources.files("cartoonset").joinpath("data/releases.toml").read_text("utf-8"))
+def releases(path: str | os.PathLike | None = None) -> dict[str, dict]:
+    """The release table: ``path``, else ``$CARTOONSET_RELEASES``, else the bundled one."""
+    path = path or os.environ.get(ENV)
+    if path:
+        text = Path(path).read_text("utf-8")
+    else:
+        text = resources.files("cartoonset").joinpath("data/releases.toml").read_text("utf-8")
+    return toml_loads(text)
 
 
 def sha256_file(path: Path) -> str:
@@ -40,17 +55,43 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+class _NotTheArchive(DownloadError):
+    """The server answered with something that is not the file (permanent: do not retry)."""
+
+
+def _content_range_start(value: str | None) -> int | None:
+    """The first byte of a ``Content-Range: bytes START-END/TOTAL`` header, None when malformed."""
+    if not value or not value.startswith("bytes "):
+        return None
+    try:
+        return int(value[6:].split("-", 1)[0])
+    except ValueError:
+        return None
+
+
 def fetch(url: str, dest: Path, timeout: float = 60.0, retries: int = 4, backoff: float = 1.0,
-          show_progress: bool = True) -> Path:
-    """Download ``url`` to ``dest``, resuming ``dest.part`` across retries and restarts."""
+          show_progress: bool = True, resume: bool = True) -> Path:
+    """Download ``url`` to ``dest``, resuming ``dest.part`` across retries and restarts (unless
+    ``resume=False``, which starts from zero)."""
     part = dest.with_name(dest.name + ".part")
     dest.parent.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        part.unlink(missing_ok=True)
     last_error: Exception | None = None
     for attempt in range(retries + 1):
         have = part.stat().st_size if part.exists() else 0
         req = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
+                kind = resp.headers.get("Content-Type", "")
+                if kind.split(";")[0].strip().lower() in ("text/html", "application/xhtml+xml"):
+                    raise _NotTheArchive(f"{url}: the server sent an HTML page (a sign-in or error page?), "
+                                         "not the archive")
+                if have and resp.status == 206 and _content_range_start(resp.headers.get("Content-Range")) != have:
+                    # A bogus partial answer: appending it would splice the wrong bytes. Start over.
+                    part.unlink(missing_ok=True)
+                    raise DownloadError(f"{url}: the server answered the resume with the wrong range "
+                                        f"({resp.headers.get('Content-Range')!r}); restarting from zero")
                 if have and resp.status != 206:
                     have = 0  # the server ignored the range: start over
                 total = resp.headers.get("Content-Length")
@@ -65,8 +106,11 @@ def fetch(url: str, dest: Path, timeout: float = 60.0, retries: int = 4, backoff
                     raise DownloadError(f"{url}: connection closed after {part.stat().st_size} of {total} bytes")
             os.replace(part, dest)
             return dest
+        except _NotTheArchive:
+            part.unlink(missing_ok=True)
+            raise
         except urllib.error.HTTPError as e:
-            if e.code == 416 and have:  # the part file is already complete
+            if e.code == 416 and have:  # the part file is already complete (verified by the caller)
                 os.replace(part, dest)
                 return dest
             last_error = e
@@ -76,39 +120,63 @@ def fetch(url: str, dest: Path, timeout: float = 60.0, retries: int = 4, backoff
             last_error = e
         if attempt < retries:
             time.sleep(backoff * 2 ** attempt)
-    raise DownloadError(f"{url}: download failed after {retries + 1} attempts ({last_error}); "
+    raise DownloadError(f"{url}: download failed after {attempt + 1} attempts ({last_error}); "
                         f"rerun to resume from {part}")
 
 
-def safe_extract(archive: Path, target: Path) -> Path:
-    """Extract a .tar/.tgz into ``target`` atomically; reject unsafe members."""
+def verify(archive: Path, sha256: str, size: int | None = None) -> str | None:
+    """Why ``archive`` is not the pinned archive, or None when its SHA-256 (and size) match."""
+    if size is not None and archive.stat().st_size != size:
+        return f"it has {archive.stat().st_size} bytes, the release has {size}"
+    with open(archive, "rb") as fh:
+        head = fh.read(512)
+    if head.lstrip()[:1] == b"<":
+        return "it is an HTML/XML page, not an archive"
+    if not head.startswith(_ARCHIVE_MAGIC) and head[257:262] != b"ustar":
+        return "it is not a tar archive"
+    digest = sha256_file(archive)
+    if digest != sha256.lower():
+        return f"its SHA-256 {digest} does not match the pinned {sha256.lower()}"
+    return None
+
+
+def _member_filter(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo:
+    if member.name.startswith(("/", "\\")):  # the data filter would strip it; a release never has one
+        raise tarfile.FilterError(f"member {member.name!r} has an absolute path")
+    member = tarfile.data_filter(member, path)  # no absolute paths, no '..', no links out, no devices
+    if not (member.isfile() or member.isdir()):
+        raise tarfile.FilterError(f"member {member.name!r} is a link or special file")
+    return member
+
+
+def safe_extract(archive: Path, target: Path, images: int | None = None) -> Path:
+    """Extract a .tar/.tgz into ``target`` atomically, through tarfile's ``data`` filter, taking
+    regular files and folders only; with ``images``, check that many ``cs*.png`` arrived."""
     if target.exists():
         return target
+    if not hasattr(tarfile, "data_filter"):  # pragma: no cover - Python < 3.10.12
+        raise DownloadError("safe extraction needs Python >= 3.10.12 (tarfile extraction filters)")
     work = temp_path_for(target)
     work.mkdir(parents=True)
     try:
         with tarfile.open(archive, "r:*") as tf:
-            for m in tf:
-                name = PurePosixPath(m.name)
-                if name.is_absolute() or ".." in name.parts or m.name.startswith(("/", "\\")):
-                    raise DownloadError(f"{archive}: member {m.name!r} would be written outside the target")
-                if not (m.isfile() or m.isdir()):
-                    raise DownloadError(f"{archive}: member {m.name!r} is a link or device; refusing to extract")
-                dest = work.joinpath(*name.parts)
-                if m.isdir():
-                    dest.mkdir(parents=True, exist_ok=True)
-                    continue
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                src = tf.extractfile(m)
-                with open(dest, "wb") as fh:
-                    shutil.copyfileobj(src, fh, CHUNK)
+            tf.extractall(work, filter=_member_filter)
         entries = list(work.iterdir())
-        if len(entries) == 1 and entries[0].is_dir():  # the archive's own top folder
-            os.replace(entries[0], target)
-            work.rmdir()
-        else:
+        top = entries[0] if len(entries) == 1 and entries[0].is_dir() else work  # the archive's own top folder
+        if images is not None:
+            found = sum(1 for _ in top.rglob("cs*.png"))
+            if found != images:
+                raise DownloadError(f"{archive}: holds {found} images, the release has {images}; "
+                                    "delete the archive and download again")
+        if top is work:
             os.replace(work, target)
-    except (tarfile.TarError, EOFError, OSError) as e:
+        else:
+            os.replace(top, target)
+            work.rmdir()
+    except tarfile.FilterError as e:
+        shutil.rmtree(work, ignore_errors=True)
+        raise DownloadError(f"{archive}: refusing to extract ({e})") from None
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
         shutil.rmtree(work, ignore_errors=True)
         raise DownloadError(f"{archive}: not a readable tar archive ({e})") from None
     except BaseException:
@@ -120,30 +188,44 @@ def safe_extract(archive: Path, target: Path) -> Path:
 def download_release(root: str | os.PathLike, release: str = "10k", url: str | None = None,
                      sha256: str | None = None, timeout: float = 60.0, retries: int = 4,
                      show_progress: bool = True) -> Path:
-    """Download and unpack Google's CartoonSet ``release`` ("10k" or "100k") under ``root``.
+    """Download, verify and unpack Google's CartoonSet ``release`` ("10k" or "100k") under ``root``.
 
     Returns the unpacked folder (``root/cartoonset10k`` ...), which :class:`CartoonSet` finds when
-    given ``root``.
+    given ``root``. ``url`` replaces the table's address (and its mirror); ``sha256`` its digest.
     """
     table = releases()
     if release not in table:
         raise ValueError(f"release must be one of {', '.join(table)}; got {release!r}")
     info = table[release]
+    expected = sha256 or info.get("sha256") or ""
+    if len(expected) != 64:
+        raise DownloadError(f"release {release}: no pinned SHA-256 in the release table; pass sha256=")
     root = Path(root)
     target = root / info["folder"]
     if target.is_dir():
         return target
+    root.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(root)
     archive = root / f"{info['folder']}.tgz"
-    recorded = archive.with_name(archive.name + ".sha256")
-    expected = sha256 or info.get("sha256") or (recorded.read_text().split()[0] if recorded.exists() else "")
-    if not archive.exists():
-        fetch(url or info["url"], archive, timeout=timeout, retries=retries, show_progress=show_progress)
-    digest = sha256_file(archive)
-    if expected and digest != expected.lower():
-        bad = archive.with_name(archive.name + ".corrupt")
-        os.replace(archive, bad)
-        raise DownloadError(f"{archive}: SHA-256 {digest} does not match the expected {expected}; "
-                            f"moved it to {bad.name}, rerun to download again")
-    if not expected:
-        write_text(recorded, f"{digest}  {archive.name}\n")
-    return safe_extract(archive, target)
+    urls = [url] if url else [u for u in (info.get("url"), info.get("mirror")) if u]
+    problem = verify(archive, expected, info.get("bytes")) if archive.exists() else "absent"
+    for restart in (False, True):  # a failed check deletes the file and starts from zero once
+        if problem is None:
+            break
+        archive.unlink(missing_ok=True)
+        errors = []
+        for u in urls:
+            try:
+                fetch(u, archive, timeout=timeout, retries=retries, show_progress=show_progress,
+                      resume=not restart)
+                break
+            except DownloadError as e:
+                errors.append(str(e))
+        else:
+            raise DownloadError(" / ".join(errors))
+        problem = verify(archive, expected, info.get("bytes"))
+    if problem is not None:
+        archive.unlink(missing_ok=True)
+        raise DownloadError(f"{archive.name} from {urls[0]}: {problem}; deleted it (downloaded twice, "
+                            "from zero the second time). Check the address, or the network's proxy")
+    return safe_extract(archive, target, info.get("images"))

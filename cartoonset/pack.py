@@ -140,6 +140,12 @@ class Pack:
     def counts(self) -> dict[str, int]:
         return {a.name: a.variants for a in self.attributes}
 
+    @property
+    def sample_counts(self) -> dict[str, int]:
+        """Variants the sampler draws from: a palette may hold extra colours past the release's
+        count, which exist only before filtering (a filter must remove them)."""
+        return {a.name: len(self.palettes.get(a.name, ())) or a.variants for a in self.attributes}
+
     def colour(self, attribute: str, index: int) -> str:
         return self.palettes[attribute][index].rgb
 
@@ -333,7 +339,7 @@ def _load(root: Path, max_artwork_bytes: int = DEFAULT_MAX_ARTWORK_BYTES) -> Pac
     schema = _parse_attributes(m, m.need(doc, "attributes", "top level"))
     counts = {a.name: a.variants for a in schema}
     palettes = _parse_palettes(m, m.need(doc, "palettes", "top level"), schema)
-    weights = _parse_weights(m, doc.get("weights", {}), schema)
+    weights = _parse_weights(m, doc.get("weights", {}), schema, palettes)
     slots = _parse_slots(m, m.need(doc, "slots", "top level"), palettes)
     parts = _parse_parts(m, m.need(doc, "parts", "top level"), layers, schema)
     _check_landmarks(m, parts)
@@ -416,7 +422,7 @@ def _parse_palettes(m: _Manifest, raw: Any, schema: tuple[Attribute, ...]) -> di
             continue
         ctx = f"[palettes].{a.name}"
         entries = m.array(m.need(t, a.name, "[palettes]"), ctx, what="colours")
-        if len(entries) != a.variants:
+        if len(entries) < a.variants:  # extras past the release's count exist only before filtering
             raise m.fail(ctx, f"{len(entries)} colours, the attribute has {a.variants} variants")
         cols = []
         for i, e in enumerate(entries):
@@ -434,10 +440,17 @@ def _parse_palettes(m: _Manifest, raw: Any, schema: tuple[Attribute, ...]) -> di
     return palettes
 
 
-def _parse_weights(m: _Manifest, raw: Any, schema: tuple[Attribute, ...]) -> dict[str, np.ndarray]:
-    """``[weights]`` (optional): a list of weights, or a table of index = weight; default uniform."""
-    counts = {a.name: a.variants for a in schema}
-    weights = {a.name: np.ones(a.variants) for a in schema}
+def _drawn_counts(schema: tuple[Attribute, ...], palettes: Mapping[str, Any]) -> dict[str, int]:
+    """Variants the sampler draws from: a palette's extra colours included."""
+    return {**{a.name: a.variants for a in schema}, **{k: len(v) for k, v in palettes.items()}}
+
+
+def _parse_weights(m: _Manifest, raw: Any, schema: tuple[Attribute, ...],
+                   palettes: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """``[weights]`` (optional): a list of weights, or a table of index = weight; default uniform
+    (over the sampled variants: a palette's extra colours included)."""
+    counts = _drawn_counts(schema, palettes)
+    weights = {a.name: np.ones(counts[a.name]) for a in schema}
     for attr, w in m.table(raw, "[weights]").items():
         ctx = f"[weights].{attr}"
         if attr not in counts:
@@ -625,7 +638,10 @@ def _parse_condition(m: _Manifest, raw: Any, ctx: str, counts: Mapping[str, int]
 
 
 def _parse_filters(m: _Manifest, raw: Any, counts: Mapping[str, int], palettes: Mapping[str, Any]) -> tuple[Rule, ...]:
-    """``[[filters]]``: named realism rules (``when``/``unless`` conditions, ``similar`` colours)."""
+    """``[[filters]]``: named realism rules (``when``/``unless`` conditions, ``similar`` colours).
+    Conditions range over the sampled variants; a palette's extra colours must be filtered out."""
+    release = counts
+    counts = {**counts, **{k: len(v) for k, v in palettes.items()}}
     rules: list[Rule] = []
     for i, r in enumerate(m.array(raw, "[[filters]]", what="tables")):
         r = m.table(r, f"[[filters]] #{i}", ("name", "when", "unless", "similar"))
@@ -646,6 +662,12 @@ def _parse_filters(m: _Manifest, raw: Any, counts: Mapping[str, int], palettes: 
         rules.append(Rule(rname, when, unless, similar))
     if len({r.name for r in rules}) != len(rules):
         raise m.fail("[[filters]]", "rule names must be unique")
+    for attr, n in counts.items():  # extra palette colours must never reach a filtered render
+        extra = set(range(release[attr], n))
+        if extra and not any(set(r.when) == {attr} and extra <= r.when[attr] and not r.unless and not r.similar
+                             for r in rules):
+            raise m.fail(f"[palettes].{attr}", f"colours {sorted(extra)} lie past the release's {release[attr]} "
+                                               f"variants; add a filter with when = {{{attr} = {sorted(extra)}}}")
     return tuple(rules)
 
 

@@ -1,9 +1,12 @@
 """The render pipeline: schema -> sample -> filter -> compose -> write, in Google's format.
 
-``render(n, out)`` writes ``csX.png`` (RGBA, transparent background) and ``csX.csv`` per kept
-cartoon, then ``index.csv`` (every cartoon's attributes and landmarks) and ``metadata.json``.
-It is resumable (a cartoon whose PNG and CSV both exist is done; both are written atomically, CSV
-last) and shardable (every shard computes the same kept list and renders its own part).
+``render(n, out)`` writes ``metadata.json`` and ``index.csv`` (every cartoon's attributes and
+landmarks) into ``out``, and ``csX.png`` (RGBA, transparent background, white under the
+transparency so an alpha-dropping reader sees the cartoon on white) and ``csX.csv`` per kept cartoon
+into ``out/images`` (``--layout flat``, CartoonSet10k's) or ``out/images/0..9`` (``nested``,
+CartoonSet100k's); see :mod:`cartoonset.layout`. It is resumable (a cartoon whose PNG and CSV both
+exist is done; both are written atomically, CSV last; ``metadata.json`` says ``complete`` at the
+end) and shardable (every shard computes the same kept list and renders its own part).
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from . import compose
+from . import layout as lay
 from .common.version import __version__
 from .common.atomic import Publisher, remove_stale_temps, write_json
 from .common.lifecycle import die_with_parent, stop_on_signals, stop_processes
@@ -30,7 +34,7 @@ from .common.progress import progress
 from .sampler import Selection, config_id, select
 from .common.shards import Shard
 
-FORMAT = "cartoonset-render/1"
+FORMAT = lay.FORMAT
 RENDERERS = ("fast", "reference")
 # Cartoons sharing these attributes share their most expensive pieces: ordering work by them keeps
 # each worker's raster cache hot and small.
@@ -80,8 +84,19 @@ def csv_text(names: Sequence[str], counts: Mapping[str, int], values: Sequence[i
     return "".join(f'"{n}", {int(v)}, {counts[n]}\n' for n, v in zip(names, values))
 
 
+def white_under_alpha(rgba: np.ndarray) -> np.ndarray:
+    """Fully transparent pixels get white colour channels, in place (alpha stays exact): readers that
+    drop alpha (``[..., :3]``, ``convert("RGB")``, OpenCV) then show the cartoon on white, not black."""
+    import cv2
+
+    rgba = np.ascontiguousarray(rgba)
+    clear = cv2.compare(rgba[..., 3], 0, cv2.CMP_EQ)  # OR-ing 255 into only those pixels sets white
+    cv2.bitwise_or(rgba, (255, 255, 255, 0), dst=rgba, mask=clear)
+    return rgba
+
+
 def png_bytes(premul_bgra: np.ndarray) -> bytes:
-    return encode_png(compose.to_rgba(premul_bgra))
+    return encode_png(white_under_alpha(compose.to_rgba(premul_bgra)))
 
 
 def render_one(attrs: Mapping[str, int], pack: Pack | str | None = None, size: int = 500,
@@ -97,32 +112,36 @@ def file_stem(cid: str) -> str:
     return f"cs{cid}"
 
 
-def is_done(out: Path, cid: str) -> bool:
-    return (out / f"{file_stem(cid)}.csv").is_file() and (out / f"{file_stem(cid)}.png").is_file()
+def is_done(out: Path, stem: str) -> bool:
+    """Whether the cartoon at ``stem`` (relative to ``out``, :func:`cartoonset.layout.image_stem`) is written."""
+    return (out / f"{stem}.csv").is_file() and (out / f"{stem}.png").is_file()
 
 
 # ----------------------------------------------------------------------------------------- workers
 
 def _work(pack_root: str, size: int, renderer: str, out: str, cache_bytes: int, tasks, results,
-          parent_pid: int | None = None, max_artwork_bytes: int | None = None) -> None:
-    """A worker: render the chunks it pulls from ``tasks`` until it gets None. As a child process
-    (``parent_pid`` given) it exits as soon as its parent is gone, however the parent died; it loads
-    the pack under the caller's artwork size cap."""
+          counts: Mapping[str, int] | None = None, parent_pid: int | None = None,
+          max_artwork_bytes: int | None = None) -> None:
+    """A worker: render the chunks it pulls from ``tasks`` until it gets None. An item is the
+    cartoon's path stem relative to ``out`` and its attribute values; ``counts`` are the variant
+    counts its CSV states (the release's by default). As a child process (``parent_pid`` given) it
+    exits as soon as its parent is gone, however the parent died; it loads the pack under the
+    caller's artwork size cap."""
     if parent_pid is not None:
         die_with_parent(parent_pid)
     try:
         pack = load_pack(pack_root, max_artwork_bytes)
-        counts = pack.counts
+        counts = dict(counts or pack.counts)
         fast = compose.FastRenderer(pack, size, cache_bytes) if renderer == "fast" else None
         outp = Path(out)
         with Publisher() as publish:  # fsyncs overlap with rendering; all are durable before "stats"
             for chunk in iter(tasks.get, None):
-                for cid, values in chunk:
+                for rel, values in chunk:
                     attrs = dict(zip(pack.attribute_names, values))
                     img = fast.render(attrs) if fast else compose.render_reference(pack, attrs, size)
-                    stem = outp / file_stem(cid)
-                    publish.write_bytes(stem.with_suffix(".png"), png_bytes(img))
-                    publish.write_text(stem.with_suffix(".csv"), csv_text(pack.attribute_names, counts, values))
+                    stem = outp / rel
+                    publish.write_bytes(stem.parent / (stem.name + ".png"), png_bytes(img))
+                    publish.write_text(stem.parent / (stem.name + ".csv"), csv_text(pack.attribute_names, counts, values))
                 results.put(("done", len(chunk)))
         results.put(("stats", (fast.hits, fast.misses) if fast else (0, 0)))
     except BaseException as e:  # report, don't hang the parent
@@ -145,24 +164,24 @@ def _chunks(items: list, names: Sequence[str], workers: int) -> list[list]:
 
 
 def _run_workers(pack: Pack, size: int, renderer: str, out: Path, items: list, workers: int,
-                 cache_bytes: int, show_progress: bool) -> tuple[int, int]:
+                 cache_bytes: int, show_progress: bool, counts: Mapping[str, int] | None = None) -> tuple[int, int]:
     bar = progress(total=len(items), desc="render", unit="img", disable=None if show_progress else True)
     chunks = _chunks(items, pack.attribute_names, workers)
     try:
         if workers <= 1:
             q = _ListQueue(bar, chunks)
-            _work(str(pack.root), size, renderer, str(out), cache_bytes, q, q,
+            _work(str(pack.root), size, renderer, str(out), cache_bytes, q, q, counts,
                   max_artwork_bytes=pack.max_artwork_bytes)
             q.raise_errors()
             return q.hits, q.misses
         with stop_on_signals():
-            return _pool(pack, size, renderer, out, chunks, workers, cache_bytes, bar)
+            return _pool(pack, size, renderer, out, chunks, workers, cache_bytes, bar, counts)
     finally:
         bar.close()
 
 
 def _pool(pack: Pack, size: int, renderer: str, out: Path, chunks: list, workers: int, cache_bytes: int,
-          bar) -> tuple[int, int]:
+          bar, counts: Mapping[str, int] | None = None) -> tuple[int, int]:
     """Run the chunks on worker processes; whatever ends this (done, a failed worker, SIGTERM,
     Ctrl-C), no worker is left running."""
     ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
@@ -171,7 +190,7 @@ def _pool(pack: Pack, size: int, renderer: str, out: Path, chunks: list, workers
         tasks.put(c)
     for _ in range(workers):
         tasks.put(None)
-    args = (str(pack.root), size, renderer, str(out), cache_bytes, tasks, results)
+    args = (str(pack.root), size, renderer, str(out), cache_bytes, tasks, results, counts)
     kwargs = {"parent_pid": os.getpid(), "max_artwork_bytes": pack.max_artwork_bytes}
     procs = [ctx.Process(target=_work, args=args, kwargs=kwargs, daemon=True) for _ in range(workers)]
     try:
@@ -230,14 +249,15 @@ class _ListQueue:
 
 # ---------------------------------------------------------------------------------------- metadata
 
-def _run_key(pack: Pack, seed: int, size: int, filter: bool) -> dict:
-    return {"pack": pack.name, "pack_version": pack.version, "seed": seed, "size": size, "filter": filter}
+def _run_key(pack: Pack, seed: int, size: int, filter: bool, layout: str = "flat") -> dict:
+    return {"pack": pack.name, "pack_version": pack.version, "seed": seed, "size": size, "filter": filter,
+            "layout": layout}
 
 
 def _check_folder(out: Path, key: dict, n: int) -> None:
-    meta_path = out / "metadata.json"
+    meta_path = out / lay.METADATA
     if not meta_path.exists():
-        if any(out.glob("cs*.csv")):
+        if any(out.glob("cs*.csv")) or any(out.glob(f"{lay.IMAGES}/**/cs*.csv")):
             raise RenderError(f"{out} already holds cartoons from another render (no metadata.json); "
                               "use an empty --out folder")
         return
@@ -245,8 +265,13 @@ def _check_folder(out: Path, key: dict, n: int) -> None:
 
     try:
         meta = json.loads(meta_path.read_text("utf-8"))
+        if not isinstance(meta, dict):
+            raise ValueError("not a JSON object")
     except (OSError, ValueError):
         raise RenderError(f"{meta_path} is unreadable; use an empty --out folder") from None
+    if meta.get("format") != FORMAT:
+        raise RenderError(f"{out} holds a render in another format ({meta.get('format')!r}, this toolkit "
+                          f"writes {FORMAT!r}); use another --out folder")
     old = {k: meta.get(k) for k in key}
     if old != key:
         diff = ", ".join(f"{k} {old[k]!r} vs {key[k]!r}" for k in key if old[k] != key[k])
@@ -256,28 +281,28 @@ def _check_folder(out: Path, key: dict, n: int) -> None:
                           f"{meta['n'] - n} unindexed. Use --n {meta['n']} or another --out folder")
 
 
-def index_rows(pack: Pack, sel: Selection, size: int) -> list[dict]:
+def index_rows(pack: Pack, sel: Selection, size: int, layout: str = "flat") -> list[dict]:
     rows = []
     for k in range(len(sel)):
         values = sel.attrs[k]
         attrs = dict(zip(sel.names, (int(v) for v in values)))
         cid = config_id(values, sel.names)
-        row = {"file": f"{file_stem(cid)}.png", "id": cid, "candidate": int(sel.indices[k]), **attrs}
+        row = {"file": f"{lay.image_stem(cid, k, layout)}.png", "id": cid, "candidate": int(sel.indices[k]), **attrs}
         for name, (x, y) in compose.landmarks(pack, attrs, size).items():
             row[f"{name}_x"], row[f"{name}_y"] = round(x, 3), round(y, 3)
         rows.append(row)
     return rows
 
 
-def index_fields(names: Sequence[str]) -> list[str]:
-    return ["file", "id", "candidate", *names, *[f"{l}_{c}" for l in LANDMARKS for c in "xy"]]
+index_fields = lay.index_columns  # the one definition of index.csv's columns, shared with the reader
 
 
 def _metadata(pack: Pack, sel: Selection, key: dict, n: int, complete: bool, renderer: str) -> dict:
-    return {"format": FORMAT, "toolkit_version": __version__, **key, "n": n,
+    counts = sel.counts or pack.counts
+    return {"format": FORMAT, "toolkit_version": __version__, **key, "n": n, "images": lay.IMAGES,
             "pack_description": pack.description, "renderer": renderer,
             "candidates": sel.candidates, "rejected": sel.rejected, "complete": complete,
-            "schema": [{"name": a.name, "group": a.group, "variants": a.variants} for a in pack.attributes],
+            "schema": [{"name": a.name, "group": a.group, "variants": counts[a.name]} for a in pack.attributes],
             "landmarks": {"names": list(LANDMARKS),
                           "convention": "pixels of the image, continuous, (0, 0) at the top-left corner"}}
 
@@ -287,11 +312,13 @@ def _metadata(pack: Pack, sel: Selection, key: dict, n: int, complete: bool, ren
 def render(n: int = 9000, out: str | os.PathLike = "data/cartoonset", seed: int = 0, size: int = 500,
            workers: int | None = None, shard: str | Shard | None = None, pack: Pack | str | None = None,
            renderer: str = "fast", filter: bool = True, show_progress: bool = True,
-           cache_bytes: int = 1 << 30) -> RenderReport:
-    """Render the first ``n`` kept cartoons of ``seed`` into ``out`` (resuming what is there)."""
+           cache_bytes: int = 1 << 30, layout: str = "flat") -> RenderReport:
+    """Render the first ``n`` kept cartoons of ``seed`` into ``out`` (resuming what is there);
+    ``layout`` is ``"flat"`` (CartoonSet10k's) or ``"nested"`` (CartoonSet100k's folders 0..9)."""
+    lay.check_layout(layout)
     pack = pack if isinstance(pack, Pack) else load_pack(pack)
     sel = select(pack, seed, n, filter=filter)
-    return write_selection(pack, sel, out, _run_key(pack, seed, size, filter), size=size, workers=workers,
+    return write_selection(pack, sel, out, _run_key(pack, seed, size, filter, layout), size=size, workers=workers,
                            shard=shard, renderer=renderer, show_progress=show_progress, cache_bytes=cache_bytes)
 
 
@@ -311,7 +338,7 @@ def render_configs(configs: np.ndarray | Sequence[Sequence[int]], out: str | os.
     sel = Selection(seed=-1, indices=np.arange(len(attrs)), attrs=attrs, names=pack.attribute_names,
                     rejected={}, candidates=len(attrs))
     key = {"pack": pack.name, "pack_version": pack.version, "seed": None, "size": size, "filter": False,
-           "configs": digest}
+           "layout": "flat", "configs": digest}
     return write_selection(pack, sel, out, key, size=size, workers=workers, renderer=renderer,
                            show_progress=show_progress)
 
@@ -319,7 +346,8 @@ def render_configs(configs: np.ndarray | Sequence[Sequence[int]], out: str | os.
 def write_selection(pack: Pack, sel: Selection, out: str | os.PathLike, key: dict, size: int = 500,
                     workers: int | None = None, shard: str | Shard | None = None, renderer: str = "fast",
                     show_progress: bool = True, cache_bytes: int = 1 << 30) -> RenderReport:
-    """Render and write the cartoons of ``sel`` (resumable, shardable), then the index and metadata."""
+    """Write the metadata and the index, then render the cartoons of ``sel`` (resumable, shardable);
+    the metadata says ``complete`` once every cartoon is there. The layout is ``key["layout"]``."""
     t0 = time.perf_counter()
     if renderer not in RENDERERS:
         raise ValueError(f"renderer must be one of {RENDERERS}, got {renderer!r}")
@@ -330,20 +358,26 @@ def write_selection(pack: Pack, sel: Selection, out: str | os.PathLike, key: dic
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     n = len(sel)
+    layout = lay.check_layout(key.get("layout", "flat"))
     _check_folder(out, key, n)
-    if not (out / "metadata.json").exists():
-        write_json(out / "metadata.json", _metadata(pack, sel, key, n, False, renderer))
+    # Not complete until the end (a longer --n over a finished folder included), and the index
+    # first: a loader of an unfinished folder knows the whole set and what is missing.
+    write_json(out / lay.METADATA, _metadata(pack, sel, key, n, False, renderer))
+    write_csv(out / lay.INDEX, index_rows(pack, sel, size, layout), index_fields(sel.names))
+    for folder in lay.image_folders(layout):
+        (out / folder).mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(out / folder)
     remove_stale_temps(out)
 
     ids = [config_id(sel.attrs[k], sel.names) for k in range(len(sel))]
+    stems = [lay.image_stem(cid, k, layout) for k, cid in enumerate(ids)]
     mine = [k for k in range(len(sel)) if shard.owns(k)]
-    todo = [(ids[k], [int(v) for v in sel.attrs[k]]) for k in mine if not is_done(out, ids[k])]
+    todo = [(stems[k], [int(v) for v in sel.attrs[k]]) for k in mine if not is_done(out, stems[k])]
     hits, misses = _run_workers(pack, size, renderer, out, todo, min(workers, max(1, len(todo))),
-                                cache_bytes, show_progress)
+                                cache_bytes, show_progress, sel.counts)
 
-    complete = all(is_done(out, cid) for cid in ids)
-    write_csv(out / "index.csv", index_rows(pack, sel, size), index_fields(sel.names))
-    write_json(out / "metadata.json", _metadata(pack, sel, key, n, complete, renderer))
+    complete = all(is_done(out, stem) for stem in stems)
+    write_json(out / lay.METADATA, _metadata(pack, sel, key, n, complete, renderer))
     return RenderReport(out=out, n=n, seed=sel.seed, size=size, rendered=len(todo),
                         already_done=len(mine) - len(todo), candidates=sel.candidates,
                         rejected=sel.rejected, seconds=time.perf_counter() - t0, shard=str(shard),

@@ -31,6 +31,7 @@ class Selection:
     names: tuple[str, ...]
     rejected: dict[str, int] = field(default_factory=dict)
     candidates: int = 0
+    counts: dict[str, int] | None = None  # the variant counts the csX.csv files state (None: the release's)
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -43,10 +44,11 @@ def draw(pack: Pack, seed: int, indices: Sequence[int] | np.ndarray) -> np.ndarr
     """Candidate configurations for ``indices``: an int array (len, 18) in the release's order."""
     u = uniforms(seed, np.asarray(indices, dtype=np.int64), len(pack.attributes), stream="attributes")
     out = np.empty(u.shape, dtype=np.int64)
+    drawn = pack.sample_counts
     for j, a in enumerate(pack.attributes):
         cdf = np.cumsum(pack.weights[a.name])
         cdf = cdf / cdf[-1]
-        out[:, j] = np.minimum(np.searchsorted(cdf, u[:, j], side="right"), a.variants - 1)
+        out[:, j] = np.minimum(np.searchsorted(cdf, u[:, j], side="right"), drawn[a.name] - 1)
     return out
 
 
@@ -121,5 +123,7 @@ def select(pack: Pack, seed: int, n: int, filter: bool = True) -> Selection:
             kept_idx.append(int(idx[k]))
             kept_rows.append(rows[k])
     attrs = np.array(kept_rows, dtype=np.int64).reshape(len(kept_rows), len(names))
+    # Filtered, every value lies in the release's range; unfiltered, the CSVs state the sampled
+    # counts (a palette's extra colours appear past the release's indices).
     return Selection(seed=seed, indices=np.array(kept_idx, dtype=np.int64), attrs=attrs, names=names,
-                     rejected=counts, candidates=examined)
+                     rejected=counts, candidates=examined, counts=pack.counts if filter else pack.sample_counts)

@@ -122,5 +122,26 @@ def preview_cmd(folder, out, max_ok, max_rejects, columns, tile) -> None:
     click.echo(f"wrote {path}")
 
 
+@main.command("export-hf")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.argument("out", type=click.Path())
+@click.option("--size", default=_DEFAULTS.size, show_default=True, help="Side of the exported crops.")
+@click.option("--split", type=click.Choice(["train", "test", "all"]), default=None,
+              help="Export one split (default: a DatasetDict with train and test).")
+def export_hf_cmd(folder, out, size, split) -> None:
+    """Export aligned faces to HuggingFace datasets: a save_to_disk folder OUT (train and test), or
+    one --split as OUT.parquet."""
+    from cartoonset.hf import export
+
+    from .dataset import AlignedFaces
+
+    try:
+        names = [split] if split else ["train", "test"]
+        path = export({s: AlignedFaces(folder, split=s, target_type=None, size=size) for s in names}, out)
+    except (ValueError, ImportError, OSError) as exc:
+        raise _fail(exc) from None
+    click.echo(f"wrote {path}")
+
+
 if __name__ == "__main__":
     main()

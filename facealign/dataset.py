@@ -11,9 +11,9 @@ from typing import Any, Callable, Sequence
 
 import torch
 from PIL import Image
-from torch.utils.data import Dataset
 
-from cartoonset.common.splits import check_split, read_split_file, split_of, write_split_file
+from cartoonset.common.splits import read_split_file, split_of, write_split_file
+from cartoonset.common.vision import DatasetError, FolderDataset, inside, open_image
 
 from .landmarks import POINTS
 from .outputs import SETTINGS_FILE, read_manifest
@@ -22,19 +22,21 @@ from .settings import Settings, background_colour
 TARGET_TYPES = ("identity", "landmarks", "id")
 
 
-class AlignedFaces(Dataset):
+class AlignedFaces(FolderDataset):
     """Aligned, background-removed faces from a ``facealign run`` output folder.
 
     Args:
         root: the folder given to ``facealign run --out``.
         split: ``"train"`` (80% of identities), ``"test"`` (the other 20%) or ``"all"``. The split
             is a hash of the identity (``cartoonset.common.splits.split_of``), unless ``split_file`` is given.
+        target_type: ``"identity"``, ``"landmarks"``, ``"id"``, or a list of them (a tuple of
+            targets is returned; an empty list or ``None`` returns ``None``).
+        transform: applied to the PIL image (e.g. ``torchvision.transforms.ToTensor()``).
+        target_transform: applied to the target.
+        download: there is nothing to download (photos are fetched and aligned by ``facealign
+            fetch`` and ``facealign run``); ``True`` raises :class:`DatasetError` saying so.
         size: side of the returned images. A size the run wrote (``--size``, ``--large``) is read
             as is; a smaller one is area-resized from the large crop.
-        transform: applied to the PIL image (e.g. ``torchvision.transforms.ToTensor()``).
-        target_type: ``"identity"``, ``"landmarks"``, ``"id"``, or a list of them (a tuple of
-            targets is returned; an empty list returns ``None``).
-        target_transform: applied to the target.
         background: colour that transparent crops (``--background transparent``) are composited
             onto: ``"white"``, ``"black"``, ``"#rrggbb"``, or ``None`` to keep them RGBA. Crops
             written on a colour are returned as written.
@@ -48,17 +50,16 @@ class AlignedFaces(Dataset):
     top-left edge; eye_left is the eye on the image's left); ``id`` is the manifest id (a ``str``).
     """
 
-    def __init__(self, root: str | os.PathLike, split: str = "train", size: int = 64,
-                 transform: Callable | None = None, target_type: str | Sequence[str] = "identity",
-                 target_transform: Callable | None = None, background: str | None = "white",
-                 split_file: str | os.PathLike | None = None):
-        self.root = Path(root)
-        self.split = check_split(split)
-        self.transform, self.target_transform = transform, target_transform
-        self.target_type = [target_type] if isinstance(target_type, str) else list(target_type)
-        bad = [t for t in self.target_type if t not in TARGET_TYPES]
-        if bad:
-            raise ValueError(f"target_type must be among {', '.join(TARGET_TYPES)}; got {bad[0]!r}")
+    TARGET_TYPES = TARGET_TYPES
+
+    def __init__(self, root: str | os.PathLike, split: str = "train",
+                 target_type: str | Sequence[str] | None = "identity", transform: Callable | None = None,
+                 target_transform: Callable | None = None, download: bool = False, size: int = 64,
+                 background: str | None = "white", split_file: str | os.PathLike | None = None):
+        super().__init__(root, split, target_type, transform, target_transform)
+        if download:
+            raise DatasetError(f"{self.root}: aligned faces cannot be downloaded; make them with "
+                               f"`facealign fetch LISTS --out photos` and `facealign run photos --out {self.root}`")
         self._colour = None if background is None else background_colour(background)
         if self._colour == "transparent":
             raise ValueError("background must be a colour or None (keep RGBA), not 'transparent'")
@@ -73,17 +74,21 @@ class AlignedFaces(Dataset):
         self.identities: list[str] = sorted({r["identity"] for r in self.samples})
         self._identity_index = {name: i for i, name in enumerate(self.identities)}
 
+    @property
+    def ids(self) -> list[str]:
+        return [str(r["id"]) for r in self.samples]
+
     def _settings(self) -> Settings:
         import json
 
         path = self.root / SETTINGS_FILE
         if not path.is_file():
-            raise FileNotFoundError(f"{self.root} is not a facealign output folder (no {SETTINGS_FILE}); "
-                                    f"make one with `facealign run PHOTOS --out {self.root}`")
+            raise DatasetError(f"{self.root} is not a facealign output folder (no {SETTINGS_FILE}); "
+                               f"make one with `facealign run PHOTOS --out {self.root}`")
         try:
             return Settings.from_dict(json.loads(path.read_text(encoding="utf-8"))["settings"])
         except (ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"{path} is corrupt ({exc}); re-run facealign run into a new folder") from None
+            raise DatasetError(f"{path} is corrupt ({exc}); re-run facealign run into a new folder") from None
 
     def _in_split(self, row: dict, assignment: dict[str, str] | None) -> bool:
         if self.split == "all":
@@ -95,34 +100,32 @@ class AlignedFaces(Dataset):
     def __len__(self) -> int:
         return len(self.samples)
 
-    def __getitem__(self, index: int) -> tuple[Any, Any]:
-        row = self.samples[index]
-        image = self._load(row)
-        targets = [self._target(row, t) for t in self.target_type]
-        target: Any = None if not targets else (targets[0] if len(targets) == 1 else tuple(targets))
-        if self.transform is not None:
-            image = self.transform(image)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return image, target
+    def image(self, index: int) -> Image.Image:
+        return self._load(self.samples[index])
 
-    def _load(self, row: dict) -> Image.Image:
+    def target_of(self, index: int, kind: str) -> Any:
+        return self._target(self.samples[index], kind)
+
+    def _crop_path(self, row: dict) -> tuple[Path, bool]:
+        """The stored crop to read for ``row`` and whether it already has the asked size."""
         outputs = row.get("outputs") or {}
         exact = outputs.get(str(self.size))
         rel = exact or outputs.get(str(self.settings.large))
         if rel is None:
-            raise FileNotFoundError(f"manifest row {row['id']!r} in {self.root} names no crop; "
-                                    f"re-run facealign run into a new folder")
-        path = self.root / rel
+            raise DatasetError(f"manifest row {row['id']!r} in {self.root} names no crop; "
+                               f"re-run facealign run into a new folder")
+        return inside(self.root, rel), exact is not None
+
+    def _load(self, row: dict) -> Image.Image:
+        path, exact = self._crop_path(row)
         try:
-            with Image.open(path) as im:
-                im.load()
-        except FileNotFoundError:
-            raise FileNotFoundError(f"aligned image {path} listed in the manifest is missing; "
-                                    f"delete its row or re-run facealign run into a new folder") from None
-        except OSError as exc:
-            raise OSError(f"aligned image {path} is unreadable ({exc})") from None
-        if exact is None:
+            im = open_image(path)
+        except DatasetError as e:
+            if not path.exists():
+                raise DatasetError(f"aligned image {path} listed in the manifest is missing; "
+                                   f"delete its row or re-run facealign run into a new folder") from None
+            raise e from None
+        if not exact:
             im = im.resize((self.size, self.size), Image.Resampling.BOX)
         if im.mode in ("RGBA", "LA") and self._colour is not None:
             canvas = Image.new("RGBA", im.size, tuple(self._colour) + (255,))
@@ -143,9 +146,42 @@ class AlignedFaces(Dataset):
         fixed = self._assignment or {}
         return write_split_file(path, {r["id"]: fixed.get(r["id"]) or split_of(r["identity"]) for r in self.samples})
 
+    def hf_features(self) -> dict:
+        """The columns of :func:`cartoonset.hf.export`: ``img_bytes`` (PNG at ``size``), ``id``,
+        ``identity`` (the person's name) and the four aligned landmarks in pixels."""
+        import datasets
+
+        f = {"img_bytes": datasets.Value("binary"), "id": datasets.Value("string"),
+             "identity": datasets.Value("string")}
+        for name in POINTS:
+            f[name] = datasets.Sequence(datasets.Value("float32"), length=2)
+        return f
+
+    def hf_rows(self):
+        from cartoonset.common.png import encode_png
+
+        import numpy as np
+
+        for row in self.samples:
+            path, exact = self._crop_path(row)
+            if exact and self._colour is None:
+                data = path.read_bytes()
+            else:
+                data = encode_png(np.asarray(self._load(row)))
+            pts = row["landmarks_aligned"]
+            yield {"img_bytes": data, "id": str(row["id"]), "identity": str(row["identity"]),
+                   **{k: [float(c) * self.size for c in pts[k]] for k in POINTS}}
+
+    def cache_key(self) -> str:
+        """What the decoded pixels depend on (for ``to_tensor_cache``): the folder, the manifest's
+        samples of this split, the size and the background."""
+        import hashlib
+
+        h = hashlib.blake2b(digest_size=10)
+        h.update(str(self.root.resolve()).encode())
+        for r in self.samples:
+            h.update(f"{r['id']}|{r.get('time', '')}|{r.get('outputs')}\n".encode())
+        return f"alignedfaces-{self.split}-{self.size}-{self._colour}-{len(self)}-{h.hexdigest()}"
+
     def extra_repr(self) -> str:
         return f"Split: {self.split}\nSize: {self.size}\nIdentities: {len(self.identities)}"
-
-    def __repr__(self) -> str:
-        head = f"Dataset {type(self).__name__}\n    Number of datapoints: {len(self)}\n    Root location: {self.root}"
-        return "\n".join([head] + ["    " + line for line in self.extra_repr().splitlines()])

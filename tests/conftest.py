@@ -10,6 +10,14 @@ os.environ.setdefault("CARTOONSET_NO_PROGRESS", "1")
 import minipack  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def toolkit_cache(tmp_path_factory) -> Path:
+    """The toolkit's cache folder (parsed indexes, tensor caches) for this session, not ~/.cache."""
+    path = tmp_path_factory.mktemp("toolkit-cache")
+    os.environ["CARTOONSET_CACHE"] = str(path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def mini_pack_dir(tmp_path_factory) -> Path:
     """A tiny, complete asset pack written once per test session."""

@@ -80,7 +80,7 @@ canvas = 500
 
 [palettes]
 face_color = {pal(11, 200)}
-hair_color = {pal(10, 30)}
+hair_color = {pal(12, 30)}  # two unusual colours past the release's ten
 eye_color = {pal(5, 90)}
 glasses_color = {pal(7, 10)}
 
@@ -168,7 +168,7 @@ eye_eyebrow_distance = {{part = "eyebrows", translate = [[0, 6], [0, 0], [0, -6]
 
 [[filters]]
 name = "unusual hair colour"
-when = {{hair_color = [8, 9]}}
+when = {{hair_color = [10, 11]}}
 
 [[filters]]
 name = "glasses colour close to skin tone"

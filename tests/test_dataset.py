@@ -1,9 +1,14 @@
-"""Loaders: our renders and Google's 10k/100k layouts, splits, alignment, errors, cache, download."""
-import http.server
-import io
+"""Loaders: our renders and Google's 10k/100k layouts, splits, alignment, errors, caches (download
+and HuggingFace export: test_download.py, test_export_hf.py; other people's loaders: test_compat.py)."""
+import json
+import os
 import shutil
-import tarfile
-import threading
+import signal
+import subprocess
+import sys
+import time
+import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +17,7 @@ import torch
 
 from cartoonset import CartoonSet, to_tensor_cache
 from cartoonset import index as index_mod
-from cartoonset.download import DownloadError, download_release, safe_extract
-from cartoonset.index import DatasetError, load_index
+from cartoonset.index import DatasetError, IncompleteRenderWarning, load_index
 from cartoonset.pipeline import render
 from cartoonset.schema import attribute_names
 from cartoonset.common.template import template_points
@@ -28,7 +32,7 @@ def ours(mini_pack, tmp_path_factory):
 
 def google_layout(src: Path, dst: Path, sharded: bool) -> Path:
     dst.mkdir(parents=True)
-    for k, png in enumerate(sorted(src.glob("cs*.png"))):
+    for k, png in enumerate(sorted((src / "images").glob("cs*.png"))):
         folder = dst / str(k % 10) if sharded else dst
         folder.mkdir(exist_ok=True)
         shutil.copy(png, folder / png.name)
@@ -107,15 +111,105 @@ def test_google_aligned_fallback_and_rgba(g10k):
         CartoonSet(g10k, target_type="landmarks")
 
 
-def test_index_is_cached(g100k, monkeypatch):
+def test_index_is_cached_outside_the_data_folder(g100k, monkeypatch, toolkit_cache, tmp_path):
+    listing = sorted(p.name for p in g100k.rglob("*"))
     load_index(g100k)
-    assert (g100k / index_mod.CACHE_NAME).exists()
+    assert sorted(p.name for p in g100k.rglob("*")) == listing  # nothing written into the data
+    assert list(toolkit_cache.glob("index-*.npz"))
 
     def boom(*a, **k):
         raise AssertionError("CSV parsed again")
 
     monkeypatch.setattr(index_mod, "parse_attribute_csv", boom)
     assert len(load_index(g100k)) == 60
+    monkeypatch.undo()
+    load_index(g100k, cache_dir=tmp_path / "mine")  # an explicit cache folder
+    assert list((tmp_path / "mine").glob("index-*.npz"))
+
+
+def test_damaged_index_cache_is_rebuilt(g10k, tmp_path):
+    cache = tmp_path / "c"
+    load_index(g10k, cache_dir=cache)
+    (path,) = cache.glob("index-*.npz")
+    data = path.read_bytes()
+    for damaged in (data[: len(data) // 2], b"", b"garbage" * 10):
+        path.write_bytes(damaged)
+        assert len(load_index(g10k, cache_dir=cache)) == 60
+        assert path.read_bytes() != damaged and len(load_index(g10k, cache_dir=cache)) == 60
+
+
+def copy_render(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", "{not json", '"text"'])
+def test_damaged_metadata_is_a_clear_error(ours, tmp_path, content):
+    bad = copy_render(ours, tmp_path / "bad")
+    (bad / "metadata.json").write_text(content)
+    with pytest.raises(DatasetError, match=r"metadata.json: damaged .*render into a new folder"):
+        CartoonSet(bad)
+
+
+def test_index_paths_must_stay_inside_the_dataset(ours, tmp_path):
+    bad = copy_render(ours, tmp_path / "d" / "e" / "bad")
+    secret = tmp_path / "x.png"
+    shutil.copy(next((ours / "images").glob("cs*.png")), secret)
+    text = (bad / "index.csv").read_text().splitlines()
+    first = text[1].split(",")
+    for hostile in ("../../x.png", str(secret), "images/../../../x.png"):
+        first[0] = hostile
+        (bad / "index.csv").write_text("\n".join([text[0], ",".join(first), *text[2:]]) + "\n")
+        with pytest.raises(DatasetError, match="lies outside the dataset folder"):
+            CartoonSet(bad, split="all")
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+
+def test_decompression_bomb_is_reported_like_a_corrupt_image(ours, tmp_path):
+    bad = copy_render(ours, tmp_path / "bomb")
+    ds = CartoonSet(bad, split="all")
+    victim = bad / ds.index.files[2]
+    ihdr = (40000).to_bytes(4, "big") * 2 + bytes([8, 6, 0, 0, 0])  # 40000 x 40000 RGBA, a few bytes
+    victim.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr)
+                       + _png_chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + _png_chunk(b"IEND", b""))
+    with pytest.raises(DatasetError, match=r"decompression bomb.*delete or replace the file") as e:
+        ds[2]
+    assert victim.name in str(e.value)
+    (bad / ds.index.files[3]).write_bytes(b"not a png")
+    with pytest.raises(DatasetError, match="unreadable image"):
+        ds[3]
+
+
+def test_unfinished_render_loads_what_is_there_with_a_warning(mini_pack, tmp_path):
+    out = tmp_path / "half"
+    render(n=30, out=out, seed=5, size=64, workers=1, pack=mini_pack, show_progress=False, shard="0/2")
+    assert json.loads((out / "metadata.json").read_text())["complete"] is False
+    with pytest.warns(IncompleteRenderWarning, match=r"15 of 30 cartoons are not written yet.*Rerun the same"):
+        ds = CartoonSet(out, split="all", target_type="landmarks")
+    assert len(ds) == 15 and ds[0][1].shape == (4, 2)
+    render(n=30, out=out, seed=5, size=64, workers=1, pack=mini_pack, show_progress=False, shard="1/2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(CartoonSet(out, split="all")) == 30
+    # growing a finished render: unfinished again until the longer run's last shard is done
+    render(n=40, out=out, seed=5, size=64, workers=1, pack=mini_pack, show_progress=False, shard="0/4")
+    with pytest.warns(IncompleteRenderWarning, match=r"\b[0-9] of 40 cartoons are not written yet"):
+        assert 30 < len(CartoonSet(out, split="all")) < 40
+
+
+def test_release_folders_are_picked_by_release(g10k, g100k, tmp_path):
+    both = tmp_path / "both"
+    both.mkdir()
+    shutil.copytree(g10k, both / "cartoonset10k")
+    shutil.copytree(g100k, both / "cartoonset100k")
+    assert CartoonSet(both, split="all", release="100k").index.layout == "sharded"
+    assert CartoonSet(both, split="all", release="10k").index.layout == "flat"
+    assert CartoonSet(both, split="all").index.layout == "flat"  # both there: 10k
+    with pytest.raises(ValueError, match="release must be one of"):
+        CartoonSet(both, release="1M")
 
 
 @pytest.mark.parametrize("mutate, message", [
@@ -126,7 +220,7 @@ def test_index_is_cached(g100k, monkeypatch):
 ])
 def test_bad_csv_names_the_file(g10k, tmp_path, mutate, message):
     bad = tmp_path / "bad"
-    shutil.copytree(g10k, bad, ignore=shutil.ignore_patterns(".*"))
+    shutil.copytree(g10k, bad)
     victim = sorted(bad.glob("cs*.csv"))[4]
     mutate(victim)
     with pytest.raises(DatasetError, match=message) as e:
@@ -136,7 +230,7 @@ def test_bad_csv_names_the_file(g10k, tmp_path, mutate, message):
 
 def test_missing_image_and_not_a_cartoonset(g10k, tmp_path):
     bad = tmp_path / "bad"
-    shutil.copytree(g10k, bad, ignore=shutil.ignore_patterns(".*"))
+    shutil.copytree(g10k, bad)
     ds = CartoonSet(bad, split="all")
     (bad / ds.index.files[0]).unlink()
     with pytest.raises(DatasetError, match="missing image"):
@@ -149,122 +243,72 @@ def test_missing_image_and_not_a_cartoonset(g10k, tmp_path):
         CartoonSet(g10k, split="val")
 
 
-def test_tensor_cache(ours, tmp_path):
+def test_tensor_cache(ours, tmp_path, toolkit_cache):
     ds = CartoonSet(ours, split="all", aligned=32)
     arr = to_tensor_cache(ds, size=32, show_progress=False)
     assert arr.shape == (60, 32, 32, 3) and arr.dtype == np.uint8
     assert np.array_equal(arr[7], ds.image_array(7))
+    assert Path(arr.filename).is_relative_to(toolkit_cache) and not (ours / ".cache").exists()
     again = to_tensor_cache(ds, size=32)
     assert again.filename == arr.filename
     explicit = to_tensor_cache(ds, size=16, path=tmp_path / "c.npy", workers=2, show_progress=False)
     assert explicit.shape == (60, 16, 16, 3)
 
 
-# ------------------------------------------------------------------------------------- download
-
-class RangeHandler(http.server.BaseHTTPRequestHandler):
-    """Serves one archive with Range support; can cut the first response short."""
-
-    payload = b""
-    cut_first = False
-    served = 0
-
-    def do_GET(self):  # noqa: N802
-        cls = type(self)
-        cls.served += 1
-        start = 0
-        rng = self.headers.get("Range")
-        if rng:
-            start = int(rng.split("=")[1].split("-")[0])
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(cls.payload) - 1}/{len(cls.payload)}")
-        else:
-            self.send_response(200)
-        body = cls.payload[start:]
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if cls.cut_first and cls.served == 1:
-            self.wfile.write(body[: len(body) // 3])
-            self.wfile.flush()
-            self.connection.shutdown(2)
-            return
-        self.wfile.write(body)
-
-    def log_message(self, *a):
-        pass
+def test_damaged_tensor_cache_is_rebuilt(ours, tmp_path):
+    ds = CartoonSet(ours, split="all", aligned=16)
+    path = tmp_path / "t.npy"
+    good = np.array(to_tensor_cache(ds, size=16, path=path, show_progress=False))
+    data = path.read_bytes()
+    for damaged in (data[: len(data) - 500], data[:40], b""):
+        path.write_bytes(damaged)
+        assert np.array_equal(to_tensor_cache(ds, size=16, path=path, show_progress=False), good)
 
 
-@pytest.fixture
-def server():
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RangeHandler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    RangeHandler.served, RangeHandler.cut_first = 0, False
-    yield f"http://127.0.0.1:{srv.server_address[1]}/cartoonset10k.tgz"
-    srv.shutdown()
+BUILDER = """
+import sys, time
+import numpy as np
+from cartoonset import to_tensor_cache
+
+class Slow:
+    root, split = "slow", "all"
+    def __len__(self): return 400
+    def cache_key(self): return "slow-test"
+    def image_array(self, i):
+        time.sleep(float(sys.argv[2]))
+        return np.full((8, 8, 3), i % 251, np.uint8)
+
+arr = to_tensor_cache(Slow(), size=8, path=sys.argv[1], workers=1, show_progress=False)
+assert all(int(arr[i, 0, 0, 0]) == i % 251 for i in range(400))
+print("built")
+"""
 
 
-def make_archive(src: Path) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-        tf.add(src, arcname="cartoonset10k", filter=lambda ti: None if ti.name.split("/")[-1].startswith(".") else ti)
-    return buf.getvalue()
+def test_tensor_cache_concurrent_builders_and_a_killed_build(tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "OMP_NUM_THREADS": "1"}
+    path = tmp_path / "cache" / "t.npy"
+    path.parent.mkdir()
+    # a build killed half-way leaves only a temp file that names its (dead) writer
+    p = subprocess.Popen([sys.executable, "-c", BUILDER, str(path), "0.02"], env=env)
+    deadline = time.time() + 120
+    while time.time() < deadline and not [f for f in os.listdir(path.parent) if ".tmp-" in f]:
+        time.sleep(0.1)
+    time.sleep(1.0)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    left = [f for f in os.listdir(path.parent) if not f.endswith(".lock")]
+    assert left and all(f.startswith(".t.npy.tmp-") and f.split(".tmp-")[1].split("-")[0] == str(p.pid) for f in left), left
+    # two builders at once: both succeed with the same array, and the dead build's temp is swept
+    procs = [subprocess.Popen([sys.executable, "-c", BUILDER, str(path), "0.001"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [q.communicate(timeout=300) for q in procs]
+    assert [q.returncode for q in procs] == [0, 0], [o[1][-800:] for o in outs]
+    assert all(o[0].strip() == "built" for o in outs)
+    assert sorted(f for f in os.listdir(path.parent) if not f.endswith(".lock")) == ["t.npy"]
 
 
-def test_download_resumes_and_unpacks(g10k, server, tmp_path):
-    RangeHandler.payload = make_archive(g10k)
-    RangeHandler.cut_first = True
-    root = tmp_path / "dl"
-    import cartoonset.download as dl
-
-    orig = dl.releases
-    dl.releases = lambda: {"10k": dict(orig()["10k"], url=server)}
-    try:
-        ds = CartoonSet(root, split="all", download=True)
-    finally:
-        dl.releases = orig
-    assert len(ds) == 60 and RangeHandler.served >= 2  # the cut response was resumed
-    assert (root / "cartoonset10k.tgz.sha256").read_text().split()[0] == __import__("hashlib").sha256(RangeHandler.payload).hexdigest()
-
-
-def test_download_checksum_mismatch(g10k, server, tmp_path):
-    RangeHandler.payload = make_archive(g10k)
-    with pytest.raises(DownloadError, match="does not match the expected"):
-        download_release(tmp_path, "10k", url=server, sha256="0" * 64, show_progress=False)
-    assert not (tmp_path / "cartoonset10k").exists()
-    assert (tmp_path / "cartoonset10k.tgz.corrupt").exists()
-
-
-@pytest.mark.parametrize("name, kind", [("../evil.txt", tarfile.REGTYPE), ("/abs.txt", tarfile.REGTYPE),
-                                        ("link", tarfile.SYMTYPE)])
-def test_unsafe_archive_members_rejected(tmp_path, name, kind):
-    archive = tmp_path / "a.tgz"
-    with tarfile.open(archive, "w:gz") as tf:
-        ti = tarfile.TarInfo(name)
-        ti.type = kind
-        if kind == tarfile.SYMTYPE:
-            ti.linkname = "/etc/passwd"
-            tf.addfile(ti)
-        else:
-            ti.size = 3
-            tf.addfile(ti, io.BytesIO(b"abc"))
-    with pytest.raises(DownloadError):
-        safe_extract(archive, tmp_path / "out")
-    assert not (tmp_path / "out").exists() and not (tmp_path / "evil.txt").exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["a.tgz"]
-
-
-def test_hf_export(ours, tmp_path):
-    pytest.importorskip("datasets", reason="the hf extra is part of the dev install")
-    import pyarrow.parquet as pq
-
-    from cartoonset.hf import export, to_hf_dataset
-
-    ds = CartoonSet(ours, split="test", target_type=None)
-    hf = to_hf_dataset(ds, cache_dir=tmp_path / "cache")
-    assert len(hf) == len(ds)
-    row = hf[0]
-    assert row["id"] == ds.ids[0] and row["image"].size == (200, 200)
-    assert [row[a] for a in attribute_names()] == ds.attrs[0].tolist()
-    assert row["eye_left"] == pytest.approx(ds.landmarks(0)[0].tolist(), abs=1e-3)
-    out = export(ds, tmp_path / "set.parquet")
-    assert pq.read_table(out).num_rows == len(ds)
+def test_cache_dir_argument_reaches_the_tensor_cache(ours, tmp_path):
+    ds = CartoonSet(ours, split="test", aligned=16, cache_dir=tmp_path / "mine")
+    arr = to_tensor_cache(ds, size=16, show_progress=False)
+    assert Path(arr.filename).is_relative_to(tmp_path / "mine")
+    assert list((tmp_path / "mine").glob("index-*.npz"))

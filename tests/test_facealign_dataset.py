@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 from torchvision.transforms import ToTensor
 
 from cartoonset.common.splits import split_of
+from cartoonset.common.vision import DatasetError
 from cartoonset.common.template import FACE_TEMPLATE
 from facealign import AlignedFaces
 from facealign.runner import run
@@ -110,8 +111,10 @@ def test_split_file_round_trip(aligned, tmp_path):
 def test_errors_are_one_sentence(aligned, tmp_path):
     with pytest.raises(ValueError, match="split must be one of train, test, all"):
         AlignedFaces(aligned, split="val")
-    with pytest.raises(FileNotFoundError, match="is not a facealign output folder"):
+    with pytest.raises(DatasetError, match="is not a facealign output folder"):
         AlignedFaces(tmp_path)
+    with pytest.raises(DatasetError, match="cannot be downloaded"):
+        AlignedFaces(aligned, download=True)
     with pytest.raises(ValueError, match="target_type must be among"):
         AlignedFaces(aligned, target_type="attr")
     with pytest.raises(ValueError, match="size must be between"):
@@ -123,8 +126,37 @@ def test_errors_are_one_sentence(aligned, tmp_path):
     rows = [json.loads(line) for line in (aligned / "manifest.jsonl").read_text().splitlines()]
     (broken / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     ds = AlignedFaces(broken, split="all")
-    with pytest.raises(FileNotFoundError, match="listed in the manifest is missing"):
+    with pytest.raises(DatasetError, match="listed in the manifest is missing"):
         ds[0]
+    # a manifest path that leaves the folder is refused, never read
+    rows[0]["outputs"] = {k: "../../" + v for k, v in rows[0]["outputs"].items()}
+    (broken / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    hostile = AlignedFaces(broken, split="all")
+    with pytest.raises(DatasetError, match="lies outside the dataset folder"):
+        hostile[[r["id"] for r in hostile.samples].index(rows[0]["id"])]
+
+
+def test_one_base_for_both_datasets(aligned, tmp_path):
+    """AlignedFaces speaks CartoonSet's signature (torchvision's order), names samples by ids and
+    exports to HuggingFace like the cartoons do."""
+    from cartoonset.common.vision import FolderDataset
+    from cartoonset.dataset import CartoonSet
+
+    ds = AlignedFaces(aligned, "all", ["id", "identity"], None, None, False, size=32)
+    assert isinstance(ds, FolderDataset) and issubclass(CartoonSet, FolderDataset)
+    assert ds.ids == [r["id"] for r in ds.samples] and ds[2][1][0] == ds.ids[2]
+    assert repr(ds).startswith("Dataset AlignedFaces\n    Number of datapoints: 19\n    Root location: ")
+    datasets = pytest.importorskip("datasets")
+    out = tmp_path / "faces-hf"
+    r = subprocess.run([sys.executable, "-m", "facealign.cli", "export-hf", str(aligned), str(out)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-1500:]
+    dd = datasets.load_from_disk(str(out))
+    train = AlignedFaces(aligned, split="train", size=64)
+    assert set(dd) == {"train", "test"} and dd["train"]["id"] == train.ids
+    img = Image.open(__import__("io").BytesIO(dd["train"][0]["img_bytes"]))
+    assert img.size == (64, 64) and np.array_equal(np.asarray(img.convert("RGB")), np.asarray(train[0][0]))
+    assert dd["train"][0]["identity"] == train.samples[0]["identity"]
 
 
 def test_torch_is_imported_only_when_the_loader_is_used():

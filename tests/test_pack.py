@@ -47,6 +47,19 @@ def test_palette_count_mismatch(pack_copy):
         load_pack(pack_copy)
 
 
+def test_extra_palette_colours_must_be_filtered(pack_copy):
+    """Colours past the release's count exist only before filtering: a filter must remove them."""
+    edit(pack_copy / "pack.toml", "when = {hair_color = [10, 11]}", "when = {hair_color = [10]}")
+    with pytest.raises(PackError, match=r"\[palettes\]\.hair_color: colours \[10, 11\] lie past the release's 10 "
+                                        r"variants; add a filter with when = \{hair_color = \[10, 11\]\}"):
+        load_pack(pack_copy)
+
+
+def test_extra_palette_colours_are_sampled_unfiltered(mini_pack):
+    assert mini_pack.counts["hair_color"] == 10 and mini_pack.sample_counts["hair_color"] == 12
+    assert len(mini_pack.weights["hair_color"]) == 12
+
+
 def test_unknown_colour_slot(pack_copy):
     edit(pack_copy / "mouth/mouth.svg", 'fill="#9c3b3b"', 'fill="{{lipstick}}"')
     with pytest.raises(PackError, match=r"mouth\.svg: unknown colour slot '\{\{lipstick\}\}'"):
@@ -218,7 +231,7 @@ def test_transform_count_mismatch(pack_copy):
 
 
 def test_filter_rule_unknown_attribute(pack_copy):
-    edit(pack_copy / "pack.toml", "when = {hair_color = [8, 9]}", "when = {hat_color = [8, 9]}")
+    edit(pack_copy / "pack.toml", "when = {hair_color = [10, 11]}", "when = {hat_color = [10, 11]}")
     with pytest.raises(PackError, match=r"'unusual hair colour'\.when: unknown attribute 'hat_color'"):
         load_pack(pack_copy)
 

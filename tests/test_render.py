@@ -23,7 +23,7 @@ CLI = str(Path(sys.executable).parent / "cartoonset")
 
 def digest(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.iterdir()) if p.name.startswith("cs")}
+            for p in sorted((folder / "images").iterdir()) if p.name.startswith("cs")}
 
 
 def run_cli(*args, **kw):
@@ -39,8 +39,8 @@ def reference_run(mini_pack_dir, tmp_path_factory):
 
 
 def test_google_format(reference_run, mini_pack):
-    pngs = sorted(reference_run.glob("cs*.png"))
-    assert len(pngs) == 200 and len(list(reference_run.glob("cs*.csv"))) == 200
+    pngs = sorted((reference_run / "images").glob("cs*.png"))
+    assert len(pngs) == 200 and len(list((reference_run / "images").glob("cs*.csv"))) == 200
     names = attribute_names()
     for png in pngs[:20]:
         csv = png.with_suffix(".csv")
@@ -51,7 +51,7 @@ def test_google_format(reference_run, mini_pack):
         assert (values < np.array([mini_pack.counts[n] for n in names])).all()
         im = Image.open(png)
         assert im.mode == "RGBA" and im.size == (500, 500)
-        assert np.asarray(im)[0, 0, 3] == 0  # transparent background
+        assert np.asarray(im)[0, 0].tolist() == [255, 255, 255, 0]  # transparent background, white under it
         assert png.stem[2:].isdigit()
 
 
@@ -79,16 +79,16 @@ def test_killed_run_resumes_to_the_same_set(reference_run, mini_pack_dir, tmp_pa
     p = subprocess.Popen([CLI, "render", "--n", "200", "--seed", "7", "--out", str(out), "--pack",
                           str(mini_pack_dir), "--workers", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 60
-    while time.time() < deadline and len(list(out.glob("cs*.csv"))) < 60:
+    while time.time() < deadline and len(list(out.glob("images/cs*.csv"))) < 60:
         time.sleep(0.02)
     p.send_signal(signal.SIGKILL)
     p.wait()
-    done = len(list(out.glob("cs*.csv")))
+    done = len(list(out.glob("images/cs*.csv")))
     assert 0 < done < 200
     r = run_cli("--n", 200, "--seed", 7, "--out", out, "--pack", mini_pack_dir, "--workers", 2)
     assert r.returncode == 0, r.stderr
     assert digest(out) == digest(reference_run)
-    assert not [f for f in os.listdir(out) if ".tmp-" in f]
+    assert not [f for f in os.listdir(out) + os.listdir(out / "images") if ".tmp-" in f]
     assert f"{200 - done} rendered now, {done} already there" in r.stdout
 
 
@@ -100,11 +100,11 @@ def test_prefix_property(mini_pack):
 def test_filters_count_and_no_filter(mini_pack):
     sel = select(mini_pack, 0, 2000)
     col = mini_pack.attribute_names.index("hair_color")
-    assert not np.isin(sel.attrs[:, col], [8, 9]).any()
+    assert not np.isin(sel.attrs[:, col], [10, 11]).any() and set(sel.attrs[:, col]) == set(range(10))
     assert sel.rejected["unusual hair colour"] > 0
     assert sel.candidates == 2000 + sum(sel.rejected.values())
     raw = select(mini_pack, 0, 2000, filter=False)
-    assert np.isin(raw.attrs[:, col], [8, 9]).any()
+    assert np.isin(raw.attrs[:, col], [10, 11]).any() and raw.counts["hair_color"] == 12
 
 
 def test_weights_change_only_their_attribute(mini_pack):
@@ -226,6 +226,27 @@ def test_incompatible_output_folder(reference_run, mini_pack_dir):
 def test_library_render_reports(mini_pack, tmp_path):
     rep = render(n=12, out=tmp_path / "lib", seed=1, size=96, workers=1, pack=mini_pack, show_progress=False)
     assert rep.rendered == 12 and rep.complete
-    assert Image.open(next((tmp_path / "lib").glob("cs*.png"))).size == (96, 96)
+    assert Image.open(next((tmp_path / "lib").rglob("cs*.png"))).size == (96, 96)
     again = render(n=20, out=tmp_path / "lib", seed=1, size=96, workers=1, pack=mini_pack, show_progress=False)
     assert again.already_done == 12 and again.rendered == 8
+
+
+def test_nested_layout_shards_resumes_and_refuses_a_layout_change(reference_run, mini_pack_dir, tmp_path):
+    def files(folder):
+        return {str(p.relative_to(folder / "images")): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted((folder / "images").rglob("cs*"))}
+
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    assert run_cli("--n", 60, "--seed", 7, "--out", whole, "--pack", mini_pack_dir, "--layout", "nested",
+                   "--workers", 1).returncode == 0
+    for k in range(3):
+        assert run_cli("--n", 60, "--seed", 7, "--out", parts, "--pack", mini_pack_dir, "--layout", "nested",
+                       "--workers", 1, "--shard", f"{k}/3").returncode == 0
+    got = files(whole)
+    assert got == files(parts) and len(got) == 120
+    assert sorted({k.split("/")[0] for k in got}) == [str(i) for i in range(10)]
+    # the same cartoons (same bytes) as the flat render, only placed in folders 0..9
+    flat = digest(reference_run)
+    assert all(flat[k.split("/")[1]] == v for k, v in got.items())
+    r = run_cli("--n", 60, "--seed", 7, "--out", whole, "--pack", mini_pack_dir)
+    assert r.returncode == 2 and "layout 'nested' vs 'flat'" in r.stderr

@@ -49,20 +49,14 @@ class DomainArrays:
         return {d: len(self.images[d]) for d in DOMAINS}
 
 
-def _keys(dataset) -> list[str] | None:
-    """A stable name per sample: CartoonSet's ``ids``, AlignedFaces' manifest ids."""
-    ids = getattr(dataset, "ids", None)
-    if ids is not None:
-        return [str(k) for k in ids]
-    samples = getattr(dataset, "samples", None)
-    if samples and isinstance(samples[0], dict) and "id" in samples[0]:
-        return [str(r["id"]) for r in samples]
-    return None
+def _keys(dataset) -> list[str]:
+    """A stable name per sample: every toolkit dataset names its samples by ``ids``."""
+    return [str(k) for k in dataset.ids]
 
 
 def load_split(cartoons: str | os.PathLike, faces: str | os.PathLike, split: str, size: int = 64) -> DomainArrays:
     """Aligned cartoons (``CartoonSet(aligned=size)``) and aligned faces (``AlignedFaces``) of one
-    split as uint8 caches, built on first use beside each dataset."""
+    split as uint8 caches, built on first use in the toolkit's cache folder."""
     from cartoonset import CartoonSet, to_tensor_cache
     from facealign import AlignedFaces
 
@@ -73,9 +67,7 @@ def load_split(cartoons: str | os.PathLike, faces: str | os.PathLike, split: str
         if len(ds) == 0:
             raise ValueError(f"the {domain} dataset at {ds.root} has no images in split {split!r}")
         images[domain] = to_tensor_cache(ds, size=size)
-        k = _keys(ds)
-        if k is not None:
-            keys[domain] = k
+        keys[domain] = _keys(ds)
     return DomainArrays(images, keys, {"face": str(Path(faces)), "cartoon": str(Path(cartoons))})
 
 
