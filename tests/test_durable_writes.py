@@ -71,5 +71,5 @@ def test_render_fsyncs_every_png_and_csv(mini_pack, tmp_path, fsyncs):
     calls, _ = fsyncs
     render(n=5, out=tmp_path / "out", seed=0, size=64, workers=1, pack=mini_pack, show_progress=False)
     synced = {Path(c).name.split(atomic.TEMP_MARK)[0].lstrip(".") for c, _ in calls if c != "dir"}
-    published = {p.name for p in (tmp_path / "out").glob("cs*")}
+    published = {p.name for p in (tmp_path / "out" / "images").glob("cs*")}
     assert len(published) == 10 and published <= synced

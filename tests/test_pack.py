@@ -191,7 +191,7 @@ def test_workers_load_the_pack_under_the_callers_cap(pack_copy, tmp_path, monkey
     _big_svg(pack_copy / "nose/nose.svg", 2 << 20)
     pack = load_pack(pack_copy, max_artwork_bytes=4 << 20)
     report = render(n=6, out=tmp_path / "out", seed=0, size=64, workers=2, pack=pack, show_progress=False)
-    assert report.rendered == 6 and len(list((tmp_path / "out").glob("cs*.png"))) == 6
+    assert report.rendered == 6 and len(list((tmp_path / "out" / "images").glob("cs*.png"))) == 6
 
 
 def test_malformed_svg(pack_copy):

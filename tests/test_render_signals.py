@@ -47,7 +47,7 @@ def _start(out: Path, pack: Path) -> tuple[subprocess.Popen, list[int]]:
     workers: list[int] = []
     while time.monotonic() < deadline:
         workers = _children(p.pid)
-        if len(workers) == 2 and len(list(out.glob("cs*.csv"))) >= 4:
+        if len(workers) == 2 and len(list((out / "images").glob("cs*.csv"))) >= 4:
             return p, workers
         if p.poll() is not None:
             break
@@ -90,7 +90,7 @@ def test_ctrl_c_stops_the_workers_and_exits_cleanly(mini_pack_dir, tmp_path):
         assert p.wait(timeout=60) != 0
         assert "Traceback" not in (tmp_path / "stderr.txt").read_text()
         assert _wait_gone(workers) == []
-        done = len(list(out.glob("cs*.csv")))
+        done = len(list((out / "images").glob("cs*.csv")))
         assert 0 < done < 5000
     finally:
         _cleanup(workers)

@@ -112,11 +112,11 @@ def test_render_is_the_same_in_any_worker(tmp_path):
     are the posed ones."""
     one = render(n=4, out=tmp_path / "one", seed=5, size=64, workers=1, pack="portrait", show_progress=False)
     two = render(n=4, out=tmp_path / "two", seed=5, size=64, workers=2, pack="portrait", show_progress=False)
-    files = sorted(p.name for p in one.out.glob("cs*.png"))
-    assert len(files) == 4 and files == sorted(p.name for p in two.out.glob("cs*.png"))
+    files = sorted(p.name for p in (one.out / "images").glob("cs*.png"))
+    assert len(files) == 4 and files == sorted(p.name for p in (two.out / "images").glob("cs*.png"))
     for f in files:
-        assert (one.out / f).read_bytes() == (two.out / f).read_bytes()
-        assert np.asarray(Image.open(one.out / f))[..., 3].min() == 255  # a background, not transparency
+        assert (one.out / "images" / f).read_bytes() == (two.out / "images" / f).read_bytes()
+        assert np.asarray(Image.open(one.out / "images" / f))[..., 3].min() == 255  # a background, not transparency
     pack = load_pack("portrait")
     index = (one.out / "index.csv").read_text().splitlines()
     header, row = index[0].split(","), dict(zip(index[0].split(","), index[1].split(",")))

@@ -153,7 +153,7 @@ def test_translate_takes_folders_lists_and_a_box(tiny_model, datasets, tmp_path)
     group, left, right = _group_photo(tmp_path / "group.jpg")
     listing = tmp_path / "photos.txt"
     listing.write_text(f"{group}\n")
-    cartoons = datasets / "cartoons"
+    cartoons = datasets / "cartoons" / "images"
     n_cartoons = len(list(cartoons.glob("cs*.png")))
 
     out = tmp_path / "tr"
