@@ -145,7 +145,7 @@ def test_generator_losses_are_the_weighted_sum():
     cfg = tiny("loss.w_dann=0.5", "loss.w_sem=2.0", "loss.w_gan=0.25", "loss.w_tv=3.0")
     model = build_model(cfg)
     x = {"face": torch.rand(4, 3, 32, 32) * 2 - 1, "cartoon": torch.rand(4, 3, 32, 32) * 2 - 1}
-    out = model.generator_step(x)
+    out = model.generator(x)
     lg = out.logs
     expected = lg["rec"] + 0.5 * lg["dann"] + 2.0 * lg["sem"] + 0.25 * lg["gan"] + 3.0 * lg["tv"]
     assert out.total.item() == pytest.approx(expected.item(), rel=1e-5)
@@ -181,7 +181,7 @@ def test_each_input_is_encoded_once_per_step():
         model.generator.autoencoder.enc_private[d].register_forward_hook(
             lambda m, i, o, d=d: calls.__setitem__(d, calls[d] + i[0].shape[0]))
     x = {"face": torch.rand(4, 3, 32, 32) * 2 - 1, "cartoon": torch.rand(4, 3, 32, 32) * 2 - 1}
-    model.generator_step(x)
+    model.generator(x)
     # e1 sees the 4 faces once (shared by L_rec, L_dann, L_sem, L_teach) and the 4 translated cartoons once
     assert calls == {"face": 8, "cartoon": 8}
     calls.update(face=0, cartoon=0)
@@ -189,7 +189,7 @@ def test_each_input_is_encoded_once_per_step():
     for d in DOMAINS:
         model2.generator.autoencoder.enc_private[d].register_forward_hook(
             lambda m, i, o, d=d: calls.__setitem__(d, calls[d] + i[0].shape[0]))
-    model2.generator_step(x)  # without L_sem nothing is re-encoded
+    model2.generator(x)  # without L_sem nothing is re-encoded
     assert calls == {"face": 4, "cartoon": 4}
 
 

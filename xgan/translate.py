@@ -105,12 +105,11 @@ def translate_files(model: Model, inputs: Sequence[str | os.PathLike], out: str 
         crop, status, reason = crops[p]
         rec = Translation(str(p), kinds[p], status, reason)
         if crop is not None:
-            try:
-                translated = translate_images(model, crop[None], kinds[p], device)[0]
-            except ValueError as e:  # a one-way method (DTN has no cartoon -> face decoder)
-                rec.status, rec.reason = "unsupported", str(e)
+            if not model.has_direction(kinds[p], DIRECTIONS[kinds[p]]):  # a one-way method (DTN)
+                rec.status, rec.reason = "unsupported", f"{type(model).__name__} has no {kinds[p]} -> {DIRECTIONS[kinds[p]]} translation"
                 results.append(rec)
                 continue
+            translated = translate_images(model, crop[None], kinds[p], device)[0]
             name = p.stem
             while name in used:
                 name += "_"
@@ -130,14 +129,11 @@ def sample_figure(model: Model, faces: np.ndarray, cartoons: np.ndarray, count: 
         n = min(count, len(images))
         if n == 0:
             raise ValueError(f"no {domain} images to sample from")
+        if domain == "cartoon" and not model.has_direction("cartoon", "face"):
+            continue  # a one-way method (DTN): the figure has the face -> cartoon panel only
         idx = np.sort(rng(seed, "figure", domain).choice(len(images), size=n, replace=False))
         picked = np.asarray(images[idx])
-        try:
-            panels.append(pairs_grid(picked, translate_images(model, picked, domain, device), columns=columns))
-        except ValueError:
-            if domain == "face":
-                raise
-            # a one-way method (DTN): the figure has the face -> cartoon panel only
+        panels.append(pairs_grid(picked, translate_images(model, picked, domain, device), columns=columns))
     if len(panels) == 1:
         return panels[0]
     h = max(p.shape[0] for p in panels)
