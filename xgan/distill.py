@@ -10,23 +10,28 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from cartoonset.common.atomic import atomic_path
 from cartoonset.common.progress import progress
-from cartoonset.common.seeding import derive_seed, rng, uniforms
+from cartoonset.common.seeding import derive_seed, rng
 
+from . import checkpoint as ckpt
 from . import losses as L
 from .checkpoint import read_tagged
-from .data import to_model_input
-from .devices import pick_device
+from .data import BatchStream, to_model_input
+from .devices import Placement, pick_device
+from .models import StepResult
 from .networks import FaceEncoder, check_encoder_arch, count_parameters
 from .teacher import TableTeacher, Teacher, load_teacher
+from .trainer import Trainer
 
 ENCODER_FORMAT, ENCODER_VERSION = "xgan-dtn-encoder", 1
 #: f's default widths: XGAN's encoder convolutions (Table 1), one hidden FC layer, the teacher's size out
@@ -95,24 +100,43 @@ def _distill_rows(n: int, holdout: float, seed: int) -> tuple[np.ndarray, np.nda
     return np.sort(order[n_hold:]), np.sort(order[:n_hold])
 
 
-def _distill_batch(rows: np.ndarray, batch: int, seed: int, step: int, flip: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Rows and flips of the batch at ``step``: a pure function of (seed, step), so resuming is exact."""
-    pos = np.arange(step * batch, (step + 1) * batch, dtype=np.int64)
-    n = len(rows)
-    idx = np.empty_like(pos)
-    for e in np.unique(pos // n):
-        sel = pos // n == e
-        idx[sel] = rows[rng(seed, "distill", "order", int(e)).permutation(n)[pos[sel] % n]]
-    flips = (uniforms(seed, pos.astype(np.uint64), 1, stream="distill-flip")[:, 0] < 0.5) if flip \
-        else np.zeros(len(pos), dtype=bool)
-    return idx, flips
+def _images(faces: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    return np.asarray(faces[np.sort(idx)])[np.argsort(np.argsort(idx))]  # sorted reads on a memmap
 
 
-def _images(faces: np.ndarray, idx: np.ndarray, flips: np.ndarray) -> np.ndarray:
-    images = np.asarray(faces[np.sort(idx)])[np.argsort(np.argsort(idx))]  # sorted reads on a memmap
-    if flips.any():
-        images[flips] = images[flips][:, :, ::-1]
-    return images
+@dataclass
+class _Faces:
+    """The training faces as the one domain of a :class:`~xgan.data.BatchStream`."""
+    images: dict[str, np.ndarray]
+
+
+class _Objective(nn.Module):
+    """The distillation's generator step: the cosine distance between f(x) and the teacher's T(x)."""
+
+    def __init__(self, f: FaceEncoder):
+        super().__init__()
+        self.f = f
+
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> StepResult:
+        loss = L.cosine_distance(self.f(batch["face"]).float(), batch["target"])
+        return StepResult(loss, {"distance": loss.detach()})
+
+
+class Distillation(nn.Module):
+    """f under distillation, in the shape the :class:`~xgan.trainer.Trainer` trains: one player, no critic."""
+
+    loss_names = ("distance",)
+    discriminator = None
+
+    def __init__(self, f: FaceEncoder):
+        super().__init__()
+        self.generator = _Objective(f)
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {"f": self.generator.f}
+
+    def extra_state(self) -> dict:
+        return {}
 
 
 @torch.no_grad()
@@ -125,7 +149,7 @@ def _distances(f: FaceEncoder | None, faces: np.ndarray, rows: np.ndarray, teach
     for start in range(0, len(rows), batch):
         idx = rows[start:start + batch]
         flips = np.zeros(len(idx), dtype=bool)
-        x = to_model_input(_images(faces, idx, flips), device)
+        x = to_model_input(_images(faces, idx), device)
         target = teacher.targets(idx, flips, x).float()
         guess = f(x).float() if f is not None else constant.expand_as(target)
         total += L.cosine_distance(guess, target).item() * len(idx)
@@ -139,7 +163,7 @@ def _mean_target(faces: np.ndarray, rows: np.ndarray, teacher: Teacher, device: 
         for start in range(0, len(rows), 256):
             idx = rows[start:start + 256]
             flips = np.zeros(len(idx), dtype=bool)
-            t = F.normalize(teacher.targets(idx, flips, to_model_input(_images(faces, idx, flips), device)).float(), dim=1)
+            t = F.normalize(teacher.targets(idx, flips, to_model_input(_images(faces, idx), device)).float(), dim=1)
             acc = t.sum(0) if acc is None else acc + t.sum(0)
     return F.normalize(acc, dim=0)[None]
 
@@ -194,47 +218,45 @@ def distill_teacher(faces: np.ndarray, teacher: Teacher | str, steps: int, seed:
             return dict(meta["summary"], path=str(out_path), reused=True)
 
     train_rows, held_rows = _distill_rows(len(faces), holdout, seed)
-    with torch.random.fork_rng(devices=[]):
+    # f under the one trainer: Adam(lr) with torch's default betas, f kept in its own memory format
+    config = {"model": "distill", "optim": {"lr": lr, "lr_dis": lr, "betas": [0.9, 0.999]}, "distill": settings}
+    partial = out_path.with_name(out_path.name + ".partial")
+    with torch.random.fork_rng(devices=[]):  # init and resume set torch's generator: the caller's stays as it was
         torch.manual_seed(derive_seed(seed, "distill", "init"))
         f = FaceEncoder(full_arch)
-    f.to(dev)
-    opt = torch.optim.Adam(f.parameters(), lr=lr)
-    partial = out_path.with_name(out_path.name + ".partial")
-    saved: dict = {}
-    if partial.is_file():
+        trainer = Trainer(config, Distillation(f), Placement(dev), channels_last=False)
+        saved = None
+        if partial.is_file():
+            try:
+                saved = ckpt.load(partial)
+            except ckpt.CheckpointError:  # a damaged partial state is discarded, never trusted
+                saved = None
+        if saved is not None and saved["config"].get("distill") == settings:
+            trainer.load_state_dict(saved, str(partial))
+            init_distance = float(saved["init_distance"])
+        else:
+            init_distance = _distances(f.eval(), faces, held_rows, teacher, dev)
+        stream = BatchStream(_Faces({"face": _images(faces, train_rows)}), batch, seed, flip)
+        f.train()
+        recent: list[torch.Tensor] = []
+        bar = progress(total=steps, initial=trainer.step, desc="distill f", unit="step",
+                       disable=None if show_progress else True)
         try:
-            saved = torch.load(partial, map_location="cpu", weights_only=True)
-        except Exception:  # a damaged partial state is discarded, never trusted
-            saved = {}
-    if isinstance(saved, dict) and saved.get("settings") == settings:
-        f.load_state_dict(saved["f"])
-        opt.load_state_dict(saved["opt"])
-        start, init_distance = int(saved["step"]), float(saved["init_distance"])
-    else:
-        start, init_distance = 0, _distances(f.eval(), faces, held_rows, teacher, dev)
-    f.train()
-    recent: list[torch.Tensor] = []
-    bar = progress(total=steps, initial=start, desc="distill f", unit="step", disable=None if show_progress else True)
-    try:
-        for step in range(start, steps):
-            idx, flips = _distill_batch(train_rows, batch, seed, step, flip)
-            x = to_model_input(_images(faces, idx, flips), dev)
-            target = teacher.targets(idx, flips, x).float()
-            for group in opt.param_groups:
-                group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
-            loss = L.cosine_distance(f(x).float(), target)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            recent = (recent + [loss.detach()])[-50:]
-            bar.update(1)
-            if (step + 1) % checkpoint_every == 0 and step + 1 < steps:
-                with atomic_path(partial) as tmp:
-                    torch.save({"settings": settings, "step": step + 1, "init_distance": init_distance,
-                                "f": f.state_dict(), "opt": opt.state_dict()}, tmp)
-                bar.set_postfix(distance=f"{torch.stack(recent).mean().item():.4f}", refresh=False)
-    finally:
-        bar.close()
+            while trainer.step < steps:
+                step = trainer.step
+                host = stream.batch_at(step)
+                x = to_model_input(host["face"], dev)
+                target = teacher.targets(train_rows[host["face_index"]], host["face_flip"], x).float()
+                for group in trainer.opt_gen.param_groups:
+                    group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
+                logs = trainer.train_step({"face": x, "target": target})
+                recent = (recent + [logs["distance"]])[-50:]
+                bar.update(1)
+                if trainer.step % checkpoint_every == 0 and trainer.step < steps:
+                    trainer.save(partial, {"init_distance": init_distance})
+                    bar.set_postfix(distance=f"{torch.stack(recent).mean().item():.4f}", refresh=False)
+        finally:
+            bar.close()
     f.eval()
     constant = _mean_target(faces, train_rows, teacher, dev)
     summary = {"teacher": teacher.name, "dim": teacher.dim, "parameters": count_parameters(f), "steps": steps,
