@@ -186,6 +186,12 @@ def test_xgan_train_dtn_end_to_end_and_resume(datasets, dlib_f, tmp_path):
     assert same(fixed.state_dict(), model.generator.f.state_dict())  # the fixed DTN never changed f
     faces = rand_images(2, 64)
     assert model.translate(faces, "face", "cartoon").shape == (2, 3, 64, 64)
+    # xgan translate on a cartoon: DTN declares no cartoon -> face direction, so the row says so
+    from xgan.translate import translate_files
+
+    cartoon = sorted((datasets / "cartoons").glob("cs*.png"))[0]
+    (rec,) = translate_files(model, [cartoon], tmp_path / "translated")
+    assert rec.domain == "cartoon" and rec.status == "unsupported" and rec.reason == "DTN has no cartoon -> face translation"
 
 
 # --- the models: f fixed or finetuned, losses, critic, update order -----------------------------------
@@ -347,6 +353,13 @@ def test_translate_and_embed(f_path):
     # XGAN's two encoders differ; DTN's one f is the same for both domains
     assert not torch.allclose(xgan.embed(x, "face"), xgan.embed(x, "cartoon"))
     assert torch.equal(model.embed(x, "face"), model.embed(x, "cartoon"))
+    # the declared directions decide the figure: DTN's has the face -> cartoon panel only
+    from xgan.translate import sample_figure
+
+    pics = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    one_way, two_way = (sample_figure(m, pics, pics, count=4, columns=2) for m in (model, xgan))
+    assert model.directions == (("face", "cartoon"), ("cartoon", "cartoon")) and xgan.has_direction("cartoon", "face")
+    assert two_way.shape[1] == 2 * one_way.shape[1] + 12 and two_way.shape[0] == one_way.shape[0]
 
 
 def test_the_dtn_table_belongs_to_presets_that_choose_dtn():

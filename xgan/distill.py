@@ -4,6 +4,10 @@ The teacher of the trainer (dlib's 128-d face descriptor by default) cannot pass
 G(x_s), so DTN needs a differentiable copy of it. :func:`distill_teacher` trains one offline
 (XGAN's encoder topology, :class:`~xgan.networks.FaceEncoder`; cosine loss; mirrored images against
 the teacher's mirrored embeddings) and writes it as an encoder file that ``dtn.f_checkpoint`` names.
+
+It is one more model of the one :class:`~xgan.trainer.Trainer` (a generator step, no critic): its
+optimiser, step count, checkpoints and resume are the trainer's, and its batches come from
+:class:`~xgan.data.BatchStream` (a pure function of seed and step) over the training faces.
 """
 from __future__ import annotations
 

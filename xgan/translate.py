@@ -106,7 +106,8 @@ def translate_files(model: Model, inputs: Sequence[str | os.PathLike], out: str 
         rec = Translation(str(p), kinds[p], status, reason)
         if crop is not None:
             if not model.has_direction(kinds[p], DIRECTIONS[kinds[p]]):  # a one-way method (DTN)
-                rec.status, rec.reason = "unsupported", f"{type(model).__name__} has no {kinds[p]} -> {DIRECTIONS[kinds[p]]} translation"
+                rec.status = "unsupported"
+                rec.reason = f"{type(model).__name__} has no {kinds[p]} -> {DIRECTIONS[kinds[p]]} translation"
                 results.append(rec)
                 continue
             translated = translate_images(model, crop[None], kinds[p], device)[0]
