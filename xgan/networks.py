@@ -315,7 +315,7 @@ class PatchCritic(nn.Module):
 
 
 class SharedLatentAutoencoders(nn.Module):
-    """UNIT's E_face, E_cartoon, G_face, G_cartoon (Liu et al. 2017, §2 and Table 6): ResNet encoders
+    """UNIT's E_face, E_cartoon, G_face, G_cartoon (Liu et al. 2017, §2 and appendix): ResNet encoders
     whose last ``shared`` residual blocks are one module, into a shared spatial latent z; generators
     whose first ``shared`` residual blocks are one module. ``encode`` returns the mean of q(z|x),
     (B, 4w, S/4, S/4) for ``downsample`` = 2; q has unit variance, so a sample is ``mu + N(0, I)``.
