@@ -71,7 +71,7 @@ def test_photo_colours_from_template_regions():
 def test_methods_are_data():
     table = methods()
     assert {"xgan", "rec-dann", "no-sem", "no-teach", "no-gan", "tv-instead-of-gan", "middle-sharing",
-            "dtn", "dtn-finetuned"} <= set(table)
+            "dtn", "dtn-finetuned", "cyclegan", "unit"} <= set(table)
     assert table["dtn"].needs_f and not table["xgan"].needs_f
     from xgan.config import resolve
 
@@ -201,3 +201,20 @@ def test_quick_benchmark_end_to_end(tmp_path_factory, xgan_data):
     assert res.exit_code == 0, res.output
     assert {p: p.stat().st_mtime for p in out.glob("runs/*/*/seed1/model.pt")} == before
     assert f"it reused {len(before)} of the {len(before)} runs" in (out / "results.md").read_text()
+
+    # CycleGAN and UNIT through the same pipeline (a few steps: their step costs ~3x XGAN's)
+    res = CliRunner().invoke(main, args[:-1] + ["cyclegan,unit", "--steps", "3"])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    for track in ("synthetic", "faces"):
+        got = {r["method"]: r for r in rows if r["track"] == track}
+        assert {"cyclegan", "unit"} <= set(got), (track, got)
+        assert got["cyclegan"]["domain_acc_mean"] == "" and got["cyclegan"]["sem_dist_mean"] == ""  # no embedding
+        assert 0 <= float(got["unit"]["domain_acc_mean"]) <= 1  # UNIT's shared latent space is probed
+        for m in ("cyclegan", "unit"):
+            assert float(got[m]["fd_mean"]) >= 0 and (out / "figures" / f"{track}-{m}.png").exists()
+    for m in ("cyclegan", "unit"):
+        assert 0 <= float({r["method"]: r for r in rows if r["track"] == "synthetic"}[m]["cycle_acc_mean"]) <= 1
+        assert "critic_face2cartoon" in (out / "runs" / "synthetic" / m / "seed1" / "parameters.json").read_text()
+    text = (out / "results.md").read_text()
+    assert "| CycleGAN |" in text and "| UNIT |" in text

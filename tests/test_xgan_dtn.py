@@ -13,8 +13,9 @@ from xgan.cli import main
 from xgan.config import ConfigError, resolve
 from xgan.data import DomainArrays
 from xgan.models import build_model
-from xgan.models.dtn import (EncoderError, FaceEncoder, critic_loss, distill_teacher, generator_gan_loss,
-                             load_encoder, save_encoder)
+from xgan.distill import EncoderError, distill_teacher, load_encoder, save_encoder
+from xgan.losses import ternary_critic as critic_loss, ternary_generator as generator_gan_loss
+from xgan.networks import FaceEncoder
 from xgan.teacher import TableTeacher, Teacher, dlib_available
 from xgan.trainer import Trainer, load_model, train
 
@@ -185,6 +186,12 @@ def test_xgan_train_dtn_end_to_end_and_resume(datasets, dlib_f, tmp_path):
     assert same(fixed.state_dict(), model.generator.f.state_dict())  # the fixed DTN never changed f
     faces = rand_images(2, 64)
     assert model.translate(faces, "face", "cartoon").shape == (2, 3, 64, 64)
+    # xgan translate on a cartoon: DTN declares no cartoon -> face direction, so the row says so
+    from xgan.translate import translate_files
+
+    cartoon = sorted((datasets / "cartoons").glob("cs*.png"))[0]
+    (rec,) = translate_files(model, [cartoon], tmp_path / "translated")
+    assert rec.domain == "cartoon" and rec.status == "unsupported" and rec.reason == "DTN has no cartoon -> face translation"
 
 
 # --- the models: f fixed or finetuned, losses, critic, update order -----------------------------------
@@ -210,7 +217,7 @@ def test_fixed_f_never_changes_and_the_finetuned_f_does(f_path):
 def test_finetuned_f_learns_from_l_const_alone(f_path):
     torch.manual_seed(0)
     model = build_model(dtn_config(f_path, "loss.w_tv=0.5", preset="dtn-finetuned"))
-    out = model.generator_step(batch())
+    out = model.generator(batch())
     out.total.backward()
     total_grads = [p.grad.clone() for p in model.generator.f.parameters()]
     model.zero_grad()
@@ -227,10 +234,10 @@ def test_finetuned_f_learns_from_l_const_alone(f_path):
 
 def test_generator_losses_by_hand(f_path):
     torch.manual_seed(0)
-    cfg = dtn_config(f_path, "loss.w_rec=2.0", "loss.w_sem=3.0", "loss.w_gan=0.5", "loss.w_tv=0.25")
+    cfg = dtn_config(f_path, "dtn.w_tid=2.0", "dtn.w_const=3.0", "loss.w_gan=0.5", "loss.w_tv=0.25")
     model = build_model(cfg)
     x = batch(1)
-    out = model.generator_step(x)
+    out = model.generator(x)
     lg = out.logs
     # the same terms recomputed from the model's networks (train mode: g's batch statistics over both halves)
     g, critic = model.generator, model.discriminator.critic
@@ -331,7 +338,7 @@ def test_translate_and_embed(f_path):
     x = rand_images(3)
     assert model.translate(x, "face", "cartoon").shape == (3, 3, 32, 32)
     assert model.translate(x, "cartoon", "cartoon").shape == (3, 3, 32, 32)
-    with pytest.raises(ValueError, match="cartoon -> face does not exist"):
+    with pytest.raises(ValueError, match="DTN has no cartoon -> face translation"):
         model.translate(x, "cartoon", "face")
     xgan = build_model(resolve("cpu-small", ["network.image_size=32", "network.encoder=[4, 8, 8]",
                                              "network.embedding=[16, 16]", "network.decoder=[8, 8, 4]",
@@ -346,6 +353,13 @@ def test_translate_and_embed(f_path):
     # XGAN's two encoders differ; DTN's one f is the same for both domains
     assert not torch.allclose(xgan.embed(x, "face"), xgan.embed(x, "cartoon"))
     assert torch.equal(model.embed(x, "face"), model.embed(x, "cartoon"))
+    # the declared directions decide the figure: DTN's has the face -> cartoon panel only
+    from xgan.translate import sample_figure
+
+    pics = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    one_way, two_way = (sample_figure(m, pics, pics, count=4, columns=2) for m in (model, xgan))
+    assert model.directions == (("face", "cartoon"), ("cartoon", "cartoon")) and xgan.has_direction("cartoon", "face")
+    assert two_way.shape[1] == 2 * one_way.shape[1] + 12 and two_way.shape[0] == one_way.shape[0]
 
 
 def test_the_dtn_table_belongs_to_presets_that_choose_dtn():
@@ -358,7 +372,7 @@ def test_the_dtn_table_belongs_to_presets_that_choose_dtn():
 
 
 def test_missing_or_unusable_f_checkpoint_is_one_clear_sentence(f_path, tmp_path):
-    with pytest.raises(EncoderError, match=r"dtn.f_checkpoint is empty; make it with xgan.models.dtn.distill_teacher"):
+    with pytest.raises(EncoderError, match=r"dtn.f_checkpoint is empty; make it with xgan.distill.distill_teacher"):
         build_model(resolve(["cpu-small", "dtn"], SMALL))
     with pytest.raises(EncoderError, match="does not exist; make it with"):
         build_model(dtn_config(tmp_path / "nope.pt"))
@@ -376,4 +390,9 @@ def test_missing_or_unusable_f_checkpoint_is_one_clear_sentence(f_path, tmp_path
     with pytest.raises(ValueError, match="loss.w_dann must be 0"):
         build_model(dtn_config(f_path, "loss.w_dann=1.0"))
     with pytest.raises(ValueError, match="trained by L_CONST alone"):
-        build_model(dtn_config(f_path, "loss.w_sem=0", preset="dtn-finetuned"))
+        build_model(dtn_config(f_path, "dtn.w_const=0", preset="dtn-finetuned"))
+    # XGAN's keys no longer weigh DTN's terms: the old spellings name the new ones
+    with pytest.raises(ValueError, match="loss.w_sem is XGAN's weight and must be 0 for DTN; DTN's L_CONST weight is dtn.w_const"):
+        build_model(dtn_config(f_path, "loss.w_sem=1.5"))
+    with pytest.raises(ValueError, match="DTN's L_TID weight is dtn.w_tid"):
+        build_model(dtn_config(f_path, "loss.w_rec=1.0", preset="dtn-finetuned"))

@@ -140,16 +140,72 @@ def test_total_variation():
     assert L.total_variation(x).item() == pytest.approx(0 + 4 / 4)
 
 
-def test_generator_losses_are_the_weighted_sum():
+def test_generator_losses_by_hand(tmp_path):
+    """Every XGAN term recomputed from the networks (not from the model's own logs), then the total."""
     torch.manual_seed(0)
-    cfg = tiny("loss.w_dann=0.5", "loss.w_sem=2.0", "loss.w_gan=0.25", "loss.w_tv=3.0")
-    model = build_model(cfg)
-    x = {"face": torch.rand(4, 3, 32, 32) * 2 - 1, "cartoon": torch.rand(4, 3, 32, 32) * 2 - 1}
-    out = model.generator_step(x)
+    b = 4
+    teacher = torch.randn(b, 5)
+    cfg = tiny("loss.w_dann=0.5", "loss.w_sem=2.0", "loss.w_gan=0.25", "loss.w_tv=3.0", "loss.w_teach=0.7",
+               "loss.w_rec=1.5", "loss.gan=both", "loss.grl_scale=0.3")
+    model = build_model(cfg, teacher_dim=5)
+    x = {"face": torch.rand(b, 3, 32, 32) * 2 - 1, "cartoon": torch.rand(b, 3, 32, 32) * 2 - 1, "teacher": teacher}
+    out = model.generator(x)
+    g = model.generator
+    ae, clf, head = g.autoencoder, g.domain_classifier, g.teacher_head
+    critics = model.discriminator.critics
+    x1, x2 = x["face"], x["cartoon"]
+    with torch.no_grad():  # train mode, both domains through each shared layer as one batch, as the model does
+        h = torch.cat([ae.enc_private["face"](x1), ae.enc_private["cartoon"](x2)])
+        z = ae.enc_shared(h)
+        z = z / z.norm(dim=1, keepdim=True)
+        u = ae.dec_shared(z)
+        d1, d2 = ae.dec_private["face"](u), ae.dec_private["cartoon"](u)
+        rec1, g21, g12, rec2 = d1[:b], d1[b:], d2[:b], d2[b:]
+        rec = ((rec1 - x1) ** 2).mean() + ((rec2 - x2) ** 2).mean()
+        logits = clf(z)
+        labels = torch.tensor([0.0] * b + [1.0] * b)
+        p = torch.sigmoid(logits)
+        dann = -(labels * p.log() + (1 - labels) * (1 - p).log()).mean()
+        dann_acc = ((logits > 0).float() == labels).float().mean()
+        zz = ae.enc_shared(torch.cat([ae.enc_private["face"](g21), ae.enc_private["cartoon"](g12)]))
+        zz = zz / zz.norm(dim=1, keepdim=True)
+        cos = lambda a, c: (a * c).sum(1) / (a.norm(dim=1) * c.norm(dim=1))  # noqa: E731
+        sem = (1 - cos(z[:b], zz[b:])).mean() + (1 - cos(z[b:], zz[:b])).mean()  # e1(x1)~e2(g12), e2(x2)~e1(g21)
+        gan = sum(-torch.log(torch.sigmoid(critics[path](fake))).mean()
+                  for path, fake in (("face2cartoon", g12), ("cartoon2face", g21)))
+        tv = sum((f[..., 1:, :] - f[..., :-1, :]).abs().mean() + (f[..., 1:] - f[..., :-1]).abs().mean() for f in (g12, g21))
+        teach = (1 - cos(head(z[:b]), teacher)).mean()
     lg = out.logs
-    expected = lg["rec"] + 0.5 * lg["dann"] + 2.0 * lg["sem"] + 0.25 * lg["gan"] + 3.0 * lg["tv"]
-    assert out.total.item() == pytest.approx(expected.item(), rel=1e-5)
-    assert set(model.loss_names) >= {"rec", "dann", "dann_acc", "sem", "gan", "tv", "d_face2cartoon"}
+    for name, want in (("rec", rec), ("dann", dann), ("dann_acc", dann_acc), ("sem", sem), ("gan", gan), ("tv", tv),
+                       ("teach", teach)):
+        assert lg[name].item() == pytest.approx(want.item(), rel=1e-4, abs=1e-6), name
+    want_total = 1.5 * rec + 0.5 * dann + 2.0 * sem + 0.25 * gan + 3.0 * tv + 0.7 * teach
+    assert out.total.item() == pytest.approx(want_total.item(), rel=1e-5)
+    assert torch.allclose(out.fakes["face2cartoon"], g12, atol=1e-6)
+    assert set(model.loss_names) >= {"rec", "dann", "dann_acc", "sem", "gan", "tv", "teach", "d_face2cartoon",
+                                     "d_cartoon2face"}
+    # the critics' step: -log D(real) - log(1 - D(fake)) per critic
+    d = model.discriminator(x, out.fakes)
+    with torch.no_grad():
+        want_d = sum(-torch.log(torch.sigmoid(critics[path](x[tgt]))).mean()
+                     - torch.log(1 - torch.sigmoid(critics[path](fake))).mean()
+                     for path, tgt, fake in (("face2cartoon", "cartoon", g12), ("cartoon2face", "face", g21)))
+    assert d.total.item() == pytest.approx(want_d.item(), rel=1e-5)
+
+
+def test_lsgan_losses_by_hand():
+    torch.manual_seed(1)
+    model = build_model(tiny("loss.gan_loss=lsgan", "loss.w_gan=0.5", "loss.w_sem=0", "loss.w_dann=0"))
+    x = {"face": torch.rand(4, 3, 32, 32) * 2 - 1, "cartoon": torch.rand(4, 3, 32, 32) * 2 - 1}
+    out = model.generator(x)
+    critic = model.discriminator.critics["face2cartoon"]
+    g12 = out.fakes["face2cartoon"]  # its computation is checked by test_generator_losses_by_hand
+    with torch.no_grad():
+        want = 0.5 * ((critic(g12) - 1) ** 2).mean()
+        d = model.discriminator(x, out.fakes)
+        want_d = 0.5 * (((critic(x["cartoon"]) - 1) ** 2).mean() + (critic(g12) ** 2).mean())
+    assert out.logs["gan"].item() == pytest.approx(want.item(), rel=1e-5)
+    assert d.total.item() == pytest.approx(want_d.item(), rel=1e-5)
 
 
 # --- update order and no waste -------------------------------------------------------------------
@@ -181,7 +237,7 @@ def test_each_input_is_encoded_once_per_step():
         model.generator.autoencoder.enc_private[d].register_forward_hook(
             lambda m, i, o, d=d: calls.__setitem__(d, calls[d] + i[0].shape[0]))
     x = {"face": torch.rand(4, 3, 32, 32) * 2 - 1, "cartoon": torch.rand(4, 3, 32, 32) * 2 - 1}
-    model.generator_step(x)
+    model.generator(x)
     # e1 sees the 4 faces once (shared by L_rec, L_dann, L_sem, L_teach) and the 4 translated cartoons once
     assert calls == {"face": 8, "cartoon": 8}
     calls.update(face=0, cartoon=0)
@@ -189,7 +245,7 @@ def test_each_input_is_encoded_once_per_step():
     for d in DOMAINS:
         model2.generator.autoencoder.enc_private[d].register_forward_hook(
             lambda m, i, o, d=d: calls.__setitem__(d, calls[d] + i[0].shape[0]))
-    model2.generator_step(x)  # without L_sem nothing is re-encoded
+    model2.generator(x)  # without L_sem nothing is re-encoded
     assert calls == {"face": 4, "cartoon": 4}
 
 

@@ -109,9 +109,11 @@ class BatchStream:
         return idx, flips
 
     def batch_at(self, step: int) -> dict[str, np.ndarray]:
-        """``{domain: uint8 (B,S,S,3), domain + "_index": ..., domain + "_flip": ...}``."""
+        """``{domain: uint8 (B,S,S,3), domain + "_index": ..., domain + "_flip": ...}`` for each domain
+        of the data (each domain's order and flips are its own: one domain alone, as distillation
+        reads the faces, gets the same batches)."""
         out: dict[str, np.ndarray] = {}
-        for d in DOMAINS:
+        for d in self.data.images:
             idx, flips = self.indices(step, d)
             images = self.data.images[d][np.sort(idx)][np.argsort(np.argsort(idx))]  # sorted reads on a memmap
             if flips.any():

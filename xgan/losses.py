@@ -1,8 +1,9 @@
-"""The loss terms of XGAN (paper §3), each a small function of tensors so it can be checked by hand.
+"""The loss terms of every model, each a small function of tensors so it can be checked by hand.
 
-Embeddings are compared with the cosine distance (paper, Appendix 7.1). The GAN losses take logits;
-the non-saturating form (Goodfellow et al., 2014) is the default and least squares (LSGAN) is the
-alternative the preset can choose.
+XGAN (paper §3): embeddings are compared with the cosine distance (paper, Appendix 7.1); the GAN
+losses take logits, the non-saturating form (Goodfellow et al., 2014) by default and least squares
+(LSGAN) as the alternative the preset can choose. DTN: its 3-way critic's cross-entropies. CycleGAN
+and UNIT: L1 reconstructions, CycleGAN's least-squares adversarial terms and UNIT's KL term.
 """
 from __future__ import annotations
 
@@ -53,3 +54,49 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
 def binary_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Share of logits on the right side of 0 (a tensor: no host synchronisation)."""
     return ((logits > 0).to(labels.dtype) == labels).float().mean()
+
+
+# --- DTN's 3-way critic (Taigman et al. 2016, §3: D1, D2, D3) ------------------------------------
+
+FAKE_SOURCE, FAKE_TARGET, REAL_TARGET = 0, 1, 2
+
+
+def _toward(logits: torch.Tensor, cls: int) -> torch.Tensor:
+    return F.cross_entropy(logits, torch.full((logits.shape[0],), cls, dtype=torch.long, device=logits.device))
+
+
+def ternary_critic(fake_source: torch.Tensor, fake_target: torch.Tensor, real_target: torch.Tensor) -> torch.Tensor:
+    """DTN's L_D: cross-entropy of D's three logits toward G(source) -> 0, G(target) -> 1, real target -> 2."""
+    return _toward(fake_source, FAKE_SOURCE) + _toward(fake_target, FAKE_TARGET) + _toward(real_target, REAL_TARGET)
+
+
+def ternary_generator(fake_source: torch.Tensor, fake_target: torch.Tensor) -> torch.Tensor:
+    """DTN's L_GANG: both kinds of translations toward the "real target" class (non-saturating)."""
+    return _toward(fake_source, REAL_TARGET) + _toward(fake_target, REAL_TARGET)
+
+
+def ternary_accuracy(fake_source: torch.Tensor, fake_target: torch.Tensor, real_target: torch.Tensor) -> torch.Tensor:
+    """Mean over the three groups of D's 3-way accuracy (a tensor: no host synchronisation)."""
+    return sum((l.argmax(1) == c).float().mean() for l, c in
+               ((fake_source, FAKE_SOURCE), (fake_target, FAKE_TARGET), (real_target, REAL_TARGET))) / 3
+
+
+# --- CycleGAN and UNIT ---------------------------------------------------------------------------
+
+def absolute(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference per pixel: CycleGAN's cycle and identity losses, UNIT's Laplacian
+    reconstruction likelihood (up to a constant)."""
+    return (x - y).abs().mean()
+
+
+def least_squares(logits: torch.Tensor, target: float) -> torch.Tensor:
+    """Mean of ``(D(x) - target)^2`` over every patch logit: CycleGAN's LSGAN (Mao et al. 2017) terms.
+    The generator minimises it toward 1; the critic minimises half the sum real -> 1, fake -> 0."""
+    return ((logits - target) ** 2).mean()
+
+
+def kl_unit_gaussian(mu: torch.Tensor) -> torch.Tensor:
+    """UNIT's KL(q(z|x) || N(0, I)) for q = N(mu, I): per sample it is ``0.5 * ||mu||^2``; as in the
+    authors' code this is the mean of ``mu^2`` over all elements (2/D of it), the scale at which the
+    paper's lambda_1 = lambda_3 = 0.1 were chosen against a per-pixel L1."""
+    return (mu ** 2).mean()

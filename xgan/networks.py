@@ -1,4 +1,7 @@
-"""The networks of XGAN (paper, Appendix 7.1, Table 1): architecture only, no losses.
+"""The networks of every model: architecture only, no losses (those are in :mod:`xgan.losses`).
+
+XGAN (paper, Appendix 7.1, Table 1), DTN's encoder f and 3-way critic, CycleGAN's ResNet generator,
+UNIT's shared-latent autoencoders and the PatchGAN critic both of them use.
 
 The dual autoencoder keeps its shared and per-domain layers in separate containers, so the split the
 paper describes is visible in the module tree:
@@ -13,6 +16,7 @@ sharing the layer means at evaluation time too.
 """
 from __future__ import annotations
 
+import copy
 from typing import Mapping, Sequence
 
 import torch
@@ -23,7 +27,7 @@ from torch import nn
 DOMAINS = ("face", "cartoon")
 
 
-def _conv(cin: int, cout: int, kernel: int, last: bool = False) -> nn.Sequential:
+def conv_block(cin: int, cout: int, kernel: int, last: bool = False) -> nn.Sequential:
     """A stride-2 convolution halving the side (BN + ReLU unless it is the network's last layer)."""
     layers: list[nn.Module] = [nn.Conv2d(cin, cout, kernel, 2, (kernel - 2) // 2, bias=last)]
     if not last:
@@ -31,14 +35,15 @@ def _conv(cin: int, cout: int, kernel: int, last: bool = False) -> nn.Sequential
     return nn.Sequential(*layers)
 
 
-def _deconv(cin: int, cout: int, kernel: int, last: bool = False) -> nn.Sequential:
+def deconv_block(cin: int, cout: int, kernel: int, last: bool = False) -> nn.Sequential:
     """A stride-2 transposed convolution doubling the side (tanh if last, else BN + ReLU)."""
     layers: list[nn.Module] = [nn.ConvTranspose2d(cin, cout, kernel, 2, (kernel - 2) // 2, bias=last)]
     layers += [nn.Tanh()] if last else [nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
     return nn.Sequential(*layers)
 
 
-def _linear(cin: int, cout: int, last: bool = False, flatten: bool = False, norm: bool = True) -> nn.Sequential:
+def linear_block(cin: int, cout: int, last: bool = False, flatten: bool = False, norm: bool = True) -> nn.Sequential:
+    """A fully connected layer (BN + ReLU unless last; ``norm=False``: ReLU only, with a bias)."""
     layers: list[nn.Module] = [nn.Flatten()] if flatten else []
     layers.append(nn.Linear(cin, cout, bias=last or not norm))
     if not last:
@@ -68,11 +73,11 @@ def check_network(cfg: Mapping) -> None:
 def encoder_layers(cfg: Mapping) -> list[nn.Module]:
     """conv1..convN then FC1..FCM (the last without BN/ReLU), bottom to top."""
     chans, k, size = [3] + list(cfg["encoder"]), cfg["kernel"], cfg["image_size"]
-    layers: list[nn.Module] = [_conv(a, b, k) for a, b in zip(chans[:-1], chans[1:])]
+    layers: list[nn.Module] = [conv_block(a, b, k) for a, b in zip(chans[:-1], chans[1:])]
     side = size // 2 ** len(cfg["encoder"])
     dims = [chans[-1] * side * side] + list(cfg["embedding"])
     for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
-        layers.append(_linear(a, b, last=i == len(dims) - 2, flatten=i == 0))
+        layers.append(linear_block(a, b, last=i == len(dims) - 2, flatten=i == 0))
     return layers
 
 
@@ -84,7 +89,7 @@ def decoder_layers(cfg: Mapping) -> list[nn.Module]:
                           nn.ConvTranspose2d(cfg["embedding"][-1], chans[0], side, 1, 0, bias=False),
                           nn.BatchNorm2d(chans[0]), nn.ReLU(inplace=True))
     outs = chans[1:] + [3]
-    return [first] + [_deconv(a, b, k, last=i == len(outs) - 1) for i, (a, b) in enumerate(zip(chans, outs))]
+    return [first] + [deconv_block(a, b, k, last=i == len(outs) - 1) for i, (a, b) in enumerate(zip(chans, outs))]
 
 
 class DualAutoencoder(nn.Module):
@@ -129,8 +134,8 @@ class Discriminator(nn.Module):
         super().__init__()
         chans, k, size = [3] + list(cfg["discriminator"]), cfg["kernel"], cfg["image_size"]
         side = size // 2 ** len(cfg["discriminator"])
-        self.net = nn.Sequential(*[_conv(a, b, k) for a, b in zip(chans[:-1], chans[1:])],
-                                 _linear(chans[-1] * side * side, 1, last=True, flatten=True))
+        self.net = nn.Sequential(*[conv_block(a, b, k) for a, b in zip(chans[:-1], chans[1:])],
+                                 linear_block(chans[-1] * side * side, 1, last=True, flatten=True))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(1)
@@ -147,11 +152,199 @@ class DomainClassifier(nn.Module):
     def __init__(self, cfg: Mapping):
         super().__init__()
         dims = [cfg["embedding"][-1]] + list(cfg["domain_classifier"]) + [1]
-        self.net = nn.Sequential(*[_linear(a, b, last=i == len(dims) - 2, norm=False)
+        self.net = nn.Sequential(*[linear_block(a, b, last=i == len(dims) - 2, norm=False)
                                    for i, (a, b) in enumerate(zip(dims[:-1], dims[1:]))])
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z).squeeze(1)
+
+
+# --- DTN: the encoder f and the 3-way critic ---------------------------------------------------
+
+#: the keys of f's architecture, as stored in its checkpoint
+ENCODER_ARCH_KEYS = ("image_size", "kernel", "encoder", "hidden", "dim")
+
+
+def check_encoder_arch(arch: Mapping) -> None:
+    """Raise ValueError (one sentence) if ``arch`` cannot build a :class:`FaceEncoder`."""
+    for key in ENCODER_ARCH_KEYS:
+        if key not in arch:
+            raise ValueError(f"the encoder architecture lacks {key!r}")
+    size, k, n = arch["image_size"], arch["kernel"], len(arch["encoder"])
+    if k < 2 or k % 2:
+        raise ValueError(f"the encoder's kernel must be an even number >= 2, got {k}")
+    if n < 1 or size % (2 ** n):
+        raise ValueError(f"{n} stride-2 encoder layers do not divide image size {size}")
+    if arch["dim"] < 1:
+        raise ValueError(f"the encoder's output size must be positive, got {arch['dim']}")
+
+
+class FaceEncoder(nn.Module):
+    """DTN's f: XGAN's encoder topology (stride-2 conv + BN + ReLU blocks, FC layers) ending in an
+    L2-normalised ``dim``-d embedding, on (B, 3, S, S) images in [-1, 1].
+
+    ``frozen_statistics`` keeps it in evaluation mode whatever ``train()`` asks: a pretrained encoder
+    inside DTN must be the same function for x and G(x) and must not drift through its batch norms.
+    """
+
+    def __init__(self, arch: Mapping):
+        super().__init__()
+        check_encoder_arch(arch)
+        self.arch = {k: copy.deepcopy(arch[k]) for k in ENCODER_ARCH_KEYS}
+        self.dim = int(arch["dim"])
+        cfg = {"image_size": arch["image_size"], "kernel": arch["kernel"], "encoder": list(arch["encoder"]),
+               "embedding": list(arch["hidden"]) + [self.dim]}
+        self.net = nn.Sequential(*encoder_layers(cfg))
+        self.frozen_statistics = False
+
+    def train(self, mode: bool = True) -> "FaceEncoder":
+        return super().train(mode and not self.frozen_statistics)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.net(x), dim=1)
+
+
+class TernaryCritic(nn.Module):
+    """DTN's D: Table 1c's convolutions (stride 2) then three logits: G(source), G(target), real target."""
+
+    def __init__(self, cfg: Mapping):
+        super().__init__()
+        chans, k, size = [3] + list(cfg["discriminator"]), cfg["kernel"], cfg["image_size"]
+        side = size // 2 ** len(cfg["discriminator"])
+        self.net = nn.Sequential(*[conv_block(a, b, k) for a, b in zip(chans[:-1], chans[1:])],
+                                 linear_block(chans[-1] * side * side, 3, last=True, flatten=True))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+# --- CycleGAN and UNIT: ResNet generators (Johnson et al. 2016) and the PatchGAN critic ---------------
+
+def init_normal(module: nn.Module, std: float = 0.02) -> nn.Module:
+    """N(0, std) weights and zero biases for every convolution (the initialisation of CycleGAN's
+    and UNIT's critics, and of CycleGAN's generators)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return module
+
+
+class ResidualBlock(nn.Module):
+    """x + (pad, conv 3x3, IN, ReLU, pad, conv 3x3, IN)(x): CycleGAN's and UNIT's residual block."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), nn.InstanceNorm2d(channels),
+                                  nn.ReLU(inplace=True), nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3),
+                                  nn.InstanceNorm2d(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+def resnet_down(width: int, downsample: int) -> list[nn.Module]:
+    """c7s1-width, then ``downsample`` stride-2 conv 3x3 doubling the channels (IN + ReLU each)."""
+    layers: list[nn.Module] = [nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(3, width, 7), nn.InstanceNorm2d(width),
+                                             nn.ReLU(inplace=True))]
+    for i in range(downsample):
+        c = width * 2 ** i
+        layers.append(nn.Sequential(nn.Conv2d(c, 2 * c, 3, 2, 1), nn.InstanceNorm2d(2 * c), nn.ReLU(inplace=True)))
+    return layers
+
+
+def resnet_up(width: int, downsample: int) -> list[nn.Module]:
+    """``downsample`` stride-2 transposed convs halving the channels (IN + ReLU), then c7s1-3 and tanh."""
+    layers: list[nn.Module] = []
+    for i in reversed(range(downsample)):
+        c = width * 2 ** (i + 1)
+        layers.append(nn.Sequential(nn.ConvTranspose2d(c, c // 2, 3, 2, 1, output_padding=1),
+                                    nn.InstanceNorm2d(c // 2), nn.ReLU(inplace=True)))
+    layers.append(nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(width, 3, 7), nn.Tanh()))
+    return layers
+
+
+def check_resnet(width: int, blocks: int, downsample: int, image_size: int, what: str) -> None:
+    """Raise ValueError (one sentence) for a ResNet generator that cannot be built."""
+    if width < 1 or blocks < 0 or downsample < 1:
+        raise ValueError(f"{what}: width must be >= 1, blocks >= 0 and downsample >= 1; "
+                         f"got {width}, {blocks}, {downsample}")
+    if image_size % 2 ** downsample:
+        raise ValueError(f"{what}: {downsample} stride-2 layers do not divide image_size {image_size}")
+
+
+class ResnetGenerator(nn.Module):
+    """CycleGAN's generator: c7s1-w, d2w, d4w (``downsample`` = 2), ``blocks`` residual blocks at
+    4w, u2w, uw, c7s1-3 with tanh; instance normalisation throughout (Zhu et al. 2017, App. 7.2)."""
+
+    def __init__(self, width: int, blocks: int, downsample: int = 2):
+        super().__init__()
+        c = width * 2 ** downsample
+        self.net = nn.Sequential(*resnet_down(width, downsample), *[ResidualBlock(c) for _ in range(blocks)],
+                                 *resnet_up(width, downsample))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class PatchCritic(nn.Module):
+    """The PatchGAN critic (Isola et al. 2017; CycleGAN): one real/fake logit per image patch.
+
+    C(w) 4x4 stride 2 with LeakyReLU 0.2, then ``downsample - 1`` more stride-2 layers doubling the
+    channels, one stride-1 layer doubling them again (IN + LeakyReLU after each but the first) and a
+    stride-1 conv to one channel. With ``downsample`` = 3 the patches are the paper's 70x70 (on 256px
+    images); 2 gives 34x34 patches, about half of a 64px face.
+    """
+
+    def __init__(self, width: int, downsample: int = 2):
+        super().__init__()
+        if width < 1 or downsample < 1:
+            raise ValueError(f"the critic needs width >= 1 and downsample >= 1, got {width}, {downsample}")
+        layers: list[nn.Module] = [nn.Conv2d(3, width, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+        c = width
+        for stride in [2] * (downsample - 1) + [1]:
+            layers += [nn.Conv2d(c, 2 * c, 4, stride, 1), nn.InstanceNorm2d(2 * c), nn.LeakyReLU(0.2, inplace=True)]
+            c *= 2
+        layers.append(nn.Conv2d(c, 1, 4, 1, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 1, P, P) patch logits."""
+        return self.net(x)
+
+
+class SharedLatentAutoencoders(nn.Module):
+    """UNIT's E_face, E_cartoon, G_face, G_cartoon (Liu et al. 2017, §2 and appendix): ResNet encoders
+    whose last ``shared`` residual blocks are one module, into a shared spatial latent z; generators
+    whose first ``shared`` residual blocks are one module. ``encode`` returns the mean of q(z|x),
+    (B, 4w, S/4, S/4) for ``downsample`` = 2; q has unit variance, so a sample is ``mu + N(0, I)``.
+
+    As :class:`DualAutoencoder`, batches are stacked by domain and each shared layer runs once.
+    """
+
+    def __init__(self, width: int, blocks: int, shared: int, downsample: int = 2):
+        super().__init__()
+        if not 1 <= shared <= blocks:
+            raise ValueError(f"unit.shared_blocks must be between 1 and unit.blocks ({blocks}), got {shared}")
+        c = width * 2 ** downsample
+        self.enc_private = nn.ModuleDict({d: nn.Sequential(*resnet_down(width, downsample),
+                                                           *[ResidualBlock(c) for _ in range(blocks - shared)])
+                                          for d in DOMAINS})
+        self.enc_shared = nn.Sequential(*[ResidualBlock(c) for _ in range(shared)])
+        self.dec_shared = nn.Sequential(*[ResidualBlock(c) for _ in range(shared)])
+        self.dec_private = nn.ModuleDict({d: nn.Sequential(*[ResidualBlock(c) for _ in range(blocks - shared)],
+                                                           *resnet_up(width, downsample))
+                                          for d in DOMAINS})
+
+    def encode(self, images: Sequence[torch.Tensor], domains: Sequence[str]) -> torch.Tensor:
+        """The means of q(z | x) of ``images[i]`` through ``E_{domains[i]}``, stacked in order."""
+        return self.enc_shared(torch.cat([self.enc_private[d](x) for x, d in zip(images, domains)]))
+
+    def decode(self, z: torch.Tensor, domains: Sequence[str]) -> list[torch.Tensor]:
+        """``G_domain(z)`` for each domain in ``domains`` (the shared blocks run once)."""
+        u = self.dec_shared(z)
+        return [self.dec_private[d](u) for d in domains]
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -163,7 +356,7 @@ def parameter_report(networks: Mapping[str, nn.Module]) -> dict[str, int]:
     out: dict[str, int] = {}
     for name, net in networks.items():
         out[name] = count_parameters(net)
-        if isinstance(net, DualAutoencoder):
+        if isinstance(net, (DualAutoencoder, SharedLatentAutoencoders)):
             for part in ("enc_private", "enc_shared", "dec_shared", "dec_private"):
                 out[f"{name}.{part}"] = count_parameters(getattr(net, part))
     return out

@@ -141,12 +141,13 @@ def translate_files(model: Model, inputs: Sequence[str | os.PathLike], out: str 
         crop, status, reason = crops[it.id]
         rec = Translation(it.source, kinds[it.id], status, reason)
         if crop is not None:
-            try:
-                translated = translate_images(model, crop[None], kinds[it.id], device)[0]
-            except ValueError as e:  # a one-way method (DTN has no cartoon -> face decoder)
-                rec.status, rec.reason = "unsupported", str(e)
+            k = kinds[it.id]
+            if not model.has_direction(k, DIRECTIONS[k]):  # a one-way method (DTN)
+                rec.status = "unsupported"
+                rec.reason = f"{type(model).__name__} has no {k} -> {DIRECTIONS[k]} translation"
                 results.append(rec)
                 continue
+            translated = translate_images(model, crop[None], k, device)[0]
             rec.output = str(save_png(out / f"{it.name}.png", grid([[crop, translated]])))
         results.append(rec)
     write_csv(out / "translations.csv", [r.__dict__ for r in results], ["source", "domain", "status", "reason", "output"])
@@ -162,14 +163,11 @@ def sample_figure(model: Model, faces: np.ndarray, cartoons: np.ndarray, count: 
         n = min(count, len(images))
         if n == 0:
             raise ValueError(f"no {domain} images to sample from")
+        if domain == "cartoon" and not model.has_direction("cartoon", "face"):
+            continue  # a one-way method (DTN): the figure has the face -> cartoon panel only
         idx = np.sort(rng(seed, "figure", domain).choice(len(images), size=n, replace=False))
         picked = np.asarray(images[idx])
-        try:
-            panels.append(pairs_grid(picked, translate_images(model, picked, domain, device), columns=columns))
-        except ValueError:
-            if domain == "face":
-                raise
-            # a one-way method (DTN): the figure has the face -> cartoon panel only
+        panels.append(pairs_grid(picked, translate_images(model, picked, domain, device), columns=columns))
     if len(panels) == 1:
         return panels[0]
     h = max(p.shape[0] for p in panels)

@@ -1,7 +1,8 @@
 """Scoring one trained model on one track: realism, semantics, embedding and diversity.
 
 All scores use the benchmark's own attribute classifier (the "ruler"); nothing is downloaded.
-A direction a method does not have (DTN has no cartoon -> face decoder) scores NaN.
+A direction a method does not have (DTN has no cartoon -> face decoder) or an embedding it lacks
+(CycleGAN) scores NaN; models declare both (``directions``, ``embedding_domains``).
 """
 from __future__ import annotations
 
@@ -44,17 +45,6 @@ class Track:
     paired_targets: np.ndarray | None = None   # synthetic: the target-style rendering of each
     photo_colours: tuple[np.ndarray, np.ndarray] | None = None  # faces: (skin, hair) luminance
     palettes: dict[str, np.ndarray] = field(default_factory=dict)  # colour attr -> luminance per variant
-
-
-def _has_direction(model, source: str) -> bool:
-    probe = torch.zeros(1, 3, 8, 8)
-    try:
-        model.translate(probe, source, "face" if source == "cartoon" else "cartoon")
-    except ValueError:
-        return False
-    except RuntimeError:
-        return True  # wrong probe size: the direction exists
-    return True
 
 
 @torch.no_grad()
@@ -140,18 +130,20 @@ def evaluate(model, track: Track, ruler: AttributeClassifier, device="cpu", limi
     out, _ = score_translations(fakes, track, ruler, device, limit)
 
     out["cycle_acc"] = float("nan")
-    if _has_direction(model, "cartoon"):
+    if model.has_direction("cartoon", "face"):
         faces = translate_images(model, cartoons, "cartoon", device)
         back = translate_images(model, faces, "face", device)
         per = attribute_agreement(predict(ruler, back, device=device)[0], track.cartoon_attrs[:limit], track.names)
         out["cycle_acc"], out["cycle_acc_per"] = per["mean"], per
 
-    e_src = embed(model, sources, "face", device)
-    e_car = embed(model, cartoons, "cartoon", device)
-    _guarded(out, "domain_acc", lambda: require_samples("the two-fold domain probe", 2, sources=len(e_src),
-                                                         cartoons=len(e_car)) or probe_accuracy(e_src, e_car))
-    e_fake = embed(model, fakes, "cartoon", device)
-    out["sem_dist"] = float(1 - (e_src * e_fake).sum(1).mean())
+    out["domain_acc"] = out["sem_dist"] = float("nan")
+    if model.embedding_domains:  # CycleGAN has no embedding space
+        e_src = embed(model, sources, "face", device)
+        e_car = embed(model, cartoons, "cartoon", device)
+        _guarded(out, "domain_acc", lambda: require_samples("the two-fold domain probe", 2, sources=len(e_src),
+                                                             cartoons=len(e_car)) or probe_accuracy(e_src, e_car))
+        e_fake = embed(model, fakes, "cartoon", device)
+        out["sem_dist"] = float(1 - (e_src * e_fake).sum(1).mean())
     return out
 
 

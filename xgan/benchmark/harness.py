@@ -180,7 +180,7 @@ def ruler(cartoons: Path, out: Path, steps: int, seed: int, device: str, say: Ca
 def distilled_f(track: Track, work: Path, steps: int, seed: int, device, say) -> Path:
     """DTN's fixed pretrained encoder f: a torch copy of the teacher network, trained on the track's
     training sources (once per track)."""
-    from ..models.dtn import distill_teacher
+    from ..distill import distill_teacher
     from ..teacher import load_teacher
 
     path = work / "f.pt"

@@ -1,7 +1,9 @@
 """Models: one file per method, found by the preset's ``model`` key (``xgan`` -> ``xgan.models.xgan``).
 
-A model declares its networks, losses, metrics and visuals by name (see :class:`~xgan.models.base.Model`);
-the trainer logs, saves and updates them generically, so a baseline is one preset plus one file here.
+A model declares its networks, losses, metrics, visuals, translation directions and embedding domains
+by name (see :class:`~xgan.models.base.Model`); the trainer logs, saves and updates them generically, so
+a baseline is one preset plus one file here (its architectures in :mod:`xgan.networks`, its loss terms
+in :mod:`xgan.losses`): ``xgan`` (the paper), ``dtn``, ``cyclegan``, ``unit``.
 """
 from __future__ import annotations
 

@@ -46,8 +46,11 @@ class Model(nn.Module, metaclass=abc.ABCMeta):
     loss_names: tuple[str, ...] = ()
     #: images returned by :meth:`visuals`, in grid order
     visual_names: tuple[str, ...] = ()
-    #: whether the generator step needs ``batch["teacher"]`` (teacher embeddings of the faces)
-    needs_teacher: bool = False
+    #: the (source, target) translations :meth:`translate` has; evaluation and ``xgan translate``
+    #: read it instead of trying each direction
+    directions: tuple[tuple[str, str], ...] = (("face", "cartoon"), ("cartoon", "face"))
+    #: the domains :meth:`embed` maps into one comparable space (empty: the model has none)
+    embedding_domains: tuple[str, ...] = ()
 
     generator: nn.Module
     discriminator: nn.Module | None
@@ -60,11 +63,21 @@ class Model(nn.Module, metaclass=abc.ABCMeta):
     def networks(self) -> dict[str, nn.Module]:
         """The named sub-networks; checkpoints store one state dict per name."""
 
-    def generator_step(self, batch: Mapping[str, torch.Tensor]) -> StepResult:
-        return self.generator(batch)
+    def has_direction(self, source: str, target: str) -> bool:
+        return (source, target) in self.directions
 
-    def discriminator_step(self, batch: Mapping[str, torch.Tensor], fakes: Mapping[str, torch.Tensor]) -> StepResult:
-        return self.discriminator(batch, fakes)
+    def check_direction(self, source: str, target: str) -> None:
+        """Raise ValueError (one sentence) for a translation this model does not have."""
+        if not self.has_direction(source, target):
+            have = ", ".join(f"{s} -> {t}" for s, t in self.directions)
+            raise ValueError(f"{type(self).__name__} has no {source} -> {target} translation (it has {have})")
+
+    def check_embedding(self, domain: str) -> None:
+        """Raise ValueError (one sentence) for a domain :meth:`embed` does not map."""
+        if not self.embedding_domains:
+            raise ValueError(f"{type(self).__name__} has no embedding space to compare domains in")
+        if domain not in self.embedding_domains:
+            raise ValueError(f"domain must be one of {', '.join(self.embedding_domains)}; got {domain!r}")
 
     @abc.abstractmethod
     def visuals(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -81,9 +94,10 @@ class Model(nn.Module, metaclass=abc.ABCMeta):
         cartoons; DTN: its one encoder f), read by the benchmark's embedding metrics (domain
         classification of test embeddings, semantic consistency, diversity). Call it like
         :meth:`translate`: on a model in evaluation mode, without gradients. A model that has no
-        such space raises ValueError.
+        such space (:attr:`embedding_domains` empty) raises ValueError.
         """
-        raise ValueError(f"{type(self).__name__} has no embedding space to compare domains in")
+        self.check_embedding(domain)
+        raise NotImplementedError(f"{type(self).__name__} declares embedding_domains but does not implement embed")
 
     def parameter_counts(self) -> dict[str, int]:
         return parameter_report(self.networks())

@@ -110,15 +110,16 @@ class XGANDiscriminator(nn.Module):
 
 class XGAN(Model):
     visual_names = ("face", "face2cartoon", "face_rec", "cartoon", "cartoon2face", "cartoon_rec")
+    embedding_domains = DOMAINS
 
     def __init__(self, config: Mapping, teacher_dim: int | None = None):
         super().__init__(config)
         w = config["loss"]
         check_loss(w)
-        self.needs_teacher = w["w_teach"] > 0
-        if self.needs_teacher and not teacher_dim:
+        needs_teacher = w["w_teach"] > 0
+        if needs_teacher and not teacher_dim:
             raise ValueError("loss.w_teach > 0 needs a teacher: pass its embedding size as teacher_dim")
-        self.teacher_dim = teacher_dim if self.needs_teacher else None
+        self.teacher_dim = teacher_dim if needs_teacher else None
         paths = [p for p in CRITICS if p == "face2cartoon" or w["gan"] == "both"] if w["w_gan"] > 0 else []
         self.discriminator = XGANDiscriminator(config, paths) if paths else None
         critics = dict(self.discriminator.critics) if paths else {}
@@ -160,8 +161,7 @@ class XGAN(Model):
     @torch.no_grad()
     def embed(self, images: torch.Tensor, domain: str) -> torch.Tensor:
         """e1(x) for faces, e2(x) for cartoons: the shared, L2-normalised embedding."""
-        if domain not in DOMAINS:
-            raise ValueError(f"domain must be one of {', '.join(DOMAINS)}; got {domain!r}")
+        self.check_embedding(domain)
         return self.generator.autoencoder.encode([images], [domain])
 
 

@@ -1,0 +1,194 @@
+"""CycleGAN (Zhu, Park, Isola & Efros 2017, "Unpaired image-to-image translation using cycle-consistent
+adversarial networks"): the unpaired pixel-level translator the benchmark puts beside XGAN.
+
+Two generators G: face -> cartoon and F: cartoon -> face (ResNet generators, instance norm), two
+PatchGAN critics D_cartoon and D_face, and
+
+    L_G = w_gan (L_LSGAN(G, D_cartoon) + L_LSGAN(F, D_face))
+          + lambda_cycle (|F(G(x)) - x|_1 + |G(F(y)) - y|_1)
+          + lambda_identity * lambda_cycle (|G(y) - y|_1 + |F(x) - x|_1)
+
+with the paper's least-squares GAN: the generators minimise (D(fake) - 1)^2, each critic minimises half of
+(D(real) - 1)^2 + D(fake)^2, on fakes drawn from a history of the 50 latest translations (§4, "we divide
+the objective by 2 while optimizing D" and the image buffer of Shrivastava et al.). The paper's weights:
+w_gan = 1, lambda_cycle = 10, identity 0.5 lambda_cycle (its App. 7.1 and released code). Adapted to
+64x64 (see xgan/presets/cyclegan.toml): two stride-2 layers as in the paper, fewer residual blocks than
+its 6 (128 px) / 9 (256 px) and 34 px critic patches, widths scaled from the base preset.
+
+The pools are state: they are saved in checkpoints as a network without parameters, and their random
+choices draw from torch's generator, which checkpoints restore, so a resumed run is exact.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import torch
+from torch import nn
+
+from .. import losses as L
+from ..networks import PatchCritic, ResnetGenerator, check_resnet, init_normal
+from .base import Model, StepResult
+
+#: the translations, named as XGAN's: (source, target)
+PATHS = {"face2cartoon": ("face", "cartoon"), "cartoon2face": ("cartoon", "face")}
+#: XGAN's [loss] keys that weigh terms CycleGAN does not have
+NOT_CYCLEGAN = ("w_rec", "w_dann", "w_sem", "w_teach", "w_tv")
+
+
+def widths(config: Mapping) -> tuple[int, int]:
+    """(generator width, critic width): the preset's scale of the base preset's first encoder width,
+    and the base preset's first critic width (so one preset follows cpu-small and paper alike)."""
+    c, net = config["cyclegan"], config["network"]
+    return max(1, int(round(c["width_scale"] * net["encoder"][0]))), int(net["discriminator"][0])
+
+
+def check_cyclegan(config: Mapping) -> None:
+    """Raise ValueError (one sentence) for settings CycleGAN cannot honour."""
+    if "cyclegan" not in config:
+        raise ValueError("model cyclegan needs the [cyclegan] table of its preset (use --preset cyclegan)")
+    c, w = config["cyclegan"], config["loss"]
+    for key in NOT_CYCLEGAN:
+        if w[key] != 0:
+            raise ValueError(f"loss.{key} must be 0 for CycleGAN (it weighs an XGAN term); CycleGAN's own weights "
+                             f"are cyclegan.lambda_cycle and cyclegan.lambda_identity")
+    for key, value in (("loss.w_gan", w["w_gan"]), ("cyclegan.lambda_cycle", c["lambda_cycle"]),
+                       ("cyclegan.lambda_identity", c["lambda_identity"]), ("cyclegan.pool_size", c["pool_size"])):
+        if value < 0:
+            raise ValueError(f"{key} must be >= 0, got {value}")
+    if w["gan"] != "both":
+        raise ValueError(f"loss.gan must be both for CycleGAN (a critic in each domain), got {w['gan']!r}")
+    if w["gan_loss"] != "lsgan":
+        raise ValueError(f"loss.gan_loss must be lsgan for CycleGAN (the paper's least-squares GAN), got {w['gan_loss']!r}")
+    g, _ = widths(config)
+    check_resnet(g, c["blocks"], c["downsample"], config["network"]["image_size"], "cyclegan")
+
+
+class ImagePool(nn.Module):
+    """The last ``size`` translations (Shrivastava et al. 2017): each query returns, per image, the new
+    one or (with probability 1/2 once the pool is full) a stored one, which the new one replaces."""
+
+    def __init__(self, size: int, image_size: int):
+        super().__init__()
+        self.size = size
+        self.register_buffer("images", torch.zeros(size, 3, image_size, image_size))
+        self.register_buffer("count", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def query(self, images: torch.Tensor) -> torch.Tensor:
+        if self.size == 0:
+            return images
+        out = images.detach().clone()
+        coins, slots = torch.rand(len(images)), torch.randint(self.size, (len(images),))  # CPU generator: in checkpoints
+        for i in range(len(images)):
+            n = int(self.count)
+            if n < self.size:
+                self.images[n] = images[i]
+                self.count += 1
+            elif coins[i] > 0.5:
+                j = int(slots[i])
+                out[i] = self.images[j]
+                self.images[j] = images[i]
+        return out
+
+
+class CycleGANGenerator(nn.Module):
+    """Both generators (one module: one optimiser, one DDP wrapper); the critics are referenced, not owned."""
+
+    def __init__(self, config: Mapping, critics: Mapping[str, nn.Module]):
+        super().__init__()
+        c = config["cyclegan"]
+        width, _ = widths(config)
+        self.generators = nn.ModuleDict({p: init_normal(ResnetGenerator(width, c["blocks"], c["downsample"]))
+                                         for p in PATHS})
+        self.w_gan, self.lambda_cycle = config["loss"]["w_gan"], c["lambda_cycle"]
+        self.lambda_identity = c["lambda_identity"]
+        self._critics = tuple(critics.items())  # a tuple: not registered as sub-modules
+
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> StepResult:
+        g, f = self.generators["face2cartoon"], self.generators["cartoon2face"]
+        x, y = batch["face"], batch["cartoon"]
+        b = x.shape[0]
+        idt = self.lambda_identity > 0
+        # instance norm is per image, so stacking the identity inputs onto a generator's batch changes nothing
+        gy = g(torch.cat([x, y])) if idt else g(x)
+        fx = f(torch.cat([y, x])) if idt else f(y)
+        fake_y, fake_x = gy[:b], fx[:b]
+        rec_x, rec_y = f(fake_y), g(fake_x)
+        logs: dict[str, torch.Tensor] = {}
+        logs["cycle"] = L.absolute(rec_x.float(), x.float()) + L.absolute(rec_y.float(), y.float())
+        total = self.lambda_cycle * logs["cycle"]
+        if idt:
+            logs["identity"] = L.absolute(gy[b:].float(), y.float()) + L.absolute(fx[b:].float(), x.float())
+            total = total + self.lambda_identity * self.lambda_cycle * logs["identity"]
+        fakes = {"face2cartoon": fake_y, "cartoon2face": fake_x}
+        if self._critics:
+            critics = dict(self._critics)
+            logs["gan"] = sum(L.least_squares(critics[p](fakes[p]).float(), 1.0) for p in PATHS)
+            total = total + self.w_gan * logs["gan"]
+        logs["total"] = total
+        return StepResult(total, {k: v.detach().float() for k, v in logs.items()},
+                          {k: v.detach() for k, v in fakes.items()})
+
+
+class CycleGANDiscriminator(nn.Module):
+    """D_cartoon (judges face -> cartoon) and D_face (cartoon -> face), each on its pool's history."""
+
+    def __init__(self, config: Mapping):
+        super().__init__()
+        c, net = config["cyclegan"], config["network"]
+        _, width = widths(config)
+        self.critics = nn.ModuleDict({p: init_normal(PatchCritic(width, c["critic_downsample"])) for p in PATHS})
+        self.pools = nn.ModuleDict({p: ImagePool(c["pool_size"], net["image_size"]) for p in PATHS})
+
+    def forward(self, batch: Mapping[str, torch.Tensor], fakes: Mapping[str, torch.Tensor]) -> StepResult:
+        logs, total = {}, None
+        for path, critic in self.critics.items():
+            real = critic(batch[PATHS[path][1]]).float()
+            fake = critic(self.pools[path].query(fakes[path].detach())).float()
+            loss = 0.5 * (L.least_squares(real, 1.0) + L.least_squares(fake, 0.0))
+            logs[f"d_{path}"] = loss.detach()
+            logs[f"d_{path}_acc"] = 0.5 * ((real > 0.5).float().mean() + (fake < 0.5).float().mean())
+            total = loss if total is None else total + loss
+        return StepResult(total, logs)
+
+
+class CycleGAN(Model):
+    """G: face -> cartoon and F: cartoon -> face, cycle-consistent; no shared embedding."""
+
+    visual_names = ("face", "face2cartoon", "face_rec", "cartoon", "cartoon2face", "cartoon_rec")
+
+    def __init__(self, config: Mapping, teacher_dim: int | None = None):
+        """``teacher_dim`` is the trainer's argument for every model; CycleGAN has no teacher loss."""
+        super().__init__(config)
+        check_cyclegan(config)
+        self.discriminator = CycleGANDiscriminator(config) if config["loss"]["w_gan"] > 0 else None
+        critics = dict(self.discriminator.critics) if self.discriminator is not None else {}
+        self.generator = CycleGANGenerator(config, critics)
+        self.loss_names = ("cycle",) + (("identity",) if config["cyclegan"]["lambda_identity"] > 0 else ()) + \
+            (("gan",) if critics else ()) + ("total",) + tuple(x for p in critics for x in (f"d_{p}", f"d_{p}_acc"))
+
+    def networks(self) -> dict[str, nn.Module]:
+        nets: dict[str, nn.Module] = {f"g_{p}": g for p, g in self.generator.generators.items()}
+        if self.discriminator is not None:
+            nets.update({f"critic_{p}": c for p, c in self.discriminator.critics.items()})
+            nets["image_pools"] = self.discriminator.pools
+        return nets
+
+    def parameter_counts(self) -> dict[str, int]:
+        return {k: v for k, v in super().parameter_counts().items() if k != "image_pools"}
+
+    @torch.no_grad()
+    def visuals(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        g, f = self.generator.generators["face2cartoon"], self.generator.generators["cartoon2face"]
+        x, y = batch["face"], batch["cartoon"]
+        fake_y, fake_x = g(x), f(y)
+        return {"face": x, "face2cartoon": fake_y, "face_rec": f(fake_y),
+                "cartoon": y, "cartoon2face": fake_x, "cartoon_rec": g(fake_x)}
+
+    @torch.no_grad()
+    def translate(self, images: torch.Tensor, source: str, target: str) -> torch.Tensor:
+        self.check_direction(source, target)
+        return self.generator.generators[f"{source}2{target}"](images)
+
+
+MODEL = CycleGAN
