@@ -118,7 +118,7 @@ MALFORMED = [
     ('iris = {attribute = "eye_color"}', 'iris = "eye_color"', r"\[slots\.iris\]: expected a table, got a string"),
     ('mix = ["#000000", 0.2]', 'mix = ["#000000", "0.2"]', r"\[slots\.skin_shadow\]\.mix\[1\]: expected a number"),
     ('mix = ["#000000", 0.2]', 'mix = ["#000000", 2]', r"\[slots\.skin_shadow\]\.mix\[1\]: 2 is out of range 0\.\.1"),
-    ("when = {hair_color = [8, 9]}", "when = [8, 9]",
+    ("when = {hair_color = [10, 11]}", "when = [10, 11]",
      r"\[\[filters\]\] 'unusual hair colour'\.when: expected a table, got an array"),
     ("max_distance = 60", 'max_distance = "60"', r"'glasses colour close to skin tone'\.similar\.max_distance: expected a number"),
     ("canvas = 500", 'canvas = "500"', r"\[pack\]\.canvas: expected a number, got a string"),

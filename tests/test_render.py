@@ -249,4 +249,4 @@ def test_nested_layout_shards_resumes_and_refuses_a_layout_change(reference_run,
     flat = digest(reference_run)
     assert all(flat[k.split("/")[1]] == v for k, v in got.items())
     r = run_cli("--n", 60, "--seed", 7, "--out", whole, "--pack", mini_pack_dir)
-    assert r.returncode == 2 and "layout 'nested' vs 'flat'" in r.stderr
+    assert r.returncode == 1 and "layout 'nested' vs 'flat'" in r.stderr

@@ -16,7 +16,7 @@ def test_ticks_are_variant_indices_named_by_the_bundled_pack(tmp_path):
     lashes = axes["eye_lashes"]                      # two variants: no -0.5 / 0.25 ticks
     assert list(lashes.get_xticks()) == [0, 1]
     assert [t.get_text() for t in lashes.get_xticklabels()] == st.variant_names["eye_lashes"]
-    assert [t.get_text() for t in axes["hair_color"].get_xticklabels()][8] == "pink"
+    assert [t.get_text() for t in axes["hair_color"].get_xticklabels()][8] == "ash brown"
     hair = axes["hair"]                               # 111 variants: integer ticks, no names
     ticks = [t for t in hair.get_xticks() if -0.6 <= t <= 110.6]
     assert ticks and all(float(t).is_integer() for t in ticks)
