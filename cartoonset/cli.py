@@ -31,14 +31,18 @@ def _fail(e: Exception) -> None:
 @click.option("--pack", default=None, help="Pack folder or bundled pack name (default: default).")
 @click.option("--renderer", type=click.Choice(["fast", "reference"]), default="fast", show_default=True)
 @click.option("--no-filter", is_flag=True, help="Keep samples the realism filters would reject.")
-def render(n, out, seed, size, workers, shard, pack, renderer, no_filter):
+@click.option("--scheduler", default=None, metavar="ADDRESS|local[:N]",
+              help="Run on a Dask cluster: a scheduler address or file, or local:N worker processes "
+                   "(needs the [cluster] extra; OUT must be on a filesystem every worker sees).")
+@click.option("--task-size", type=int, default=None, help="Cartoons per Dask task (default: a few seconds of work).")
+def render(n, out, seed, size, workers, shard, pack, renderer, no_filter, scheduler, task_size):
     """Render N cartoons into OUT in Google's CartoonSet format (resumable)."""
     from .pack import PackError
     from .pipeline import RenderError, render as run
 
     try:
         report = run(n=n, out=out, seed=seed, size=size, workers=workers, shard=shard, pack=pack,
-                     renderer=renderer, filter=not no_filter)
+                     renderer=renderer, filter=not no_filter, scheduler=scheduler, task_size=task_size)
     except (PackError, RenderError, ValueError) as e:
         _fail(e)
     click.echo(report.summary())

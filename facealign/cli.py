@@ -48,10 +48,16 @@ def main() -> None:
 @click.option("--detector-model", type=click.Path(exists=True, dir_okay=False), help="Tasks: face detector .tflite.")
 @click.option("--landmarker-model", type=click.Path(exists=True, dir_okay=False), help="Tasks: face landmarker .task.")
 @click.option("--segmenter-model", type=click.Path(exists=True, dir_okay=False), help="Tasks: segmenter .tflite.")
+@click.option("--scheduler", default=None, metavar="ADDRESS|local[:N]",
+              help="Run on a Dask cluster: a scheduler address or file, or local:N worker processes "
+                   "(needs the [cluster] extra; OUT and the photos on a filesystem every worker sees).")
+@click.option("--task-size", type=int, default=None, help="Photos per Dask task (default: 64).")
 def run_cmd(inputs, out, size, large, workers, shard, background, face_oval, images, vgg_curated_only,
             frontal_only, min_eye_distance, max_yaw, max_roll, min_sharpness, max_pixels, backend,
-            detector_model, landmarker_model, segmenter_model) -> None:
+            detector_model, landmarker_model, segmenter_model, scheduler, task_size) -> None:
     """Align the faces of INPUTS (image files, folders, path lists, VGG-Face lists, fetch folders)."""
+    from cartoonset.common.cluster import ClusterError
+
     from .backend import BackendSpec
     from .runner import run
 
@@ -65,8 +71,9 @@ def run_cmd(inputs, out, size, large, workers, shard, background, face_oval, ima
             raise ValueError("model files are for --backend tasks; the solutions backend uses mediapipe's bundled models")
         spec = BackendSpec(backend, models, settings.min_confidence)
         summary = run(inputs, out, settings=settings, workers=workers, shard=shard, images=images,
-                      curated_only=vgg_curated_only, frontal_only=frontal_only, backend=spec)
-    except (ValueError, FileNotFoundError) as exc:
+                      curated_only=vgg_curated_only, frontal_only=frontal_only, backend=spec,
+                      scheduler=scheduler, task_size=task_size)
+    except (ValueError, FileNotFoundError, ClusterError) as exc:
         raise _fail(exc) from None
     click.echo(summary.table())
 
