@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -44,14 +43,15 @@ def rows_without_times(out: Path) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def client():
     distributed = pytest.importorskip("distributed", reason="the cluster extra is part of the dev install")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
-            distributed.Client(cluster) as c:
+    from cartoonset.common.cluster import local_cluster
+
+    with local_cluster(2, dashboard=False) as cluster, distributed.Client(cluster) as c:
         yield c
 
 
-def kill_a_worker_when(client, ready, timeout: float = 120.0) -> dict:
-    """Start a thread that SIGKILLs one worker process once ``ready()``; returns what it did."""
+def kill_a_worker_when(client, ready, timeout: float = 120.0, snapshot=lambda: None) -> dict:
+    """Start a thread that SIGKILLs one worker process once ``ready()``; returns what it did (and
+    ``snapshot()`` just after the kill)."""
     pids = client.run(os.getpid)
     victim = sorted(pids.values())[0]
     done: dict = {"pid": victim, "killed": False}
@@ -61,7 +61,7 @@ def kill_a_worker_when(client, ready, timeout: float = 120.0) -> dict:
         while time.monotonic() < deadline and not ready():
             time.sleep(0.01)
         os.kill(victim, signal.SIGKILL)
-        done["killed"] = True
+        done["killed"], done["snapshot"] = True, snapshot()
 
     done["thread"] = threading.Thread(target=watch, daemon=True)
     done["thread"].start()
@@ -144,7 +144,7 @@ def test_render_killed_client_then_rerun(client, single, mini_pack_dir, tmp_path
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("cluster-photos")
-    return write_tree(root, {**_variants(10), **{k: v[0] for k, v in list(bad_photos().items())[-2:]}})
+    return write_tree(root, {**_variants(8), **{k: v[0] for k, v in list(bad_photos().items())[-2:]}})
 
 
 @pytest.mark.cluster
@@ -154,10 +154,10 @@ def test_align_on_a_cluster_is_the_single_machine_output(client, photos, tmp_pat
 
     one = run([photos], tmp_path / "one", workers=1, show_progress=False)
     dask = run([photos], tmp_path / "dask", scheduler=client, task_size=3, show_progress=False)
-    assert dask.counts == one.counts and dask.processed == 12 and one.counts.get("ok", 0) == 10
+    assert dask.counts == one.counts and dask.processed == 10 and one.counts.get("ok", 0) == 8
     assert digest(tmp_path / "dask") == digest(tmp_path / "one")  # every crop, byte for byte
     assert rows_without_times(tmp_path / "dask") == rows_without_times(tmp_path / "one")
-    assert len(manifest_lines(tmp_path / "dask")) == 12
+    assert len(manifest_lines(tmp_path / "dask")) == 10
 
 
 def check_finished_set(out: Path, n: int) -> None:
@@ -178,22 +178,22 @@ def test_align_survives_a_killed_worker(client, photos, tmp_path):
     from facealign.runner import run
 
     out = tmp_path / "out"
-    killer = kill_a_worker_when(client, lambda: len(list(out.rglob("*.png"))) >= 4)
+    killer = kill_a_worker_when(client, lambda: len(list(out.rglob("*.png"))) >= 4,
+                                snapshot=lambda: len(manifest_lines(out)))
     summary = run([photos], out, scheduler=client, task_size=1, show_progress=False)
     killer["thread"].join()
-    assert killer["killed"] and summary.total == 12
-    check_finished_set(out, 12)
+    assert killer["killed"] and killer["snapshot"] < 10 and summary.total == 10  # killed mid-job
+    check_finished_set(out, 10)
     wait_for_workers(client)
 
 
 @pytest.mark.cluster
 @pytest.mark.slow
 def test_align_killed_client_then_rerun(client, photos, tmp_path):
-    import psutil
-
     out = tmp_path / "out"
     args = [str(BIN / "facealign"), "run", str(photos), "--out", str(out), "--task-size", "1"]
-    proc = subprocess.Popen(args + ["--scheduler", "local:2"], env=ENV, stdout=subprocess.DEVNULL,
+    # this time the cluster outlives its client: the rerun joins it while the dead client's tasks drain
+    proc = subprocess.Popen(args + ["--scheduler", client.scheduler.address], env=ENV, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     log = out / "manifest.jsonl"
     deadline = time.monotonic() + 180
@@ -201,15 +201,13 @@ def test_align_killed_client_then_rerun(client, photos, tmp_path):
         if log.exists() and log.read_bytes().count(b"\n") >= 4:
             break
         time.sleep(0.01)
-    workers = psutil.Process(proc.pid).children(recursive=True)
     proc.kill()
     proc.wait()
     partial = len(manifest_lines(out))
-    assert 4 <= partial < 12, proc.stderr.read().decode()[-2000:]
-    psutil.wait_procs(workers, timeout=30)
+    assert 4 <= partial < 10, proc.stderr.read().decode()[-2000:]
     rerun = subprocess.run(args + ["--scheduler", client.scheduler.address], env=ENV, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
-    check_finished_set(out, 12)
+    check_finished_set(out, 10)
     assert f"already done {partial}" in rerun.stdout
 
 

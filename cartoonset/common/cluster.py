@@ -91,9 +91,7 @@ def connect(scheduler: Any, say: Callable[[str], None] | None = None) -> Iterato
     with contextlib.ExitStack() as stack:
         try:
             if spec.kind == LOCAL:
-                cluster = stack.enter_context(distributed.LocalCluster(
-                    n_workers=spec.workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                    host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR))
+                cluster = stack.enter_context(local_cluster(spec.workers))
                 client = stack.enter_context(distributed.Client(cluster))
             elif spec.kind == "file":
                 client = stack.enter_context(distributed.Client(scheduler_file=spec.target))
@@ -106,6 +104,32 @@ def connect(scheduler: Any, say: Callable[[str], None] | None = None) -> Iterato
             say(f"dask: {len(client.scheduler_info(n_workers=-1)['workers'])} workers; "
                 + (f"dashboard {link}" if link else "no dashboard (pip install bokeh)"))
         yield client
+
+
+# Dask's housekeeping, measured on 2 busy cores: the workers' statistical profiler (a stack sample
+# every 10 ms) and the scheduler's 20 ms ticks cost ~10% of a core with nothing to do, and more per
+# image while rendering; these settings bring that to ~1.5%. For workers you start yourself, set
+# DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False (see docs/scale-out.md).
+LOCAL_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "500ms",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.scheduler.work-stealing-interval": "1s",
+}
+
+
+def local_cluster(workers: int | None = None, dashboard: bool = True):
+    """A LocalCluster of ``workers`` single-threaded worker processes (default: one per core),
+    listening on 127.0.0.1 only, with :data:`LOCAL_CONFIG`."""
+    import dask
+
+    distributed = require_distributed()
+    with dask.config.set(LOCAL_CONFIG):  # read when the scheduler starts and handed to the workers
+        return distributed.LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                                        processes=True, host="127.0.0.1",
+                                        dashboard_address="127.0.0.1:0" if dashboard else None,
+                                        silence_logs=logging.ERROR)
 
 
 def dashboard_link(client: Any) -> str | None:
@@ -164,29 +188,33 @@ def run_tasks(client: Any, fn: Callable, tasks: Sequence[Any], *, setup: Callabl
     weights = list(weights) if weights is not None else [1] * len(tasks)
     token = hashlib.sha256(pickle.dumps((setup, setup_args))).hexdigest()[:16]
     start_workers = set(client.scheduler_info(n_workers=-1)["workers"])
-    stats.workers = len(start_workers)
-    window = max(8, 4 * sum(client.nthreads().values()))
     bar = progress(total=sum(weights), desc=desc, unit=unit,
                    disable=None if show_progress in (None, True) else True)
     queue = iter(range(len(tasks)))
     running = distributed.as_completed()
-    number: dict[str, int] = {}
+    live: dict[str, tuple[int, Any]] = {}  # key -> (task number, future)
     t0 = time.perf_counter()
+    window, asked = 8, 0.0
 
-    def submit() -> None:
-        i = next(queue, None)
-        if i is None:
-            return
-        fut = client.submit(_run, token, setup, setup_args, fn, tasks[i], pure=False, retries=retries,
-                            key=f"{desc}-{i}-{uuid.uuid4().hex[:8]}")
-        number[fut.key] = i
-        running.add(fut)
+    def fill() -> None:
+        nonlocal window, asked
+        if time.perf_counter() - asked > 1.0:  # workers come and go (adapt, preemption): ask once a second
+            threads = client.nthreads()
+            stats.workers = max(stats.workers, len(threads))
+            window, asked = max(8, 4 * sum(threads.values())), time.perf_counter()
+        while len(live) < window:
+            i = next(queue, None)
+            if i is None:
+                return
+            fut = client.submit(_run, token, setup, setup_args, fn, tasks[i], pure=False, retries=retries,
+                                key=f"{desc}-{i}-{uuid.uuid4().hex[:8]}")
+            live[fut.key] = (i, fut)
+            running.add(fut)
 
     try:
-        for _ in range(window):
-            submit()
+        fill()
         for fut in running:
-            i = number.pop(fut.key)
+            i, _ = live.pop(fut.key)
             try:
                 seconds, result = fut.result()
             except distributed.KilledWorker as e:
@@ -196,11 +224,11 @@ def run_tasks(client: Any, fn: Callable, tasks: Sequence[Any], *, setup: Callabl
             stats.tasks += 1
             stats.task_seconds += seconds
             bar.update(weights[i])
-            submit()
+            fill()
             yield i, result
     finally:
         stats.seconds = time.perf_counter() - t0
-        for fut in list(running.futures):
+        for _, fut in live.values():
             fut.cancel()
         bar.close()
         with contextlib.suppress(Exception):
