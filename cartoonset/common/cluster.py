@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import logging
 import os
 import pickle
@@ -101,8 +102,10 @@ def connect(scheduler: Any, say: Callable[[str], None] | None = None) -> Iterato
             raise ClusterError(f"cannot reach the Dask scheduler {spec.target or 'local'}: {e}") from None
         if say is not None:
             link = dashboard_link(client)
+            bokeh = importlib.util.find_spec("bokeh") is not None
             say(f"dask: {len(client.scheduler_info(n_workers=-1)['workers'])} workers; "
-                + (f"dashboard {link}" if link else "no dashboard (pip install bokeh)"))
+                + (f"dashboard {link}" if link else "the scheduler serves no dashboard"
+                   + ("" if bokeh else " (pip install bokeh)")))
         yield client
 
 
