@@ -5,7 +5,6 @@ the default path never imports Dask."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import signal
 import subprocess
