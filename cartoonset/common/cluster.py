@@ -103,7 +103,8 @@ def connect(scheduler: Any, say: Callable[[str], None] | None = None) -> Iterato
         if say is not None:
             link = dashboard_link(client)
             bokeh = importlib.util.find_spec("bokeh") is not None
-            say(f"dask: {len(client.scheduler_info(n_workers=-1)['workers'])} workers; "
+            n = len(client.scheduler_info(n_workers=-1)["workers"])
+            say(f"dask: {n} worker{'' if n == 1 else 's'}; "
                 + (f"dashboard {link}" if link else "the scheduler serves no dashboard"
                    + ("" if bokeh else " (pip install bokeh)")))
         yield client
