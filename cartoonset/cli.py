@@ -28,7 +28,11 @@ def main() -> None:
 @click.option("--no-filter", is_flag=True, help="Keep samples the realism filters would reject.")
 @click.option("--layout", type=click.Choice(["flat", "nested"]), default="flat", show_default=True,
               help="OUT/images as CartoonSet10k (flat) or CartoonSet100k (folders 0..9) lays it out.")
-def render(n, out, seed, size, workers, shard, pack, renderer, no_filter, layout):
+@click.option("--scheduler", default=None, metavar="ADDRESS|local[:N]",
+              help="Run on a Dask cluster: a scheduler address or file, or local:N worker processes "
+                   "(needs the [cluster] extra; OUT must be on a filesystem every worker sees).")
+@click.option("--task-size", type=int, default=None, help="Cartoons per Dask task (default: a few seconds of work).")
+def render(n, out, seed, size, workers, shard, pack, renderer, no_filter, layout, scheduler, task_size):
     """Render N cartoons into OUT in Google's CartoonSet format (resumable).
 
     OUT holds metadata.json and index.csv; the csX.png + csX.csv pairs are in OUT/images."""
@@ -37,7 +41,8 @@ def render(n, out, seed, size, workers, shard, pack, renderer, no_filter, layout
 
     try:
         report = run(n=n, out=out, seed=seed, size=size, workers=workers, shard=shard, pack=pack,
-                     renderer=renderer, filter=not no_filter, layout=layout)
+                     renderer=renderer, filter=not no_filter, layout=layout, scheduler=scheduler,
+                     task_size=task_size)
     except (PackError, RenderError, ValueError) as e:
         _fail(e)
     click.echo(report.summary())

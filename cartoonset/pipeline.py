@@ -15,7 +15,7 @@ import multiprocessing as mp
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -61,6 +61,7 @@ class RenderReport:
     complete: bool = True
     cache_hits: int = 0
     cache_misses: int = 0
+    cluster: dict = field(default_factory=dict)  # a Dask run's task statistics (tasks, lost workers, ...)
 
     @property
     def rate(self) -> float:
@@ -136,25 +137,38 @@ def _work(pack_root: str, size: int, renderer: str, out: str, cache_bytes: int, 
         outp = Path(out)
         with Publisher() as publish:  # fsyncs overlap with rendering; all are durable before "stats"
             for chunk in iter(tasks.get, None):
-                for rel, values in chunk:
-                    attrs = dict(zip(pack.attribute_names, values))
-                    img = fast.render(attrs) if fast else compose.render_reference(pack, attrs, size)
-                    stem = outp / rel
-                    publish.write_bytes(stem.parent / (stem.name + ".png"), png_bytes(img))
-                    publish.write_text(stem.parent / (stem.name + ".csv"), csv_text(pack.attribute_names, counts, values))
-                results.put(("done", len(chunk)))
+                results.put(("done", write_chunk(pack, fast, size, outp, chunk, counts, publish)))
         results.put(("stats", (fast.hits, fast.misses) if fast else (0, 0)))
     except BaseException as e:  # report, don't hang the parent
         results.put(("error", f"{type(e).__name__}: {e}"))
 
 
-def _chunks(items: list, names: Sequence[str], workers: int) -> list[list]:
+def write_chunk(pack: Pack, fast: compose.FastRenderer | None, size: int, out: Path, chunk,
+                counts: Mapping[str, int] | None = None, publish: Publisher | None = None) -> int:
+    """Render and write one work unit of ``(stem, values)`` items, ``stem`` relative to ``out``:
+    what every executor runs (the worker processes here, a Dask worker in
+    :mod:`cartoonset.common.cluster`). ``counts`` are the variant counts the CSVs state (the
+    release's by default); writes go through ``publish`` (one is opened for the chunk if none)."""
+    if publish is None:
+        with Publisher() as publish:
+            return write_chunk(pack, fast, size, out, chunk, counts, publish)
+    names, counts = pack.attribute_names, dict(counts or pack.counts)
+    for rel, values in chunk:
+        attrs = dict(zip(names, values))
+        img = fast.render(attrs) if fast else compose.render_reference(pack, attrs, size)
+        stem = out / rel
+        publish.write_bytes(stem.parent / (stem.name + ".png"), png_bytes(img))
+        publish.write_text(stem.parent / (stem.name + ".csv"), csv_text(names, counts, values))
+    return len(chunk)
+
+
+def _chunks(items: list, names: Sequence[str], workers: int, limit: int | None = None) -> list[list]:
     """Work units for the workers to pull: the items sorted by :data:`LOCALITY`, one chunk per
     hairstyle (the most expensive pieces), so a hairstyle is rasterised by one worker only; chunks
-    stay small enough to balance the load."""
+    stay small enough (at most ``limit`` items) to balance the load."""
     cols = [names.index(a) for a in LOCALITY if a in names]
     items = sorted(items, key=lambda it: tuple(it[1][c] for c in cols))
-    limit = max(16, len(items) // (8 * max(workers, 1)))
+    limit = limit or max(16, len(items) // (8 * max(workers, 1)))
     chunks: list[list] = []
     for it in items:
         if not chunks or it[1][cols[0]] != chunks[-1][0][1][cols[0]] or len(chunks[-1]) >= limit:
@@ -247,6 +261,73 @@ class _ListQueue:
             raise RenderError(f"render failed: {self.error}")
 
 
+# ------------------------------------------------------------------------------------ on a cluster
+
+def default_task_size(size: int) -> int:
+    """Cartoons per cluster task: a few seconds of one worker (about 150 images/s at 500 px)."""
+    return int(min(5000, max(32, 500 * (500 / size) ** 2)))
+
+
+def _run_cluster(pack: Pack, size: int, renderer: str, out: Path, items: list, scheduler, task_size: int | None,
+                 cache_bytes: int, show_progress: bool, report: dict,
+                 counts: Mapping[str, int] | None = None) -> tuple[int, int]:
+    """The same chunks through the same :func:`write_chunk`, as tasks of a Dask cluster."""
+    from .common.cluster import ClusterError, TaskStats, connect, run_tasks
+
+    chunks = _chunks(items, pack.attribute_names, 1, limit=task_size or default_task_size(size))
+    stats, hits, misses = TaskStats(), 0, 0
+    args = (_pack_ref(pack), pack.version, size, renderer, cache_bytes, str(out.resolve()),
+            dict(counts or pack.counts), pack.max_artwork_bytes)
+    try:
+        with connect(scheduler, _stderr if show_progress else None) as client:
+            for _, (h, m) in run_tasks(client, _cluster_task, chunks, setup=_cluster_worker, setup_args=args,
+                                       weights=[len(c) for c in chunks], desc="render", unit="img",
+                                       show_progress=None if show_progress else False, stats=stats):
+                hits, misses = hits + h, misses + m
+    except ClusterError as e:
+        raise RenderError(str(e)) from None
+    except Exception as e:  # raised by a task, after its retries
+        raise RenderError(f"a render task failed: {type(e).__name__}: {e}") from None
+    if stats.lost_workers:
+        remove_stale_temps(out)  # what a lost worker was writing
+    report.update(stats.as_dict())
+    return hits, misses
+
+
+def _pack_ref(pack: Pack) -> str:
+    """How a worker finds the pack: a bundled pack by name (its install path may differ per host)."""
+    from .pack import bundled_pack_path
+
+    try:
+        if bundled_pack_path(pack.name).resolve() == Path(pack.root).resolve():
+            return pack.name
+    except Exception:  # not a bundled pack name
+        pass
+    return str(Path(pack.root).resolve())
+
+
+def _cluster_worker(pack_ref: str, version: str, size: int, renderer: str, cache_bytes: int, out: str,
+                    counts: Mapping[str, int], max_artwork_bytes: int | None = None):
+    """A Dask worker's state for a render: the pack and its raster cache, kept between tasks."""
+    pack = load_pack(pack_ref, max_artwork_bytes)
+    if pack.version != version:
+        raise RenderError(f"a worker has pack {pack.name} {pack.version}, the client {version}; "
+                          "install the same toolkit and packs on every worker")
+    fast = compose.FastRenderer(pack, size, cache_bytes) if renderer == "fast" else None
+    return pack, fast, size, Path(out), counts
+
+
+def _cluster_task(state, chunk) -> tuple[int, int]:
+    pack, fast, size, out, counts = state
+    before = (fast.hits, fast.misses) if fast else (0, 0)
+    write_chunk(pack, fast, size, out, chunk, counts)
+    return (fast.hits - before[0], fast.misses - before[1]) if fast else (0, 0)
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
 # ---------------------------------------------------------------------------------------- metadata
 
 def _run_key(pack: Pack, seed: int, size: int, filter: bool, layout: str = "flat") -> dict:
@@ -312,14 +393,20 @@ def _metadata(pack: Pack, sel: Selection, key: dict, n: int, complete: bool, ren
 def render(n: int = 9000, out: str | os.PathLike = "data/cartoonset", seed: int = 0, size: int = 500,
            workers: int | None = None, shard: str | Shard | None = None, pack: Pack | str | None = None,
            renderer: str = "fast", filter: bool = True, show_progress: bool = True,
-           cache_bytes: int = 1 << 30, layout: str = "flat") -> RenderReport:
+           cache_bytes: int = 1 << 30, layout: str = "flat", scheduler=None,
+           task_size: int | None = None) -> RenderReport:
     """Render the first ``n`` kept cartoons of ``seed`` into ``out`` (resuming what is there);
-    ``layout`` is ``"flat"`` (CartoonSet10k's) or ``"nested"`` (CartoonSet100k's folders 0..9)."""
+    ``layout`` is ``"flat"`` (CartoonSet10k's) or ``"nested"`` (CartoonSet100k's folders 0..9).
+
+    ``scheduler`` ("local[:N]", a Dask scheduler address or file, or a ``distributed.Client``) runs
+    the work as tasks of ``task_size`` cartoons on a Dask cluster; the output is the same bytes.
+    """
     lay.check_layout(layout)
     pack = pack if isinstance(pack, Pack) else load_pack(pack)
     sel = select(pack, seed, n, filter=filter)
     return write_selection(pack, sel, out, _run_key(pack, seed, size, filter, layout), size=size, workers=workers,
-                           shard=shard, renderer=renderer, show_progress=show_progress, cache_bytes=cache_bytes)
+                           shard=shard, renderer=renderer, show_progress=show_progress, cache_bytes=cache_bytes,
+                           scheduler=scheduler, task_size=task_size)
 
 
 def render_configs(configs: np.ndarray | Sequence[Sequence[int]], out: str | os.PathLike,
@@ -345,9 +432,11 @@ def render_configs(configs: np.ndarray | Sequence[Sequence[int]], out: str | os.
 
 def write_selection(pack: Pack, sel: Selection, out: str | os.PathLike, key: dict, size: int = 500,
                     workers: int | None = None, shard: str | Shard | None = None, renderer: str = "fast",
-                    show_progress: bool = True, cache_bytes: int = 1 << 30) -> RenderReport:
-    """Write the metadata and the index, then render the cartoons of ``sel`` (resumable, shardable);
-    the metadata says ``complete`` once every cartoon is there. The layout is ``key["layout"]``."""
+                    show_progress: bool = True, cache_bytes: int = 1 << 30, scheduler=None,
+                    task_size: int | None = None) -> RenderReport:
+    """Write the metadata and the index, then render the cartoons of ``sel`` (resumable, shardable;
+    on worker processes, or on a Dask cluster with ``scheduler``); the metadata says ``complete``
+    once every cartoon is there. The layout is ``key["layout"]``."""
     t0 = time.perf_counter()
     if renderer not in RENDERERS:
         raise ValueError(f"renderer must be one of {RENDERERS}, got {renderer!r}")
@@ -355,6 +444,15 @@ def write_selection(pack: Pack, sel: Selection, out: str | os.PathLike, key: dic
         raise ValueError("size must be at least 8 px")
     shard = shard if isinstance(shard, Shard) else Shard.parse(shard)
     workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
+    if task_size is not None and task_size < 1:
+        raise ValueError(f"task_size must be at least 1, got {task_size}")
+    if scheduler is not None:
+        from .common.cluster import ClusterError, check_scheduler
+
+        try:
+            scheduler = check_scheduler(scheduler)
+        except ClusterError as e:
+            raise RenderError(str(e)) from None
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     n = len(sel)
@@ -373,12 +471,17 @@ def write_selection(pack: Pack, sel: Selection, out: str | os.PathLike, key: dic
     stems = [lay.image_stem(cid, k, layout) for k, cid in enumerate(ids)]
     mine = [k for k in range(len(sel)) if shard.owns(k)]
     todo = [(stems[k], [int(v) for v in sel.attrs[k]]) for k in mine if not is_done(out, stems[k])]
-    hits, misses = _run_workers(pack, size, renderer, out, todo, min(workers, max(1, len(todo))),
-                                cache_bytes, show_progress, sel.counts)
+    cluster: dict = {}
+    if scheduler is not None and todo:
+        hits, misses = _run_cluster(pack, size, renderer, out, todo, scheduler, task_size, cache_bytes,
+                                    show_progress, cluster, sel.counts)
+    else:
+        hits, misses = _run_workers(pack, size, renderer, out, todo, min(workers, max(1, len(todo))),
+                                    cache_bytes, show_progress, sel.counts)
 
     complete = all(is_done(out, stem) for stem in stems)
     write_json(out / lay.METADATA, _metadata(pack, sel, key, n, complete, renderer))
     return RenderReport(out=out, n=n, seed=sel.seed, size=size, rendered=len(todo),
                         already_done=len(mine) - len(todo), candidates=sel.candidates,
                         rejected=sel.rejected, seconds=time.perf_counter() - t0, shard=str(shard),
-                        complete=complete, cache_hits=hits, cache_misses=misses)
+                        complete=complete, cache_hits=hits, cache_misses=misses, cluster=cluster)

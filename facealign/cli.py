@@ -49,10 +49,16 @@ def main() -> None:
                    "with file,identity columns), or 'cluster' to group faces by dlib's face-recognition "
                    "embedding. Default: subfolder names, VGG-Face lists, else one person per photo.")
 @click.option("--verbose", is_flag=True, help="Show the models' native (mediapipe/TFLite) logging.")
+@click.option("--scheduler", default=None, metavar="ADDRESS|local[:N]",
+              help="Run on a Dask cluster: a scheduler address or file, or local:N worker processes "
+                   "(needs the [cluster] extra; OUT and the photos on a filesystem every worker sees).")
+@click.option("--task-size", type=int, default=None, help="Photos per Dask task (default: 64).")
 def run_cmd(inputs, out, size, large, workers, shard, background, face_oval, images, vgg_curated_only,
             frontal_only, min_eye_distance, max_yaw, max_roll, min_sharpness, max_pixels, backend,
-            detector_model, landmarker_model, segmenter_model, identities, verbose) -> None:
+            detector_model, landmarker_model, segmenter_model, identities, verbose, scheduler, task_size) -> None:
     """Align the faces of INPUTS (image files, folders, path lists, VGG-Face lists, fetch folders)."""
+    from cartoonset.common.cluster import ClusterError
+
     from .backend import BackendSpec
     from .runner import run
 
@@ -67,8 +73,8 @@ def run_cmd(inputs, out, size, large, workers, shard, background, face_oval, ima
         spec = BackendSpec(backend, models, settings.min_confidence, verbose=verbose)
         summary = run(inputs, out, settings=settings, workers=workers, shard=shard, images=images,
                       curated_only=vgg_curated_only, frontal_only=frontal_only, backend=spec,
-                      identities=identities)
-    except (ValueError, FileNotFoundError) as exc:
+                      identities=identities, scheduler=scheduler, task_size=task_size)
+    except (ValueError, FileNotFoundError, ClusterError) as exc:
         raise _fail(exc) from None
     click.echo(summary.table())
     for note in summary.notes:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
 import time
 import traceback
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -72,13 +73,15 @@ def run(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, settings
         workers: int = 1, shard: Shard | str | None = None, images: str | os.PathLike | None = None,
         curated_only: bool = False, frontal_only: bool = False, backend: BackendSpec | None = None,
         identities: str | os.PathLike | IdentityFile | None = None,
-        show_progress: bool | None = None) -> RunSummary:
+        show_progress: bool | None = None, scheduler=None, task_size: int | None = None) -> RunSummary:
     """Align every photo of ``inputs`` into ``out`` (see :mod:`facealign.outputs` for the layout).
 
     Parallel with ``workers`` processes (each keeps its own models), restricted to ``shard``
     ("K/N"), and resumable: call it again with the same arguments after an interruption.
     ``identities``: an identity file, or ``"cluster"`` (see :mod:`facealign.identities`); rows of
     an earlier run whose identity this changes are rewritten without re-aligning.
+    ``scheduler`` ("local[:N]", a Dask scheduler address or file, or a ``distributed.Client``)
+    runs the photos as tasks of ``task_size`` inputs on a Dask cluster instead.
     """
     t0 = time.perf_counter()
     settings = settings or Settings()
@@ -86,6 +89,12 @@ def run(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, settings
     shard = shard if isinstance(shard, Shard) else Shard.parse(shard)
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
+    if task_size is not None and task_size < 1:
+        raise ValueError(f"task_size must be at least 1, got {task_size}")
+    if scheduler is not None:
+        from cartoonset.common.cluster import check_scheduler
+
+        scheduler = check_scheduler(scheduler)  # say how to install Dask before any work
     if backend.name == "tasks" and settings.background != "none" and not backend.models.get("segmenter"):
         raise ValueError("the tasks backend removes backgrounds only with --segmenter-model (or use --background none)")
     out = Path(out)
@@ -107,7 +116,9 @@ def run(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, settings
         _rename(log, items, done)
         bar = progress(total=len(todo), desc="facealign", unit="img", disable=_quiet(show_progress))
         try:
-            for row in _rows(todo, out, settings, backend, workers):
+            rows = (_cluster_rows(todo, out, settings, backend, scheduler, task_size, show_progress)
+                    if scheduler is not None and todo else _rows(todo, out, settings, backend, workers))
+            for row in rows:
                 stages.update(row.get("timings_ms", {}))
                 log.append(row)
                 bar.update(1)
@@ -199,6 +210,43 @@ def _rows(todo: list[Item], out: Path, settings: Settings, spec: BackendSpec, wo
     ctx = mp.get_context("spawn")  # fresh interpreters: no model or thread state crosses a fork
     with ctx.Pool(min(workers, len(pending)), initializer=_init_worker, initargs=(spec, settings, str(out))) as pool:
         yield from pool.imap_unordered(_work, pending, chunksize=1)
+
+
+TASK_SIZE = 64  #: inputs per cluster task: a few seconds of one worker (about 25 photos/s)
+
+
+def _cluster_rows(todo: list[Item], out: Path, settings: Settings, spec: BackendSpec, scheduler,
+                  task_size: int | None, show_progress: bool | None):
+    """Manifest rows for ``todo`` from a Dask cluster: consecutive runs of ``task_size`` inputs per
+    task, each through :func:`process_item` on a worker that keeps its models between tasks."""
+    from cartoonset.common.cluster import TaskStats, connect, run_tasks
+
+    for it in todo:
+        if it.status is not None:
+            yield manifest_row(it, {"status": it.status, "reason": it.reason})
+    # workers may run elsewhere: they get absolute paths (the shared filesystem's)
+    pending = [replace(it, path=str(Path(it.path).resolve())) for it in todo if it.status is None]
+    if not pending:
+        return
+    size = task_size or TASK_SIZE
+    tasks = [pending[i:i + size] for i in range(0, len(pending), size)]
+    stats = TaskStats()
+    say = None if show_progress is False else (lambda m: print(m, file=sys.stderr, flush=True))
+    with connect(scheduler, say) as client:
+        for _, rows in run_tasks(client, _cluster_task, tasks, setup=_cluster_worker,
+                                 setup_args=(spec, settings, str(out.resolve())), show_progress=False, stats=stats):
+            yield from rows
+    if stats.lost_workers:
+        remove_stale_temps(out, min_age=0.0)  # what a lost worker was writing; this job's writers are done
+
+
+def _cluster_worker(spec: BackendSpec, settings: Settings, out: str):
+    _init_worker(spec, settings, out)
+    return dict(_WORKER)
+
+
+def _cluster_task(state: dict, items: list[Item]) -> list[dict[str, Any]]:
+    return [process_item(it, state["backend"], state["settings"], state["out"]) for it in items]
 
 
 def process_item(item: Item, backend: FaceModels, settings: Settings, out: Path) -> dict[str, Any]:
