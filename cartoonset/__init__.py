@@ -1,6 +1,14 @@
 """cartoonset: render CartoonSet-style cartoon faces from declarative SVG packs, and load them.
 
-Heavy pieces (torch datasets) are imported lazily so ``cartoonset render`` starts fast.
+The pipeline reads top to bottom: :mod:`~cartoonset.schema` (the release's 18 attributes) ->
+:mod:`~cartoonset.pack` (artwork, layers, palettes, filter rules: data) -> :mod:`~cartoonset.sampler`
+(sample and filter) -> :mod:`~cartoonset.compose` (composite the layers; :mod:`~cartoonset.scene`
+stages a pack's optional scene) -> :mod:`~cartoonset.pipeline` (the batch job: write Google's format
+in :mod:`~cartoonset.layout`). Loading: :mod:`~cartoonset.index` -> :mod:`~cartoonset.dataset`
+(``CartoonSet``) -> :mod:`~cartoonset.cache`; :mod:`~cartoonset.download` and :mod:`~cartoonset.hf`
+for Google's releases and the HuggingFace export. Plumbing every package shares is in
+:mod:`cartoonset.common`. Heavy pieces (torch datasets) are imported lazily so ``cartoonset render``
+starts fast.
 """
 from .common.version import __version__
 
