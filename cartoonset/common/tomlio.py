@@ -6,3 +6,10 @@ except ModuleNotFoundError:  # Python 3.10
 
 loads = _toml.loads
 TOMLDecodeError = _toml.TOMLDecodeError
+
+
+def dumps(obj) -> str:
+    """A mapping as TOML text (tomli-w)."""
+    import tomli_w
+
+    return tomli_w.dumps(obj)
