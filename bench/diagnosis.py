@@ -29,6 +29,7 @@ VARIANTS = {
     "wide-critic": ([], ["network.discriminator=[32, 64, 64, 64]"]),
     "low-sem": ([], ["loss.w_sem=0.1"]),
     "lsgan": ([], ["loss.gan_loss=lsgan"]),
+    "combo": (["no-teach"], ["loss.sem_blur=1.0", "loss.sem_noise=0.1", "network.discriminator=[32, 64, 64, 64]"]),
     "xgan-plus": (["xgan-plus"], []),
 }
 

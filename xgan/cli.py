@@ -63,7 +63,7 @@ def train(presets, cartoons, faces, out, steps, batch, seed, teacher, gan, overr
         train_data = load_split(cartoons, faces, "train", size)
         test_data = load_split(cartoons, faces, "test", size)
         evaluator = None
-        if config["eval"]["every"] > 0:
+        if 0 < config["eval"]["every"] <= config["train"]["steps"]:  # scores at every eval.every steps
             from .benchmark.evaluate import training_evaluator
 
             evaluator = training_evaluator(config, cartoons, train_data, test_data, out, dev, ruler,

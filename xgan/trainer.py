@@ -347,9 +347,9 @@ def train(config: Mapping, train_data: DomainArrays, test_data: DomainArrays, ou
     if placement.main and state is None:
         write_json(out / "parameters.json", counts)
         say("parameters: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
-    if ev["every"] > 0 and evaluator is None:
+    if 0 < ev["every"] <= t["steps"] and evaluator is None:
         say("no test-split scores during this run: no evaluator was given (xgan train builds one from the ruler)")
-    eval_every = ev["every"] if evaluator is not None else 0
+    eval_every = ev["every"] if evaluator is not None and ev["every"] <= t["steps"] else 0
     diag_every = t["diagnose_every"]
 
     stream = BatchStream(train_data, t["batch"], t["seed"], t["flip"], placement.rank, placement.world)
@@ -403,7 +403,7 @@ def train(config: Mapping, train_data: DomainArrays, test_data: DomainArrays, ou
             values: dict[str, float] = {}
             if diagnose:
                 values.update({k: float(logs[k]) for k in diag_names if k in logs})
-            if eval_every > 0 and (step % eval_every == 0 or step == steps):
+            if eval_every > 0 and (step % eval_every == 0 or (step == steps and steps > eval_every)):
                 if placement.main:
                     values.update(_evaluate(model, evaluator))
                     best.offer(model, config, step, values)
