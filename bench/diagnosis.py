@@ -48,6 +48,12 @@ def main(argv=None) -> int:
     ap.add_argument("--eval-count", type=int, default=256)
     ap.add_argument("--diagnose-every", type=int, default=50)
     ap.add_argument("--ruler-steps", type=int, default=2500)
+    ap.add_argument("--ruler-width", type=int, default=32)
+    ap.add_argument("--ruler-batch", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--no-eval", action="store_true",
+                    help="train without scoring (keep every checkpoint); score them later with --score")
+    ap.add_argument("--score", action="store_true", help="score the runs' checkpoints into scores.csv, then report")
     ap.add_argument("--report", action="store_true", help="only draw the curves and print the table")
     args = ap.parse_args(argv)
     names = [v for v in args.variants.split(",") if v]
@@ -59,30 +65,46 @@ def main(argv=None) -> int:
         return report(args.out, names)
 
     from xgan.benchmark import classifier
-    from xgan.benchmark.evaluate import TrainingEvaluator
+    from xgan.benchmark.evaluate import TrainingEvaluator, score_checkpoints
     from xgan.benchmark.harness import synthetic_track
-    from xgan.config import resolve
-    from xgan.trainer import train
 
     say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     track = synthetic_track(args.cartoons, args.work or args.out / "data", say=say)
+    if args.no_eval:
+        for name in names:
+            run_variant(args, name, track, None, say)
+        return 0
     attrs = {s: CartoonSet(args.cartoons, split=s, target_type=None).attrs for s in ("train", "test")}
     ruler, rep = classifier.train_or_load(args.out / "ruler.pt", np.asarray(track.train.images["cartoon"]),
                                           attrs["train"], np.asarray(track.test.images["cartoon"]), attrs["test"],
-                                          steps=args.ruler_steps, seed=0, say=say)
+                                          steps=args.ruler_steps, seed=0, say=say, width=args.ruler_width,
+                                          batch=args.ruler_batch)
     say(f"ruler: clean {rep.accuracy['mean']:.3f}; degraded " + ", ".join(f"{k} {v:.3f}" for k, v in rep.degraded.items()))
     evaluator = TrainingEvaluator(track, ruler, args.eval_count)
     for name in names:
-        presets, overrides = VARIANTS[name]
-        config = resolve(["cpu-small", *presets], overrides + [
-            f"train.steps={args.steps}", f"train.seed={args.seed}", f"train.diagnose_every={args.diagnose_every}",
-            f"eval.every={args.eval_every}", f"eval.count={args.eval_count}"])
-        t0 = time.perf_counter()
-        say(f"[{name}] training {args.steps} steps")
-        train(config, track.train, track.test, args.out / name, device="cpu", resume=True, evaluator=evaluator,
-              show_progress=False, tensorboard=False, say=say)
-        say(f"[{name}] done in {(time.perf_counter() - t0) / 60:.1f} min")
+        if args.score:
+            score_checkpoints(args.out / name, evaluator, say)
+        else:
+            run_variant(args, name, track, evaluator, say)
     return report(args.out, names)
+
+
+def run_variant(args, name: str, track, evaluator, say) -> None:
+    from xgan.config import resolve
+    from xgan.trainer import train
+
+    presets, overrides = VARIANTS[name]
+    extra = [f"train.steps={args.steps}", f"train.seed={args.seed}", f"train.batch={args.batch}",
+             f"train.diagnose_every={args.diagnose_every}", f"eval.every={0 if args.no_eval else args.eval_every}",
+             f"eval.count={args.eval_count}", f"train.checkpoint_every={args.eval_every}"]
+    if args.no_eval:
+        extra.append("train.keep_checkpoints=1000")  # every checkpoint stays, to be scored afterwards
+    config = resolve(["cpu-small", *presets], overrides + extra)
+    t0 = time.perf_counter()
+    say(f"[{name}] training {args.steps} steps")
+    train(config, track.train, track.test, args.out / name, device="cpu", resume=True, evaluator=evaluator,
+          show_progress=False, tensorboard=False, say=say)
+    say(f"[{name}] done in {(time.perf_counter() - t0) / 60:.1f} min")
 
 
 def report(out: Path, names: list[str]) -> int:

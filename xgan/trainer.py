@@ -317,133 +317,156 @@ def train(config: Mapping, train_data: DomainArrays, test_data: DomainArrays, ou
     ``eval.every`` steps (none: no test scores). Returns a summary (last logged values, paths,
     parameter counts).
     """
-    placement = place(device)
-    if placement.device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest convolution once
-    say = say or (_stderr if placement.main else (lambda _m: None))
-    out = Path(out)
-    t, ev = config["train"], config["eval"]
-    if train_data.size != config["network"]["image_size"]:
-        raise RunError(f"the data is {train_data.size}x{train_data.size} but the preset expects network.image_size {config['network']['image_size']}")
-    ck_dir = out / "checkpoints"
-    if placement.main:
-        remove_stale_temps(ck_dir)  # what a save killed mid-write left; the writer is dead (pid check)
-        remove_stale_temps(out)
-    state, state_path = _starting_state(out, resume, config, train_data, placement.world, say)
-    if placement.main:
-        out.mkdir(parents=True, exist_ok=True)
-        write_text(out / "config.toml", to_toml(config))
-
-    if teacher is None:
-        teacher = resolve_teacher(config, train_data, out, say)
-    torch.manual_seed(derive_seed(t["seed"], "init"))
-    model = build_model(config, teacher_dim=teacher.dim if teacher is not None else None)
-    trainer = Trainer(config, model, placement, compile=compile)
-    if state is not None:
-        trainer.load_state_dict(state, str(state_path))
-    if teacher is not None:
-        teacher.to(placement.device)
-    counts = model.parameter_counts()
-    if placement.main and state is None:
-        write_json(out / "parameters.json", counts)
-        say("parameters: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
-    if 0 < ev["every"] <= t["steps"] and evaluator is None:
-        say("no test-split scores during this run: no evaluator was given (xgan train builds one from the ruler)")
-    eval_every = ev["every"] if evaluator is not None and ev["every"] <= t["steps"] else 0
-    diag_every = t["diagnose_every"]
-
-    stream = BatchStream(train_data, t["batch"], t["seed"], t["flip"], placement.rank, placement.world)
-    samples = fixed_samples(test_data, t["sample_count"], t["seed"])
-    names = list(model.loss_names)
-    diag_names = list(diagnostics.diagnostic_names(model)) if diag_every > 0 else []
-    test_names = [f"test_{k}" for k in evaluator.names(model)] if eval_every > 0 else []
-    log = (RunLog(out, names + ["lr"] + diag_names + test_names, trainer.step, tensorboard)
-           if placement.main else None)
-    if log is not None and state is None:
-        log.config(config, to_toml(config))
-    best = _Best(out, config, trainer.step) if placement.main else None
-    acc = torch.zeros(len(names), device=placement.device)
-    n_acc = 0
-    if state is not None and "log_accumulator" in state:
-        acc += state["log_accumulator"]["sum"].to(placement.device)
-        n_acc = int(state["log_accumulator"]["count"])
-    per_step = 2 * t["batch"] * placement.world
-    steps = t["steps"]
-    bar = progress(total=steps, initial=trainer.step, desc=f"train {config.get('preset', '')}", unit="step",
-                   disable=None if (show_progress and placement.main) else True)
-    last_values: dict[str, float] = {}
-    last_sample = None
-    t_log, n_since = time.perf_counter(), 0
-
-    def save_checkpoint() -> Path:
-        extra = {"run": {"sizes": train_data.sizes(), "world": placement.world, "batch": t["batch"], "seed": t["seed"]},
-                 "log_accumulator": {"sum": acc.cpu(), "count": n_acc}}
-        path = trainer.save(ck_dir / ckpt.checkpoint_name(trainer.step), extra) if placement.main else None
-        if placement.main:
-            ckpt.prune(ck_dir, t["keep_checkpoints"])
-        barrier(placement)
-        return path
-
-    pool = ThreadPoolExecutor(max_workers=1)
+    run = _Run(config, train_data, test_data, Path(out), device, resume, compile, teacher, evaluator, tensorboard, say)
     try:
-        pending = pool.submit(stream.batch_at, trainer.step) if trainer.step < steps else None
+        run.loop(show_progress)
+    finally:
+        run.close()
+    return run.summary()
+
+
+class _Run:
+    """One call of :func:`train`: the set-up in ``__init__``, the step loop in ``loop``."""
+
+    def __init__(self, config, train_data, test_data, out: Path, device, resume, compile, teacher, evaluator,
+                 tensorboard, say):
+        self.placement = placement = place(device)
+        if placement.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest convolution once
+        self.say = say = say or (_stderr if placement.main else (lambda _m: None))
+        self.config, self.out, self.train_data = config, out, train_data
+        self.t = t = config["train"]
+        ev = config["eval"]
+        if train_data.size != config["network"]["image_size"]:
+            raise RunError(f"the data is {train_data.size}x{train_data.size} but the preset expects "
+                           f"network.image_size {config['network']['image_size']}")
+        self.ck_dir = out / "checkpoints"
+        if placement.main:
+            remove_stale_temps(self.ck_dir)  # what a save killed mid-write left; the writer is dead (pid check)
+            remove_stale_temps(out)
+        state, state_path = _starting_state(out, resume, config, train_data, placement.world, say)
+        if placement.main:
+            out.mkdir(parents=True, exist_ok=True)
+            write_text(out / "config.toml", to_toml(config))
+
+        self.teacher = teacher if teacher is not None else resolve_teacher(config, train_data, out, say)
+        torch.manual_seed(derive_seed(t["seed"], "init"))
+        self.model = model = build_model(config, teacher_dim=self.teacher.dim if self.teacher is not None else None)
+        self.trainer = trainer = Trainer(config, model, placement, compile=compile)
+        if state is not None:
+            trainer.load_state_dict(state, str(state_path))
+        if self.teacher is not None:
+            self.teacher.to(placement.device)
+        self.counts = model.parameter_counts()
+        if placement.main and state is None:
+            write_json(out / "parameters.json", self.counts)
+            say("parameters: " + ", ".join(f"{k} {v:,}" for k, v in self.counts.items()))
+        if 0 < ev["every"] <= t["steps"] and evaluator is None:
+            say("no test-split scores during this run: no evaluator was given (xgan train builds one from the ruler)")
+        self.evaluator = evaluator
+        self.eval_every = ev["every"] if evaluator is not None and ev["every"] <= t["steps"] else 0
+
+        self.stream = BatchStream(train_data, t["batch"], t["seed"], t["flip"], placement.rank, placement.world)
+        self.samples = fixed_samples(test_data, t["sample_count"], t["seed"])
+        self.names = list(model.loss_names)
+        self.diag_names = list(diagnostics.diagnostic_names(model)) if t["diagnose_every"] > 0 else []
+        self.test_names = [f"test_{k}" for k in evaluator.names(model)] if self.eval_every > 0 else []
+        self.log = (RunLog(out, self.names + ["lr"] + self.diag_names + self.test_names, trainer.step, tensorboard)
+                    if placement.main else None)
+        if self.log is not None and state is None:
+            self.log.config(config, to_toml(config))
+        self.best = _Best(out, config, trainer.step) if placement.main else None
+        self.acc = torch.zeros(len(self.names), device=placement.device)
+        self.n_acc = 0
+        if state is not None and "log_accumulator" in state:
+            self.acc += state["log_accumulator"]["sum"].to(placement.device)
+            self.n_acc = int(state["log_accumulator"]["count"])
+        self.last_values: dict[str, float] = {}
+        self.last_sample = None
+
+    def loop(self, show_progress: bool) -> None:
+        t, trainer, placement, steps = self.t, self.trainer, self.placement, self.t["steps"]
+        per_step = 2 * t["batch"] * placement.world
+        self.bar = progress(total=steps, initial=trainer.step, desc=f"train {self.config.get('preset', '')}",
+                            unit="step", disable=None if (show_progress and placement.main) else True)
+        t_log, n_since = time.perf_counter(), 0
+        self.pool = ThreadPoolExecutor(max_workers=1)
+        pending = self.pool.submit(self.stream.batch_at, trainer.step) if trainer.step < steps else None
         while trainer.step < steps:
             host = pending.result()
-            pending = pool.submit(stream.batch_at, trainer.step + 1) if trainer.step + 1 < steps else None
+            pending = self.pool.submit(self.stream.batch_at, trainer.step + 1) if trainer.step + 1 < steps else None
             batch = {d: to_model_input(host[d], placement.device, trainer.channels_last) for d in DOMAINS}
-            if teacher is not None:
-                batch["teacher"] = teacher.targets(host["face_index"], host["face_flip"], batch["face"])
-            diagnose = diag_every > 0 and (trainer.step + 1) % diag_every == 0
+            if self.teacher is not None:
+                batch["teacher"] = self.teacher.targets(host["face_index"], host["face_flip"], batch["face"])
+            diagnose = t["diagnose_every"] > 0 and (trainer.step + 1) % t["diagnose_every"] == 0
             logs = trainer.train_step(batch, diagnose)
-            acc += torch.stack([logs[n] for n in names])
-            n_acc += 1
+            self.acc += torch.stack([logs[n] for n in self.names])
+            self.n_acc += 1
             n_since += per_step
-            bar.update(1)
+            self.bar.update(1)
             step = trainer.step
-            values: dict[str, float] = {}
-            if diagnose:
-                values.update({k: float(logs[k]) for k in diag_names if k in logs})
-            if eval_every > 0 and (step % eval_every == 0 or (step == steps and steps > eval_every)):
+            values = {k: float(logs[k]) for k in self.diag_names if k in logs} if diagnose else {}
+            if self.eval_every > 0 and (step % self.eval_every == 0 or (step == steps and steps > self.eval_every)):
                 if placement.main:
-                    values.update(_evaluate(model, evaluator))
-                    best.offer(model, config, step, values)
+                    values.update(_evaluate(self.model, self.evaluator))
+                    self.best.offer(self.model, self.config, step, values)
                 barrier(placement)
             if step % t["log_every"] == 0 or step == steps or values:
-                values.update(zip(names, (acc / n_acc).tolist()))  # the only host sync, once per log interval
                 now = time.perf_counter()
+                values.update(zip(self.names, (self.acc / self.n_acc).tolist()))  # the only host sync per log row
                 values["images_per_s"] = n_since / max(now - t_log, 1e-9)
                 values["lr"] = trainer.opt_gen.param_groups[0]["lr"]
                 t_log, n_since = now, 0
-                acc.zero_()
-                n_acc = 0
-                last_values = values
-                if log is not None:
-                    log.write(step, values)
-                bar.set_postfix_str(f"{values['images_per_s']:.0f} img/s, "
-                                    + ", ".join(f"{k} {values[k]:.3f}" for k in names[:3]), refresh=False)
+                self.acc.zero_()
+                self.n_acc = 0
+                self.last_values = values
+                if self.log is not None:
+                    self.log.write(step, values)
+                self.bar.set_postfix_str(f"{values['images_per_s']:.0f} img/s, "
+                                         + ", ".join(f"{k} {values[k]:.3f}" for k in self.names[:3]), refresh=False)
             if placement.main and (step % t["sample_every"] == 0 or step == steps):
-                sheet = _sample_sheet(model, samples, placement.device)
-                last_sample = save_png(out / "samples" / f"step-{step:07d}.png", sheet)
-                if log is not None:
-                    log.image("samples", sheet, step)
+                sheet = _sample_sheet(self.model, self.samples, placement.device)
+                self.last_sample = save_png(self.out / "samples" / f"step-{step:07d}.png", sheet)
+                if self.log is not None:
+                    self.log.image("samples", sheet, step)
             if step % t["checkpoint_every"] == 0 or step == steps:
-                save_checkpoint()
+                self.save_checkpoint()
         if trainer.step == steps and placement.main:
-            export_model(model, config, out / "model.pt", trainer.step)
-            if log is not None:
-                log.hparams(config, {k: v for k, v in last_values.items() if k.startswith("test_")})
-                plot_log(log.csv_path, out / "losses.png")
-                if test_names:
-                    from .benchmark.curves import learning_curves
+            self.finish()
 
-                    learning_curves({config.get("preset", "run"): [out]}, out / "scores.png")
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        bar.close()
-        if log is not None:
-            log.close()
-    latest = ckpt.list_steps(ck_dir)
-    return {"step": trainer.step, "values": last_values, "parameters": counts,
-            "checkpoint": str(latest[-1][1]) if latest else None,
-            "samples": str(last_sample) if last_sample else None, "out": str(out),
-            "best": {"step": best.step, "metric": best.metric, "value": best.value} if best and best.step else None}
+    def save_checkpoint(self) -> Path | None:
+        t, placement = self.t, self.placement
+        extra = {"run": {"sizes": self.train_data.sizes(), "world": placement.world, "batch": t["batch"], "seed": t["seed"]},
+                 "log_accumulator": {"sum": self.acc.cpu(), "count": self.n_acc}}
+        path = self.trainer.save(self.ck_dir / ckpt.checkpoint_name(self.trainer.step), extra) if placement.main else None
+        if placement.main:
+            ckpt.prune(self.ck_dir, t["keep_checkpoints"])
+        barrier(placement)
+        return path
+
+    def finish(self) -> None:
+        """The end of a complete run: model.pt, the curves, the hyper-parameters beside the scores."""
+        export_model(self.model, self.config, self.out / "model.pt", self.trainer.step)
+        if self.log is not None:
+            self.log.hparams(self.config, {k: v for k, v in self.last_values.items() if k.startswith("test_")})
+            plot_log(self.log.csv_path, self.out / "losses.png")
+            if self.test_names:
+                from .benchmark.curves import learning_curves
+
+                learning_curves({self.config.get("preset", "run"): [self.out]}, self.out / "scores.png")
+
+    def close(self) -> None:
+        if getattr(self, "pool", None) is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+        if getattr(self, "bar", None) is not None:
+            self.bar.close()
+        if getattr(self, "log", None) is not None:
+            self.log.close()
+
+    def summary(self) -> dict:
+        latest = ckpt.list_steps(self.ck_dir)
+        best = self.best
+        return {"step": self.trainer.step, "values": self.last_values, "parameters": self.counts,
+                "checkpoint": str(latest[-1][1]) if latest else None,
+                "samples": str(self.last_sample) if self.last_sample else None, "out": str(self.out),
+                "best": {"step": best.step, "metric": best.metric, "value": best.value} if best and best.step else None}

@@ -155,7 +155,7 @@ def load(path: str | os.PathLike, image_size: int = 64) -> tuple[AttributeClassi
 
 def train_or_load(path: str | os.PathLike, train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
                   test_y: np.ndarray, steps: int = 2500, seed: int = 0, device: str = "cpu",
-                  say=lambda _m: None) -> tuple[AttributeClassifier, ClassifierReport]:
+                  say=lambda _m: None, width: int = 32, batch: int = 64) -> tuple[AttributeClassifier, ClassifierReport]:
     """The ruler cached at ``path``: reused when it has ``steps`` steps and the current recipe,
     trained (and saved atomically) otherwise."""
     from cartoonset.schema import release_schema
@@ -171,7 +171,7 @@ def train_or_load(path: str | os.PathLike, train_x: np.ndarray, train_y: np.ndar
     say(f"training the ruler (attribute classifier) for {steps} steps on {len(train_x)} cartoons")
     schema = release_schema()
     model, report = train_classifier(train_x, train_y, test_x, test_y, [a.variants for a in schema],
-                                     [a.name for a in schema], steps=steps, seed=seed, device=device,
-                                     show_progress=False)
+                                     [a.name for a in schema], steps=steps, batch=batch, seed=seed, width=width,
+                                     device=device, show_progress=False)
     save(model, report, path)
     return model, report

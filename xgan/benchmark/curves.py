@@ -31,14 +31,15 @@ PANELS = (
 
 
 def read_curves(run_dir: str | os.PathLike, columns: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """``{column: (steps, values)}`` of the rows of ``run_dir/log.csv`` where the column is filled."""
-    path = Path(run_dir) / "log.csv"
-    if not path.is_file():
-        return {}
-    rows = read_csv(path)
+    """``{column: (steps, values)}`` of the rows of ``run_dir``'s ``log.csv`` (and ``scores.csv``)
+    where the column is filled."""
+    rows = []
+    for name in ("log.csv", "scores.csv"):  # scores.csv: checkpoints scored after the run
+        if (Path(run_dir) / name).is_file():
+            rows += read_csv(Path(run_dir) / name)
     out = {}
     for c in columns:
-        pts = [(int(r["step"]), float(r[c])) for r in rows if r.get(c, "") not in ("", None)]
+        pts = sorted({int(r["step"]): float(r[c]) for r in rows if r.get(c, "") not in ("", None)}.items())
         if pts:
             s, v = zip(*pts)
             out[c] = (np.array(s), np.array(v, dtype=float))

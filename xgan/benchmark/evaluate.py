@@ -249,3 +249,27 @@ def training_evaluator(config: Mapping, cartoons: str | Path, train_data: Domain
     track = Track("faces", train_data, test_data, attrs["test"], attribute_names(),
                   photo_colours=skin_and_hair_luminance(faces), palettes=palettes)
     return TrainingEvaluator(track, model, ev["count"], device)
+
+
+def score_checkpoints(run_dir: str | Path, evaluator: TrainingEvaluator, say: Callable[[str], None] = lambda _m: None) -> Path:
+    """Score every step checkpoint of a run folder after the fact into ``scores.csv`` (step and
+    ``test_*`` columns, as the trainer logs them): learning curves of a run trained without an
+    evaluator. Steps already in ``scores.csv`` are kept, not recomputed."""
+    from cartoonset.common.records import read_csv, write_csv
+
+    from .. import checkpoint as ckpt
+    from ..trainer import load_model
+
+    run_dir = Path(run_dir)
+    path = run_dir / "scores.csv"
+    rows = {int(r["step"]): r for r in read_csv(path)} if path.is_file() else {}
+    names = None
+    for step, ck in ckpt.list_steps(run_dir / "checkpoints"):
+        if step in rows:
+            continue
+        model, _ = load_model(ck)
+        names = names or [f"test_{k}" for k in evaluator.names(model)]
+        rows[step] = {"step": step, **{f"test_{k}": f"{v:.6g}" for k, v in evaluator(model).items()}}
+        say(f"{run_dir.name}: scored step {step}")
+        write_csv(path, [rows[k] for k in sorted(rows)], ["step"] + names)
+    return path
