@@ -166,3 +166,21 @@ def test_degradations_and_the_robust_ruler():
             classifier.load(path, image_size=32)
     finally:
         os.unlink(path)
+
+
+def test_checkpoints_scored_after_the_run_feed_the_curves(tmp_path):
+    from xgan.benchmark.curves import learning_curves, read_curves
+    from xgan.benchmark.evaluate import score_checkpoints
+
+    test = arrays(12, 12, seed=1)
+    out = tmp_path / "run"
+    train(tiny("train.steps=6", "train.keep_checkpoints=10", "eval.every=0"), arrays(), test, out, device="cpu",
+          show_progress=False, tensorboard=False)
+    path = score_checkpoints(out, _evaluator(test))
+    assert [r["step"] for r in _rows(path)] == ["3", "6"]
+    curves = read_curves(out, ["test_fd", "rec"])
+    assert curves["test_fd"][0].tolist() == [3, 6] and curves["rec"][0].tolist() == [2, 4, 6]
+    before = path.read_text()
+    score_checkpoints(out, _evaluator(test))  # scored steps are kept, not recomputed
+    assert path.read_text() == before
+    assert learning_curves({"a": [out], "b": [out, out]}, tmp_path / "c.png").stat().st_size > 5000
