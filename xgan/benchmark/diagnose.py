@@ -105,7 +105,7 @@ def main(argv=None) -> int:
     report, curves = {}, {"real cartoons": radial_spectrum(cartoons).tolist()}
     for ck in args.checkpoint:
         model, _ = load_model(ck)
-        label = ck.parent.name
+        label = ck.parent.parent.name if ck.parent.name == "checkpoints" else ck.parent.name
         report[label] = {"steganography": steganography(model, sources, "cpu", targets),
                          "spectra": spectra(model, sources, cartoons)}
         curves[label] = report[label]["spectra"]["translations"]
