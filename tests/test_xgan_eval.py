@@ -184,3 +184,20 @@ def test_checkpoints_scored_after_the_run_feed_the_curves(tmp_path):
     score_checkpoints(out, _evaluator(test))  # scored steps are kept, not recomputed
     assert path.read_text() == before
     assert learning_curves({"a": [out], "b": [out, out]}, tmp_path / "c.png").stat().st_size > 5000
+
+
+def test_sem_blur_and_noise_perturb_only_what_l_sem_re_encodes():
+    from xgan.models import build_model
+
+    x = {d: torch.rand(4, 3, 32, 32) * 2 - 1 for d in ("face", "cartoon")}
+    logs = {}
+    for key, extra in (("plain", []), ("blur", ["loss.sem_blur=1.0"]), ("noise", ["loss.sem_noise=0.1"])):
+        torch.manual_seed(0)
+        model = build_model(tiny(*extra)).eval()
+        torch.manual_seed(1)
+        logs[key] = model.generator(x).logs
+    assert torch.equal(logs["plain"]["rec"], logs["blur"]["rec"]) and torch.equal(logs["plain"]["rec"], logs["noise"]["rec"])
+    assert not torch.equal(logs["plain"]["sem"], logs["blur"]["sem"])
+    assert not torch.equal(logs["plain"]["sem"], logs["noise"]["sem"])
+    with pytest.raises(ValueError, match="sem_blur"):
+        build_model(tiny("loss.sem_blur=-1.0"))
