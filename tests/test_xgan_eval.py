@@ -1,6 +1,5 @@
 """Evaluation during training, diagnostics, schedules, --keep best, resume fallback, the robust ruler."""
 import csv
-import os
 import subprocess
 import sys
 
@@ -137,7 +136,7 @@ def test_presets_config_and_missing_gpu_commands(tmp_path):
         assert res.exit_code == 1 and len(lines) == 1 and "no CUDA device" in lines[0] and "--device cpu" in lines[0]
 
 
-def test_degradations_and_the_robust_ruler():
+def test_degradations_and_the_robust_ruler(tmp_path):
     r = np.random.default_rng(0)
     x = torch.from_numpy(r.uniform(-1, 1, (4, 3, 32, 32)).astype(np.float32))
     u8 = lambda t: ((t.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()  # noqa: E731
@@ -155,17 +154,14 @@ def test_degradations_and_the_robust_ruler():
                                                 batch=8, width=8, show_progress=False)
     assert set(report.degraded) == set(degrade.REPORT) and all(0 <= v <= 1 for v in report.degraded.values())
     assert report.degraded["clean"] == pytest.approx(report.accuracy["mean"])
-    path = classifier.save(model, report, os.path.join(os.environ.get("TMPDIR", "/tmp"), f"ruler-{os.getpid()}.pt"))
-    try:
-        _, back = classifier.load(path, image_size=32)
-        assert back.degraded == report.degraded
-        blob = torch.load(path, weights_only=True)
-        blob["recipe"] = 1
-        torch.save(blob, path)
-        with pytest.raises(ValueError, match="older recipe"):
-            classifier.load(path, image_size=32)
-    finally:
-        os.unlink(path)
+    path = classifier.save(model, report, tmp_path / "ruler.pt")
+    _, back = classifier.load(path, image_size=32)
+    assert back.degraded == report.degraded
+    blob = torch.load(path, weights_only=True)
+    blob["recipe"] = 1
+    torch.save(blob, path)
+    with pytest.raises(ValueError, match="older recipe"):
+        classifier.load(path, image_size=32)
 
 
 def test_checkpoints_scored_after_the_run_feed_the_curves(tmp_path):
