@@ -33,7 +33,8 @@ def test_kid_separates_distributions():
 def test_spearman_and_ranks():
     assert metrics.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1)
     assert metrics.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1)
-    assert metrics.rankdata([3, 1, 3, 2]).tolist() == [3.5, 1, 3.5, 2]
+    assert metrics.spearman([3, 1, 3, 2], [4, 1, 4, 2]) == pytest.approx(1)  # ties share their rank
+    assert metrics.spearman([1, 2, 3, 4, 5], [1, 3, 2, 5, 4]) == pytest.approx(0.8)
     assert np.isnan(metrics.spearman([1, 1, 1], [1, 2, 3]))
 
 

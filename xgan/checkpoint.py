@@ -61,8 +61,7 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> d
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
-    state = read_tagged(path, FORMAT, VERSION, CheckpointError, "XGAN checkpoint",
-                        "delete it to fall back to an earlier one", map_location)
+    state = read_tagged(path, FORMAT, VERSION, CheckpointError, "XGAN checkpoint", "", map_location)
     for key in ("config", "networks", "step"):
         if key not in state:
             raise CheckpointError(f"checkpoint {path} lacks its {key!r} entry")
@@ -95,6 +94,28 @@ def list_steps(folder: str | os.PathLike) -> list[tuple[int, Path]]:
         return []
     found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _STEP_FILE.fullmatch(p.name))]
     return sorted(found)
+
+
+def load_newest_intact(folder: str | os.PathLike, say=lambda _m: None,
+                       map_location: str | torch.device = "cpu") -> tuple[dict, Path]:
+    """The newest step checkpoint in ``folder`` that reads; each damaged newer one is reported
+    through ``say`` (which, and why) and skipped. CheckpointError when none is intact."""
+    steps = list_steps(folder)
+    if not steps:
+        raise CheckpointError(f"{folder} holds no step checkpoints")
+    reasons = []
+    for i in range(len(steps) - 1, -1, -1):
+        path = steps[i][1]
+        try:
+            state = load(path, map_location)
+        except CheckpointError as e:
+            reasons.append(str(e))
+            older = f"falling back to {steps[i - 1][1].name}" if i else "no older checkpoint is left"
+            say(f"{e}; {older}")
+            continue
+        return state, path
+    raise CheckpointError(f"no intact checkpoint in {folder} to resume from ({len(reasons)} damaged: "
+                          f"{reasons[0]}); start a new --out or delete the damaged files to start over")
 
 
 def prune(folder: str | os.PathLike, keep: int) -> None:

@@ -30,26 +30,44 @@ def main() -> None:
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE", help="Override any preset key.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the generator and discriminator steps.")
-@click.option("--resume", is_flag=True, help="Continue the run in --out from its newest checkpoint.")
-def train(presets, cartoons, faces, out, steps, batch, seed, teacher, gan, overrides, device, compile_, resume) -> None:
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its newest intact checkpoint.")
+@click.option("--ruler", type=click.Path(dir_okay=False, path_type=Path),
+              help="Attribute classifier for the test scores (e.g. a benchmark's ruler.pt; overrides eval.ruler). "
+                   "Default: one trained on the cartoons and cached in --out.")
+@click.option("--keep", type=click.Choice(["last", "best"]),
+              help="best: also keep best.pt, the step with the best eval.best test score (overrides train.keep).")
+@click.option("--no-tensorboard", is_flag=True, help="Write no TensorBoard events (log.csv only).")
+def train(presets, cartoons, faces, out, steps, batch, seed, teacher, gan, overrides, device, compile_, resume,
+          ruler, keep, no_tensorboard) -> None:
     """Train a model on aligned faces and cartoons (single process, or one per GPU under torchrun)."""
     from .config import ConfigError, parse_overrides, resolve
     from .data import load_split
+    from .devices import DeviceError
     from .trainer import RunError
     from .trainer import train as run
 
     try:
+        from .devices import pick_device
+
+        dev = pick_device(device)  # before any data is read: a missing GPU is one line, at once
         extra = parse_overrides(overrides)
         for section, key, value in (("train", "steps", steps), ("train", "batch", batch), ("train", "seed", seed),
-                                    ("loss", "teacher", teacher), ("loss", "gan", gan)):
+                                    ("loss", "teacher", teacher), ("loss", "gan", gan), ("train", "keep", keep)):
             if value is not None:
                 extra.setdefault(section, {})[key] = value
         config = resolve(list(presets), extra)
         size = config["network"]["image_size"]
         train_data = load_split(cartoons, faces, "train", size)
         test_data = load_split(cartoons, faces, "test", size)
-        summary = run(config, train_data, test_data, out, device=device, resume=resume, compile=compile_)
-    except (ConfigError, RunError, ValueError, FileNotFoundError) as e:
+        evaluator = None
+        if 0 < config["eval"]["every"] <= config["train"]["steps"]:  # scores at every eval.every steps
+            from .benchmark.evaluate import training_evaluator
+
+            evaluator = training_evaluator(config, cartoons, train_data, test_data, out, dev, ruler,
+                                           say=lambda m: click.echo(m, err=True))
+        summary = run(config, train_data, test_data, out, device=device, resume=resume, compile=compile_,
+                      evaluator=evaluator, tensorboard=not no_tensorboard)
+    except (ConfigError, RunError, DeviceError, ValueError, FileNotFoundError) as e:
         _fail(e)
     finally:
         import torch.distributed as dist
@@ -59,6 +77,34 @@ def train(presets, cartoons, faces, out, steps, batch, seed, teacher, gan, overr
     click.echo(f"step {summary['step']}: " + ", ".join(f"{k} {v:.4g}" for k, v in summary["values"].items()))
     if summary["samples"]:
         click.echo(f"samples: {summary['samples']}")
+    if summary.get("best"):
+        b = summary["best"]
+        click.echo(f"best.pt: step {b['step']}, test {b['metric']} {b['value']:.4g}")
+
+
+@main.command("presets")
+def presets_() -> None:
+    """List the shipped presets with their one-line descriptions."""
+    from .config import preset_summaries
+
+    rows = preset_summaries()
+    width = max(len(n) for n in rows)
+    for name, text in rows.items():
+        click.echo(f"{name:<{width}}  {text}")
+
+
+@main.command("config")
+@click.option("--preset", "presets", multiple=True, default=("paper",), show_default=True,
+              help="Preset name or .toml file; repeat to stack.")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE", help="Override any preset key.")
+def config_(presets, overrides) -> None:
+    """Print the resolved configuration (TOML, usable as --preset) without training."""
+    from .config import ConfigError, resolve, to_toml
+
+    try:
+        click.echo(to_toml(resolve(list(presets), overrides)), nl=False)
+    except ConfigError as e:
+        _fail(e)
 
 
 def _box(ctx, param, text: str | None) -> tuple[float, float, float, float] | None:

@@ -17,10 +17,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from cartoonset.common.tomlio import TOMLDecodeError, loads
+from cartoonset.common.tomlio import TOMLDecodeError, dumps, loads
 
 #: Keys that describe a preset rather than configure a run.
 META_KEYS = ("description", "base")
+#: learning-rate schedules (``optim.schedule``)
+SCHEDULES = ("constant", "linear", "cosine")
+#: which way each test score improves (``eval.best``)
+SCORE_GOAL = {"fd": "lower", "kid": "lower", "l1": "lower", "sem_dist": "lower", "attr_acc": "higher",
+              "cycle_acc": "higher", "skin_rho": "higher", "hair_rho": "higher", "domain_acc": 0.5,
+              "diversity": 1.0}
 
 
 class ConfigError(ValueError):
@@ -31,6 +37,11 @@ def preset_names() -> list[str]:
     """The presets shipped with the package."""
     folder = resources.files("xgan") / "presets"
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def preset_summaries() -> dict[str, str]:
+    """``{name: description}`` of the shipped presets (what ``xgan presets`` lists)."""
+    return {n: _read(n)[0].get("description", "") for n in preset_names()}
 
 
 def _read(name_or_path: str | os.PathLike) -> tuple[dict, str]:
@@ -146,7 +157,54 @@ def resolve(presets: str | os.PathLike | Sequence[str | os.PathLike], overrides:
     descriptions = [_read(p)[0].get("description", "") for p in presets]
     config["description"] = "; ".join(d for d in descriptions if d)
     config["preset"] = "+".join(names)
+    validate(config)
     return config
+
+
+def _with_defaults(config: dict) -> None:
+    """Keys added after a run folder's config.toml was written read with the paper's defaults."""
+    if config.get("preset") == "paper":
+        return
+    paper = loads((resources.files("xgan") / "presets" / "paper.toml").read_text(encoding="utf-8"))
+    for section in ("loss", "optim", "train", "eval"):
+        for key, value in paper[section].items():
+            config.setdefault(section, {}).setdefault(key, copy.deepcopy(value))
+
+
+def validate(config: dict) -> None:
+    """Range and choice checks of a resolved configuration (the model checks its own tables)."""
+    _with_defaults(config)
+    t, o, ev = config["train"], config["optim"], config["eval"]
+    for key in ("batch", "steps", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "sample_count"):
+        if t[key] < 1:
+            raise ConfigError(f"train.{key} must be at least 1, got {t[key]}")
+    for key in ("diagnose_every",):
+        if t[key] < 0:
+            raise ConfigError(f"train.{key} must be 0 (off) or a number of steps, got {t[key]}")
+    if t["keep"] not in ("last", "best"):
+        raise ConfigError(f"train.keep must be \"last\" or \"best\", got {t['keep']!r}")
+    if min(o["lr"], o["lr_dis"]) <= 0:
+        raise ConfigError("optim.lr and optim.lr_dis must be positive")
+    if o["schedule"] not in SCHEDULES:
+        raise ConfigError(f"optim.schedule must be one of {', '.join(SCHEDULES)}; got {o['schedule']!r}")
+    if ev["every"] < 0:
+        raise ConfigError(f"eval.every must be 0 (off) or a number of steps, got {ev['every']}")
+    if ev["count"] < 8 or ev["ruler_steps"] < 1:
+        raise ConfigError("eval.count must be at least 8 and eval.ruler_steps at least 1")
+    if ev["best"] not in SCORE_GOAL:
+        raise ConfigError(f"eval.best must be one of {', '.join(SCORE_GOAL)}; got {ev['best']!r}")
+    if t["keep"] == "best" and ev["every"] == 0:
+        raise ConfigError("train.keep = \"best\" needs test scores: set eval.every to a number of steps")
+
+
+def score_is_better(metric: str, new: float, old: float) -> bool:
+    """Whether test score ``metric`` improved from ``old`` to ``new``."""
+    goal = SCORE_GOAL[metric]
+    if goal == "lower":
+        return new < old
+    if goal == "higher":
+        return new > old
+    return abs(new - goal) < abs(old - goal)
 
 
 def differences(a: Mapping, b: Mapping, prefix: str = "") -> list[str]:
@@ -161,24 +219,8 @@ def differences(a: Mapping, b: Mapping, prefix: str = "") -> list[str]:
     return out
 
 
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    raise TypeError(f"cannot write {type(v).__name__} to TOML")
-
-
 def to_toml(config: Mapping) -> str:
     """A resolved configuration as a root preset (scalars first, then one table per section)."""
-    lines = [f"{k} = {_toml_value(v)}" for k, v in config.items() if not isinstance(v, Mapping) and k != "preset"]
-    lines.insert(0, f"# resolved from preset {config.get('preset', '?')}; usable as --preset")
-    for k, v in config.items():
-        if isinstance(v, Mapping):
-            lines += ["", f"[{k}]"] + [f"{kk} = {_toml_value(vv)}" for kk, vv in v.items()]
-    return "\n".join(lines) + "\n"
-
+    scalars = {k: v for k, v in config.items() if not isinstance(v, Mapping) and k != "preset"}
+    tables = {k: dict(v) for k, v in config.items() if isinstance(v, Mapping)}
+    return f"# resolved from preset {config.get('preset', '?')}; usable as --preset\n" + dumps({**scalars, **tables})

@@ -35,11 +35,16 @@ class Placement:
         return self.device.type == "cuda"
 
 
+class DeviceError(RuntimeError):
+    """The asked-for device does not exist here (one line: what was found, what to use)."""
+
+
 def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
     if name not in DEVICES:
         raise ValueError(f"device must be one of {', '.join(DEVICES)}; got {name!r}")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for but no CUDA device is available")
+        build = f"built for CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+        raise DeviceError(f"no CUDA device: torch {torch.__version__} ({build}) sees 0 GPUs; use --device cpu")
     if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
         return torch.device("cuda", local_rank)
     return torch.device("cpu")

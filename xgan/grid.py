@@ -1,7 +1,11 @@
-"""Image grids: the training sample sheets and the paper's figure layout (input beside output)."""
+"""Image grids: the training sample sheets and the paper's figure layout (input beside output).
+
+Both are contact sheets (:func:`cartoonset.common.sheets.contact_sheet`, the toolkit's one layout) of
+equal-sized tiles at their own size; a blank tile separates groups (the face and cartoon halves of a
+sample sheet, the pairs of a figure). PNGs are written with the toolkit's encoder.
+"""
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 from typing import Sequence
@@ -10,24 +14,26 @@ import numpy as np
 from PIL import Image
 
 from cartoonset.common.atomic import write_bytes
+from cartoonset.common.png import encode_png
+from cartoonset.common.sheets import contact_sheet
 
 
 def grid(rows: Sequence[Sequence[np.ndarray]], pad: int = 2, gap_after: Sequence[int] = (), background: int = 255) -> np.ndarray:
-    """Tile uint8 (H,W,3) images: one list per row; an extra gap after the columns in ``gap_after``."""
+    """Tile uint8 (H,W,3) images: one list per row; a blank tile after each column in ``gap_after``."""
     if not rows or not rows[0]:
         raise ValueError("a grid needs at least one image")
     h, w = rows[0][0].shape[:2]
     ncol = max(len(r) for r in rows)
-    gaps = [pad + (3 * pad if c in gap_after else 0) for c in range(ncol)]
-    width = pad + sum(w + g for g in gaps)
-    out = np.full((pad + len(rows) * (h + pad), width, 3), background, dtype=np.uint8)
-    for r, row in enumerate(rows):
-        x = pad
-        for c, im in enumerate(row):
-            y = pad + r * (h + pad)
-            out[y:y + h, x:x + w] = im[..., :3]
-            x += w + gaps[c]
-    return out
+    blank = Image.new("RGB", (w, h), (background,) * 3)
+    tiles = []
+    for row in rows:
+        for c in range(ncol):
+            tiles.append(Image.fromarray(np.ascontiguousarray(row[c][..., :3])) if c < len(row) else blank)
+            if c in gap_after:
+                tiles.append(blank)
+    cols = ncol + len([c for c in gap_after if c < ncol])
+    sheet = contact_sheet(tiles, cols=cols, tile=max(h, w), background=(background,) * 3, pad=pad)
+    return np.asarray(sheet)
 
 
 def pairs_grid(inputs: np.ndarray, outputs: np.ndarray, columns: int = 4, pad: int = 2) -> np.ndarray:
@@ -47,6 +53,4 @@ def pairs_grid(inputs: np.ndarray, outputs: np.ndarray, columns: int = 4, pad: i
 
 def save_png(path: str | os.PathLike, image: np.ndarray) -> Path:
     """Write a uint8 image as PNG atomically."""
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG")
-    return write_bytes(path, buf.getvalue())
+    return write_bytes(path, encode_png(image))

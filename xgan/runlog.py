@@ -1,5 +1,9 @@
-"""A run's scalar log: TensorBoard events and a CSV of the same numbers, both resumable.
+"""A run's log: TensorBoard events and a CSV of the same scalars, both resumable.
 
+``log.csv`` holds one row per logged step: the losses averaged since the previous row, the learning
+rate, and where measured at that step the diagnostics (``gn_*``, ``bn_gap_*``) and the test scores
+(``test_*``); cells not measured at a step are empty. TensorBoard also gets the sample grids, the
+resolved configuration (as text) and, at the end, the hyper-parameters beside the final test scores.
 On resume, rows and events after the checkpoint's step are dropped (TensorBoard's ``purge_step``),
 so the log of an interrupted run reads like that of an uninterrupted one.
 """
@@ -39,13 +43,49 @@ class RunLog:
         self._csv.flush()
         if self.tb is not None:
             for k, v in values.items():
-                group = "accuracy" if k.endswith("_acc") else ("speed" if k == "images_per_s" else "loss")
-                self.tb.add_scalar(f"{group}/{k}", v, step)
+                self.tb.add_scalar(f"{scalar_group(k)}/{k}", v, step)
+
+    def image(self, tag: str, image, step: int) -> None:
+        """A uint8 (H, W, 3) image (a sample grid) at ``step``."""
+        if self.tb is not None:
+            self.tb.add_image(tag, image, step, dataformats="HWC")
+
+    def config(self, config: Mapping, text: str) -> None:
+        """The resolved configuration, as the TOML that reproduces the run."""
+        if self.tb is not None:
+            self.tb.add_text("config", "```toml\n" + text + "\n```", 0)
+
+    def hparams(self, config: Mapping, scores: Mapping[str, float]) -> None:
+        """The flattened configuration beside the final test scores (TensorBoard's HParams tab)."""
+        if self.tb is None:
+            return
+        flat = {}
+        for section, table in config.items():
+            if isinstance(table, Mapping):
+                for k, v in table.items():
+                    flat[f"{section}.{k}"] = v if isinstance(v, (int, float, str, bool)) else str(v)
+            elif isinstance(table, (int, float, str, bool)):
+                flat[section] = table
+        metrics = {f"hparam/{k}": v for k, v in scores.items()} or {"hparam/none": 0.0}
+        self.tb.add_hparams(flat, metrics, run_name=".")
 
     def close(self) -> None:
         self._csv.close()
         if self.tb is not None:
             self.tb.close()
+
+
+def scalar_group(name: str) -> str:
+    """The TensorBoard section of a logged scalar."""
+    if name.startswith("test_"):
+        return "test"
+    if name.startswith(("gn_", "bn_gap")):
+        return "diagnostics"
+    if name == "lr":
+        return "optim"
+    if name == "images_per_s":
+        return "speed"
+    return "accuracy" if name.endswith("_acc") else "loss"
 
 
 def plot_log(csv_path: str | os.PathLike, path: str | os.PathLike) -> Path:
@@ -58,8 +98,9 @@ def plot_log(csv_path: str | os.PathLike, path: str | os.PathLike) -> Path:
     rows = read_csv(csv_path)
     if not rows:
         raise ValueError(f"{csv_path} has no logged steps yet")
+    names = [k for k in rows[0] if scalar_group(k) in ("loss", "accuracy")]
+    rows = [r for r in rows if names and r.get(names[0], "") != ""]
     steps = [int(r["step"]) for r in rows]
-    names = [k for k in rows[0] if k not in ("step", "images_per_s")]
     accs = [k for k in names if k.endswith("_acc")]
     losses = [k for k in names if k not in accs]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))

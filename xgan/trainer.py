@@ -5,26 +5,33 @@ detached translations of that same forward pass, as in the paper (§3.1). The ru
 everything needed to reproduce or continue it: ``config.toml`` (the resolved preset),
 ``checkpoints/step-*.pt``, ``log.csv`` and ``tensorboard/``, ``samples/step-*.png`` and, at the end,
 ``model.pt`` (weights and configuration only, for ``xgan translate`` and ``xgan sample``) and
-``losses.png`` (the curves of ``log.csv``).
+``losses.png`` (the curves of ``log.csv``). Every ``eval.every`` steps an evaluator (the benchmark's
+metrics on a fixed test subset) adds ``test_*`` columns to ``log.csv`` and ``scores.png``; every
+``train.diagnose_every`` steps the per-loss gradient norms on the shared layers and the batch-norm
+domain gaps (:mod:`xgan.diagnostics`) are logged too.
 """
 from __future__ import annotations
 
+import contextlib
+import json
+import math
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Protocol
 
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from cartoonset.common.atomic import write_json, write_text
+from cartoonset.common.atomic import remove_stale_temps, write_json, write_text
 from cartoonset.common.progress import progress
 from cartoonset.common.seeding import derive_seed
 
 from . import checkpoint as ckpt
-from .config import differences, to_toml
+from . import diagnostics
+from .config import SCHEDULES, differences, score_is_better, to_toml
 from .data import BatchStream, DomainArrays, fixed_samples, sizes_match, to_model_input, to_uint8
 from .devices import Placement, autocast, barrier, place
 from .grid import grid, save_png
@@ -33,8 +40,18 @@ from .networks import DOMAINS
 from .runlog import RunLog, plot_log
 from .teacher import Teacher, TeacherUnavailable, load_teacher
 
-#: configuration keys a resumed run may change: extending a run is allowed, anything else is a new run
-RESUMABLE_CHANGES = ("train.steps", "description", "preset")
+#: configuration keys a resumed run may change: extending a run and what is measured or kept are
+#: allowed, anything that changes the training itself makes a new run
+RESUMABLE_CHANGES = ("train.steps", "description", "preset", "eval", "train.diagnose_every", "train.keep")
+
+
+class Evaluator(Protocol):
+    """Scores a model (in evaluation mode) on a fixed test subset: see
+    :class:`xgan.benchmark.evaluate.TrainingEvaluator`."""
+
+    def names(self, model: Model) -> tuple[str, ...]: ...
+
+    def __call__(self, model: Model) -> dict[str, float]: ...
 
 
 class RunError(RuntimeError):
@@ -70,13 +87,35 @@ class Trainer:
             dis = torch.compile(dis) if dis is not None else None
         self.gen, self.dis = gen, dis
         self.step = 0
+        self.schedule = o.get("schedule", "constant")
+        self.base_lr = {id(opt): [g["lr"] for g in opt.param_groups] for opt in self.optimizers()}
 
-    def gen_update(self, batch: Mapping[str, torch.Tensor]) -> StepResult:
-        """One step of everything but the critics (encoders, decoders, c_dann through the GRL)."""
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        return [self.opt_gen] + ([self.opt_dis] if self.opt_dis is not None else [])
+
+    def lr_factor(self, step: int) -> float:
+        """The schedule's multiplier of the presets' learning rates at ``step`` (a pure function of
+        the step and ``train.steps``, so resumed runs follow it exactly)."""
+        return lr_factor(self.schedule, step, int(self.config["train"]["steps"]))
+
+    def _apply_schedule(self) -> None:
+        f = self.lr_factor(self.step)
+        for opt in self.optimizers():
+            for g, base in zip(opt.param_groups, self.base_lr[id(opt)]):
+                g["lr"] = base * f
+
+    def gen_update(self, batch: Mapping[str, torch.Tensor], diagnose: bool = False) -> StepResult:
+        """One step of everything but the critics (encoders, decoders, c_dann through the GRL);
+        with ``diagnose``, the step's logs also hold the per-loss gradient norms on the shared
+        layers and the batch-norm domain gaps."""
         set_requires_grad(self.model.discriminator, False)
         try:
-            with autocast(self.placement):
-                out = self.gen(batch)
+            with diagnostics.bn_domain_gap(self.model, batch["face"].shape[0]) if diagnose else contextlib.nullcontext({}) as gaps:
+                with autocast(self.placement):
+                    out = self.gen(batch)
+            if diagnose:
+                out.logs.update(gaps)
+                out.logs.update(diagnostics.gradient_norms(out.terms, diagnostics.shared_parameters(self.model)))
             self.opt_gen.zero_grad(set_to_none=True)
             out.total.backward()
             self.opt_gen.step()
@@ -95,8 +134,9 @@ class Trainer:
         self.opt_dis.step()
         return out
 
-    def train_step(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        g = self.gen_update(batch)
+    def train_step(self, batch: Mapping[str, torch.Tensor], diagnose: bool = False) -> dict[str, torch.Tensor]:
+        self._apply_schedule()
+        g = self.gen_update(batch, diagnose)
         d = self.dis_update(batch, g.fakes)
         self.step += 1
         return {**g.logs, **(d.logs if d is not None else {})}
@@ -131,10 +171,20 @@ class Trainer:
     def save(self, path: str | Path, extra: Mapping | None = None) -> Path:
         return ckpt.save(path, {**self.state_dict(), **(extra or {})})
 
-    def resume(self, path: str | Path) -> dict:
-        state = ckpt.load(path, map_location=self.placement.device)
-        self.load_state_dict(state, str(path))
-        return state
+
+def lr_factor(schedule: str, step: int, steps: int) -> float:
+    """``constant`` (the paper), ``linear`` (constant, then linearly to 0 over the second half,
+    as CycleGAN trains) or ``cosine`` (half a cosine from 1 to 0)."""
+    if schedule == "constant":
+        return 1.0
+    t = min(max(step / max(steps, 1), 0.0), 1.0)
+    if schedule == "linear":
+        return 1.0 if t < 0.5 else 2.0 * (1.0 - t)
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * t))
+    raise ValueError(f"optim.schedule must be one of {', '.join(SCHEDULES)}; got {schedule!r}")
+
+
 
 
 def export_model(model: Model, config: Mapping, path: str | Path, step: int) -> Path:
@@ -181,6 +231,8 @@ def _check_resume(saved: Mapping, config: Mapping, data: DomainArrays, world: in
         raise RunError(f"{source} was trained with {run['world']} processes; resume it with the same number")
 
 
+
+
 def _sample_sheet(model: Model, samples: Mapping[str, np.ndarray], device: torch.device) -> np.ndarray:
     was = model.training
     model.eval()
@@ -193,124 +245,223 @@ def _sample_sheet(model: Model, samples: Mapping[str, np.ndarray], device: torch
     return grid([[c[i] for c in cols] for i in range(len(cols[0]))], gap_after=(half - 1,))
 
 
-def train(config: Mapping, train_data: DomainArrays, test_data: DomainArrays, out: str | Path, *,
-          device: str = "auto", resume: bool = False, compile: bool = False, teacher: Teacher | None = None,
-          show_progress: bool = True, tensorboard: bool = True, say: Callable[[str], None] | None = None) -> dict:
-    """Train ``config``'s model on the two domains and write the run folder ``out``.
+def _evaluate(model: Model, evaluator: Evaluator) -> dict[str, float]:
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return {f"test_{k}": float(v) for k, v in evaluator(model).items()}
+    finally:
+        model.train(was)
 
-    ``resume`` continues from the newest checkpoint in ``out`` (or starts when there is none); a
-    resumed run may only change ``train.steps``. Returns a summary (last logged values, paths,
-    parameter counts).
-    """
-    placement = place(device)
-    if placement.device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest convolution once
-    say = say or (_stderr if placement.main else (lambda _m: None))
-    out = Path(out)
-    t = config["train"]
-    for key in ("batch", "steps", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "sample_count"):
-        if t[key] < 1:
-            raise RunError(f"train.{key} must be at least 1, got {t[key]}")
-    if min(config["optim"]["lr"], config["optim"]["lr_dis"]) <= 0:
-        raise RunError("optim.lr and optim.lr_dis must be positive")
-    if train_data.size != config["network"]["image_size"]:
-        raise RunError(f"the data is {train_data.size}x{train_data.size} but the preset expects network.image_size {config['network']['image_size']}")
+
+def _starting_state(out: Path, resume: bool, config: Mapping, data: DomainArrays, world: int,
+                    say: Callable[[str], None]) -> tuple[dict | None, Path | None]:
+    """The checkpoint a run continues from (the newest intact one), or ``(None, None)`` for a new run."""
     ck_dir = out / "checkpoints"
     existing = ckpt.list_steps(ck_dir)
     if existing and not resume:
         raise RunError(f"{out} already holds checkpoints; pass --resume to continue it or choose another --out")
-    state = None
-    if resume and existing:
-        state = ckpt.load(existing[-1][1], map_location="cpu")
-        _check_resume(state, config, train_data, placement.world, existing[-1][1])
-        say(f"resuming {out} from step {state['step']}")
-    elif resume:
+    if not resume:
+        return None, None
+    if not existing:
         say(f"nothing to resume in {out}: starting a new run")
-    if placement.main:
-        out.mkdir(parents=True, exist_ok=True)
-        write_text(out / "config.toml", to_toml(config))
+        return None, None
+    try:
+        state, path = ckpt.load_newest_intact(ck_dir, say)
+    except ckpt.CheckpointError as e:
+        raise RunError(str(e)) from None
+    _check_resume(state, config, data, world, path)
+    say(f"resuming {out} from step {state['step']} ({path.name})")
+    return state, path
 
-    if teacher is None:
-        teacher = resolve_teacher(config, train_data, out, say)
-    torch.manual_seed(derive_seed(t["seed"], "init"))
-    model = build_model(config, teacher_dim=teacher.dim if teacher is not None else None)
-    trainer = Trainer(config, model, placement, compile=compile)
-    if state is not None:
-        trainer.load_state_dict(state, str(existing[-1][1]))
-    if teacher is not None:
-        teacher.to(placement.device)
-    counts = model.parameter_counts()
-    if placement.main and state is None:
-        write_json(out / "parameters.json", counts)
-        say("parameters: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
 
-    stream = BatchStream(train_data, t["batch"], t["seed"], t["flip"], placement.rank, placement.world)
-    samples = fixed_samples(test_data, t["sample_count"], t["seed"])
-    names = list(model.loss_names)
-    log = RunLog(out, names, trainer.step, tensorboard) if placement.main else None
-    acc = torch.zeros(len(names), device=placement.device)
-    n_acc = 0
-    if state is not None and "log_accumulator" in state:
-        acc += state["log_accumulator"]["sum"].to(placement.device)
-        n_acc = int(state["log_accumulator"]["count"])
-    per_step = 2 * t["batch"] * placement.world
-    steps = t["steps"]
-    bar = progress(total=t["steps"] * per_step, initial=trainer.step * per_step, desc=f"train {config.get('preset', '')}",
-                   unit="img", unit_scale=True, disable=None if (show_progress and placement.main) else True)
-    last_values: dict[str, float] = {}
-    last_sample = None
-    t_log, n_since = time.perf_counter(), 0
+class _Best:
+    """``best.pt``: the exported model at the step with the best ``eval.best`` score so far."""
 
-    def save_checkpoint() -> Path:
-        extra = {"run": {"sizes": train_data.sizes(), "world": placement.world, "batch": t["batch"], "seed": t["seed"]},
-                 "log_accumulator": {"sum": acc.cpu(), "count": n_acc}}
-        path = trainer.save(ck_dir / ckpt.checkpoint_name(trainer.step), extra) if placement.main else None
+    def __init__(self, out: Path, config: Mapping, start_step: int):
+        self.out, self.metric = out, config["eval"]["best"]
+        self.on = config["train"]["keep"] == "best"
+        self.value, self.step = None, None
+        record = out / "best.json"
+        if self.on and record.exists():
+            saved = json.loads(record.read_text())
+            if saved.get("metric") == self.metric and int(saved.get("step", 0)) <= start_step:
+                self.value, self.step = float(saved["value"]), int(saved["step"])
+
+    def offer(self, model: Model, config: Mapping, step: int, scores: Mapping[str, float]) -> None:
+        value = scores.get(f"test_{self.metric}")
+        if not self.on or value is None or not math.isfinite(value):
+            return
+        if self.value is None or score_is_better(self.metric, value, self.value):
+            self.value, self.step = value, step
+            export_model(model, config, self.out / "best.pt", step)
+            write_json(self.out / "best.json", {"metric": self.metric, "value": value, "step": step,
+                                                "scores": dict(scores)})
+
+
+def train(config: Mapping, train_data: DomainArrays, test_data: DomainArrays, out: str | Path, *,
+          device: str = "auto", resume: bool = False, compile: bool = False, teacher: Teacher | None = None,
+          evaluator: Evaluator | None = None, show_progress: bool = True, tensorboard: bool = True,
+          say: Callable[[str], None] | None = None) -> dict:
+    """Train ``config``'s model on the two domains and write the run folder ``out``.
+
+    ``config`` comes from :func:`xgan.config.resolve`, which validates it. ``resume`` continues
+    from the newest intact checkpoint in ``out`` (or starts when there is none); a resumed run may
+    only change ``train.steps`` and what is measured. ``evaluator`` scores the model every
+    ``eval.every`` steps (none: no test scores). Returns a summary (last logged values, paths,
+    parameter counts).
+    """
+    run = _Run(config, train_data, test_data, Path(out), device, resume, compile, teacher, evaluator, tensorboard, say)
+    try:
+        run.loop(show_progress)
+    finally:
+        run.close()
+    return run.summary()
+
+
+class _Run:
+    """One call of :func:`train`: the set-up in ``__init__``, the step loop in ``loop``."""
+
+    def __init__(self, config, train_data, test_data, out: Path, device, resume, compile, teacher, evaluator,
+                 tensorboard, say):
+        self.placement = placement = place(device)
+        if placement.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest convolution once
+        self.say = say = say or (_stderr if placement.main else (lambda _m: None))
+        self.config, self.out, self.train_data = config, out, train_data
+        self.t = t = config["train"]
+        ev = config["eval"]
+        if train_data.size != config["network"]["image_size"]:
+            raise RunError(f"the data is {train_data.size}x{train_data.size} but the preset expects "
+                           f"network.image_size {config['network']['image_size']}")
+        self.ck_dir = out / "checkpoints"
         if placement.main:
-            ckpt.prune(ck_dir, t["keep_checkpoints"])
+            remove_stale_temps(self.ck_dir)  # what a save killed mid-write left; the writer is dead (pid check)
+            remove_stale_temps(out)
+        state, state_path = _starting_state(out, resume, config, train_data, placement.world, say)
+        if placement.main:
+            out.mkdir(parents=True, exist_ok=True)
+            write_text(out / "config.toml", to_toml(config))
+
+        self.teacher = teacher if teacher is not None else resolve_teacher(config, train_data, out, say)
+        torch.manual_seed(derive_seed(t["seed"], "init"))
+        self.model = model = build_model(config, teacher_dim=self.teacher.dim if self.teacher is not None else None)
+        self.trainer = trainer = Trainer(config, model, placement, compile=compile)
+        if state is not None:
+            trainer.load_state_dict(state, str(state_path))
+        if self.teacher is not None:
+            self.teacher.to(placement.device)
+        self.counts = model.parameter_counts()
+        if placement.main and state is None:
+            write_json(out / "parameters.json", self.counts)
+            say("parameters: " + ", ".join(f"{k} {v:,}" for k, v in self.counts.items()))
+        if 0 < ev["every"] <= t["steps"] and evaluator is None:
+            say("no test-split scores during this run: no evaluator was given (xgan train builds one from the ruler)")
+        self.evaluator = evaluator
+        self.eval_every = ev["every"] if evaluator is not None and ev["every"] <= t["steps"] else 0
+
+        self.stream = BatchStream(train_data, t["batch"], t["seed"], t["flip"], placement.rank, placement.world)
+        self.samples = fixed_samples(test_data, t["sample_count"], t["seed"])
+        self.names = list(model.loss_names)
+        self.diag_names = list(diagnostics.diagnostic_names(model)) if t["diagnose_every"] > 0 else []
+        self.test_names = [f"test_{k}" for k in evaluator.names(model)] if self.eval_every > 0 else []
+        self.log = (RunLog(out, self.names + ["lr"] + self.diag_names + self.test_names, trainer.step, tensorboard)
+                    if placement.main else None)
+        if self.log is not None and state is None:
+            self.log.config(config, to_toml(config))
+        self.best = _Best(out, config, trainer.step) if placement.main else None
+        self.acc = torch.zeros(len(self.names), device=placement.device)
+        self.n_acc = 0
+        if state is not None and "log_accumulator" in state:
+            self.acc += state["log_accumulator"]["sum"].to(placement.device)
+            self.n_acc = int(state["log_accumulator"]["count"])
+        self.last_values: dict[str, float] = {}
+        self.last_sample = None
+
+    def loop(self, show_progress: bool) -> None:
+        t, trainer, placement, steps = self.t, self.trainer, self.placement, self.t["steps"]
+        per_step = 2 * t["batch"] * placement.world
+        self.bar = progress(total=steps, initial=trainer.step, desc=f"train {self.config.get('preset', '')}",
+                            unit="step", disable=None if (show_progress and placement.main) else True)
+        t_log, n_since = time.perf_counter(), 0
+        self.pool = ThreadPoolExecutor(max_workers=1)
+        pending = self.pool.submit(self.stream.batch_at, trainer.step) if trainer.step < steps else None
+        while trainer.step < steps:
+            host = pending.result()
+            pending = self.pool.submit(self.stream.batch_at, trainer.step + 1) if trainer.step + 1 < steps else None
+            batch = {d: to_model_input(host[d], placement.device, trainer.channels_last) for d in DOMAINS}
+            if self.teacher is not None:
+                batch["teacher"] = self.teacher.targets(host["face_index"], host["face_flip"], batch["face"])
+            diagnose = t["diagnose_every"] > 0 and (trainer.step + 1) % t["diagnose_every"] == 0
+            logs = trainer.train_step(batch, diagnose)
+            self.acc += torch.stack([logs[n] for n in self.names])
+            self.n_acc += 1
+            n_since += per_step
+            self.bar.update(1)
+            step = trainer.step
+            values = {k: float(logs[k]) for k in self.diag_names if k in logs} if diagnose else {}
+            if self.eval_every > 0 and (step % self.eval_every == 0 or (step == steps and steps > self.eval_every)):
+                if placement.main:
+                    values.update(_evaluate(self.model, self.evaluator))
+                    self.best.offer(self.model, self.config, step, values)
+                barrier(placement)
+            if step % t["log_every"] == 0 or step == steps or values:
+                now = time.perf_counter()
+                values.update(zip(self.names, (self.acc / self.n_acc).tolist()))  # the only host sync per log row
+                values["images_per_s"] = n_since / max(now - t_log, 1e-9)
+                values["lr"] = trainer.opt_gen.param_groups[0]["lr"]
+                t_log, n_since = now, 0
+                self.acc.zero_()
+                self.n_acc = 0
+                self.last_values = values
+                if self.log is not None:
+                    self.log.write(step, values)
+                self.bar.set_postfix_str(f"{values['images_per_s']:.0f} img/s, "
+                                         + ", ".join(f"{k} {values[k]:.3f}" for k in self.names[:3]), refresh=False)
+            if placement.main and (step % t["sample_every"] == 0 or step == steps):
+                sheet = _sample_sheet(self.model, self.samples, placement.device)
+                self.last_sample = save_png(self.out / "samples" / f"step-{step:07d}.png", sheet)
+                if self.log is not None:
+                    self.log.image("samples", sheet, step)
+            if step % t["checkpoint_every"] == 0 or step == steps:
+                self.save_checkpoint()
+        if trainer.step == steps and placement.main:
+            self.finish()
+
+    def save_checkpoint(self) -> Path | None:
+        t, placement = self.t, self.placement
+        extra = {"run": {"sizes": self.train_data.sizes(), "world": placement.world, "batch": t["batch"], "seed": t["seed"]},
+                 "log_accumulator": {"sum": self.acc.cpu(), "count": self.n_acc}}
+        path = self.trainer.save(self.ck_dir / ckpt.checkpoint_name(self.trainer.step), extra) if placement.main else None
+        if placement.main:
+            ckpt.prune(self.ck_dir, t["keep_checkpoints"])
         barrier(placement)
         return path
 
-    pool = ThreadPoolExecutor(max_workers=1)
-    try:
-        pending = pool.submit(stream.batch_at, trainer.step) if trainer.step < steps else None
-        while trainer.step < steps:
-            host = pending.result()
-            pending = pool.submit(stream.batch_at, trainer.step + 1) if trainer.step + 1 < steps else None
-            batch = {d: to_model_input(host[d], placement.device, trainer.channels_last) for d in DOMAINS}
-            if teacher is not None:
-                batch["teacher"] = teacher.targets(host["face_index"], host["face_flip"], batch["face"])
-            logs = trainer.train_step(batch)
-            acc += torch.stack([logs[n] for n in names])
-            n_acc += 1
-            n_since += per_step
-            bar.update(per_step)
-            step = trainer.step
-            if step % t["log_every"] == 0 or step == t["steps"]:
-                values = dict(zip(names, (acc / n_acc).tolist()))  # the only host sync, once per log interval
-                now = time.perf_counter()
-                values["images_per_s"] = n_since / max(now - t_log, 1e-9)
-                t_log, n_since = now, 0
-                acc.zero_()
-                n_acc = 0
-                last_values = values
-                if log is not None:
-                    log.write(step, values)
-                bar.set_postfix({k: f"{values[k]:.3f}" for k in names[:4]}, refresh=False)
-            if placement.main and (step % t["sample_every"] == 0 or step == t["steps"]):
-                last_sample = save_png(out / "samples" / f"step-{step:07d}.png", _sample_sheet(model, samples, placement.device))
-            if step % t["checkpoint_every"] == 0 or step == t["steps"]:
-                save_checkpoint()
-        if trainer.step == t["steps"] and placement.main:
-            export_model(model, config, out / "model.pt", trainer.step)
-            if log is not None:
-                plot_log(log.csv_path, out / "losses.png")
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        bar.close()
-        if log is not None:
-            log.close()
-    latest = ckpt.list_steps(ck_dir)
-    return {"step": trainer.step, "values": last_values, "parameters": counts,
-            "checkpoint": str(latest[-1][1]) if latest else None,
-            "samples": str(last_sample) if last_sample else None, "out": str(out)}
+    def finish(self) -> None:
+        """The end of a complete run: model.pt, the curves, the hyper-parameters beside the scores."""
+        export_model(self.model, self.config, self.out / "model.pt", self.trainer.step)
+        if self.log is not None:
+            self.log.hparams(self.config, {k: v for k, v in self.last_values.items() if k.startswith("test_")})
+            plot_log(self.log.csv_path, self.out / "losses.png")
+            if self.test_names:
+                from .benchmark.curves import learning_curves
 
+                learning_curves({self.config.get("preset", "run"): [self.out]}, self.out / "scores.png")
+
+    def close(self) -> None:
+        if getattr(self, "pool", None) is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+        if getattr(self, "bar", None) is not None:
+            self.bar.close()
+        if getattr(self, "log", None) is not None:
+            self.log.close()
+
+    def summary(self) -> dict:
+        latest = ckpt.list_steps(self.ck_dir)
+        best = self.best
+        return {"step": self.trainer.step, "values": self.last_values, "parameters": self.counts,
+                "checkpoint": str(latest[-1][1]) if latest else None,
+                "samples": str(self.last_sample) if self.last_sample else None, "out": str(self.out),
+                "best": {"step": best.step, "metric": best.metric, "value": best.value} if best and best.step else None}

@@ -2,14 +2,16 @@
 
 Trained once per benchmark on the training split of rendered cartoons (64x64, aligned like every
 translation), it predicts the 18 attributes of any cartoon (real or translated), and its
-penultimate layer is the feature space of the realism scores. Light blur and shift augmentation
-keep it fair to slightly soft or off-centre generator outputs; no flips, since partings and
-asymmetric hairstyles are distinct variants.
+penultimate layer is the feature space of the realism scores. It is trained with the mild
+degradations of :mod:`xgan.degrade` (shifts, blur, noise, JPEG, brightness and contrast) so that a
+textured or soft but correct translation is not scored as wrong, and its report gives its accuracy
+on degraded true renderings beside clean ones. No flips (partings and asymmetric hairstyles are
+distinct variants) and no hue changes (colours are attributes).
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -22,6 +24,7 @@ from cartoonset.common.atomic import atomic_path
 from cartoonset.common.progress import progress
 from cartoonset.common.seeding import derive_seed, torch_generator
 
+from .. import degrade
 from .metrics import attribute_agreement
 
 FEATURES = 256
@@ -62,21 +65,15 @@ def to_input(batch_uint8: np.ndarray, device="cpu") -> torch.Tensor:
     return t.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
 
 
-def _augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    n = x.shape[0]
-    shift = torch.randint(-2, 3, (2,), generator=g).tolist()
-    x = torch.roll(x, shifts=shift, dims=(2, 3))
-    blur = torch.rand(n, generator=g) < 0.3
-    if blur.any():
-        x = x.clone()
-        x[blur] = F.avg_pool2d(x[blur], 3, stride=1, padding=1, count_include_pad=False)
-    return x
+#: the training recipe; a saved ruler of another recipe is refused by :func:`load` (and retrained)
+RECIPE = 2
 
 
 @dataclass
 class ClassifierReport:
     accuracy: dict[str, float]   # per-attribute test accuracy, plus "mean"
     steps: int
+    degraded: dict[str, float] = field(default_factory=dict)  # mean test accuracy per degradation
 
 
 def train_classifier(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
@@ -94,7 +91,7 @@ def train_classifier(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarra
     bar = progress(range(steps), desc="ruler", unit="step", disable=None if show_progress else True)
     for _ in bar:
         idx = torch.randint(0, len(train_x), (batch,), generator=g)
-        x = _augment(to_input(train_x[np.sort(idx.numpy())], device), g)
+        x = degrade.augment(to_input(train_x[np.sort(idx.numpy())], device), g)
         y = ys[np.sort(idx.numpy())].to(device)
         logits = model(x)
         loss = sum(F.cross_entropy(l, y[:, j]) for j, l in enumerate(logits)) / len(logits)
@@ -103,7 +100,16 @@ def train_classifier(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarra
         opt.step()
         sched.step()
     pred, _ = predict(model, test_x, device=device)
-    return model, ClassifierReport(attribute_agreement(pred, test_y, names), steps)
+    return model, ClassifierReport(attribute_agreement(pred, test_y, names), steps,
+                                   robustness(model, test_x, test_y, names, device=device))
+
+
+def robustness(model: AttributeClassifier, images: np.ndarray, truth: np.ndarray, names: Sequence[str],
+               device: str = "cpu", limit: int = 1000) -> dict[str, float]:
+    """Mean attribute accuracy on true renderings under each of :data:`degrade.REPORT`'s degradations."""
+    x = to_input(images[:limit], "cpu")
+    return {name: attribute_agreement(predict(model, fn(x), device=device)[0], truth[:limit], names)["mean"]
+            for name, fn in degrade.REPORT.items()}
 
 
 @torch.no_grad()
@@ -127,12 +133,45 @@ def save(model: AttributeClassifier, report: ClassifierReport, path: str | os.Pa
     path = Path(path)
     with atomic_path(path) as tmp:
         torch.save({"state": model.state_dict(), "counts": model.counts, "accuracy": report.accuracy,
-                    "steps": report.steps, "width": model.width}, tmp)
+                    "steps": report.steps, "width": model.width,
+                    "degraded": report.degraded, "recipe": RECIPE}, tmp)
     return path
 
 
 def load(path: str | os.PathLike, image_size: int = 64) -> tuple[AttributeClassifier, ClassifierReport]:
-    blob = torch.load(path, map_location="cpu", weights_only=True)
+    """A saved ruler; ValueError for one of an older recipe or a file that is not a ruler."""
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ValueError(f"ruler {path} is corrupt or not a ruler ({type(e).__name__})") from None
+    if not isinstance(blob, dict) or "state" not in blob:
+        raise ValueError(f"{path} is not a ruler (an attribute classifier saved by xgan)")
+    if blob.get("recipe") != RECIPE:
+        raise ValueError(f"ruler {path} was trained with an older recipe (no degradation augmentation); train it again")
     model = AttributeClassifier(blob["counts"], blob["width"], image_size)
     model.load_state_dict(blob["state"])
-    return model, ClassifierReport(blob["accuracy"], blob["steps"])
+    return model.eval(), ClassifierReport(blob["accuracy"], blob["steps"], dict(blob.get("degraded", {})))
+
+
+def train_or_load(path: str | os.PathLike, train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
+                  test_y: np.ndarray, steps: int = 2500, seed: int = 0, device: str = "cpu",
+                  say=lambda _m: None, width: int = 32, batch: int = 64) -> tuple[AttributeClassifier, ClassifierReport]:
+    """The ruler cached at ``path``: reused when it has ``steps`` steps and the current recipe,
+    trained (and saved atomically) otherwise."""
+    from cartoonset.schema import release_schema
+
+    path = Path(path)
+    if path.exists():
+        try:
+            model, report = load(path)
+            if report.steps == steps:
+                return model, report
+        except ValueError as e:
+            say(f"{e}: training the ruler again")
+    say(f"training the ruler (attribute classifier) for {steps} steps on {len(train_x)} cartoons")
+    schema = release_schema()
+    model, report = train_classifier(train_x, train_y, test_x, test_y, [a.variants for a in schema],
+                                     [a.name for a in schema], steps=steps, batch=batch, seed=seed, width=width,
+                                     device=device, show_progress=False)
+    save(model, report, path)
+    return model, report

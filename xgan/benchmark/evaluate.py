@@ -6,16 +6,22 @@ A direction a method does not have (DTN has no cartoon -> face decoder) or an em
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
 
 import numpy as np
 import torch
 
+from cartoonset.common.seeding import rng
+
+from .. import degrade
 from ..data import DomainArrays, to_model_input
 from ..translate import translate_images
 from .classifier import AttributeClassifier, predict
-from .metrics import (NotEnoughSamples, attribute_agreement, frechet_distance, kernel_inception_distance,
-                      luminance, mean_pairwise_distance, require_samples, spearman)
+from .metrics import (NotEnoughSamples, attribute_agreement, frechet_distance, high_frequency_share,
+                      kernel_inception_distance, luminance, mean_pairwise_distance, require_samples, spearman)
 
 #: the headline metrics, in table order: (key, label, better)
 METRICS = (
@@ -60,7 +66,7 @@ def probe_accuracy(a: np.ndarray, b: np.ndarray, seed: int = 0, steps: int = 300
     0.5 means the domains share the embedding, 1.0 that they are separable."""
     x = np.concatenate([a, b]).astype(np.float64)
     y = np.r_[np.zeros(len(a)), np.ones(len(b))]
-    order = np.random.default_rng(seed).permutation(len(x))
+    order = rng(seed, "probe-folds").permutation(len(x))
     folds = np.array_split(order, 2)
     accs = []
     for k in range(2):
@@ -142,9 +148,57 @@ def evaluate(model, track: Track, ruler: AttributeClassifier, device="cpu", limi
         e_car = embed(model, cartoons, "cartoon", device)
         _guarded(out, "domain_acc", lambda: require_samples("the two-fold domain probe", 2, sources=len(e_src),
                                                              cartoons=len(e_car)) or probe_accuracy(e_src, e_car))
-        e_fake = embed(model, fakes, "cartoon", device)
-        out["sem_dist"] = float(1 - (e_src * e_fake).sum(1).mean())
+        out.update(semantic_consistency(model, sources, fakes, e_src, device))
+    out["hf_share"] = high_frequency_share(fakes) / max(high_frequency_share(cartoons), 1e-12)
     return out
+
+
+def semantic_consistency(model, sources: np.ndarray, fakes: np.ndarray, e_src: np.ndarray, device) -> dict[str, float]:
+    """L_sem on test translations, and the same after blurring or adding noise to them (the
+    steganography test: content survives a mild blur, a hidden high-frequency code does not), next
+    to the distance to unrelated translations (what "no information" reads as)."""
+    x = to_model_input(fakes, torch.device("cpu"))
+    variants = {"sem_dist": fakes,
+                "sem_dist_blur": _to_uint8(degrade.gaussian_blur(x, 1.0)),
+                "sem_dist_noise": _to_uint8(degrade.add_noise(x, 0.05, torch.Generator().manual_seed(0)))}
+    out = {k: float(1 - (e_src * embed(model, v, "cartoon", device)).sum(1).mean()) for k, v in variants.items()}
+    e_fake = embed(model, fakes, "cartoon", device)
+    shuffled = np.roll(np.arange(len(e_fake)), 1)
+    out["sem_dist_unrelated"] = float(1 - (e_src * e_fake[shuffled]).sum(1).mean())
+    return out
+
+
+def _to_uint8(x: torch.Tensor) -> np.ndarray:
+    from ..data import to_uint8
+
+    return to_uint8(x)
+
+
+class TrainingEvaluator:
+    """The benchmark's metrics on a fixed test subset (the first ``count`` test images of each
+    domain), called by the trainer every ``eval.every`` steps: what the learning curves plot."""
+
+    def __init__(self, track: Track, ruler: AttributeClassifier, count: int = 256, device="cpu"):
+        self.track, self.ruler, self.count = track, ruler, count
+        self.device = torch.device(device)
+        self.ruler.to(self.device).eval()
+
+    def names(self, model) -> tuple[str, ...]:
+        """The keys this evaluator returns for ``model`` (fixed for a run: the log's columns)."""
+        keys = ["fd", "kid", "diversity", "hf_share"]
+        if model.embedding_domains:
+            keys += ["domain_acc", "sem_dist", "sem_dist_blur", "sem_dist_noise", "sem_dist_unrelated"]
+        if self.track.paired_attrs is not None:
+            keys += ["attr_acc", "l1"]
+        if model.has_direction("cartoon", "face"):
+            keys.append("cycle_acc")
+        if self.track.photo_colours is not None and self.track.palettes:
+            keys += ["skin_rho", "hair_rho"]
+        return tuple(keys)
+
+    def __call__(self, model) -> dict[str, float]:
+        scores = evaluate(model, self.track, self.ruler, device=self.device, limit=self.count)
+        return {k: float(scores.get(k, float("nan"))) for k in self.names(model)}
 
 
 def reference_rows(track: Track, ruler: AttributeClassifier, train_attrs: np.ndarray, device="cpu",
@@ -164,3 +218,66 @@ def palette_luminance(pack) -> dict[str, np.ndarray]:
     """Luminance of each variant of the colour attributes of a pack."""
     return {a: luminance(np.array([[int(c.rgb[i:i + 2], 16) for i in (1, 3, 5)] for c in cols]))
             for a, cols in pack.palettes.items()}
+
+
+def training_evaluator(config: Mapping, cartoons: str | Path, train_data: DomainArrays, test_data: DomainArrays,
+                       out: str | Path, device="cpu", ruler: str | Path | None = None,
+                       say: Callable[[str], None] = lambda _m: None) -> TrainingEvaluator:
+    """The evaluator ``xgan train`` gives the trainer: the faces-track metrics on the first
+    ``eval.count`` test images. The ruler is ``ruler`` (or ``eval.ruler``) when given, otherwise one
+    trained on the cartoon training split and cached as ``<out>/ruler.pt`` (reused on resume)."""
+    from cartoonset import CartoonSet
+    from cartoonset.pack import load_pack
+    from cartoonset.schema import attribute_names
+
+    from . import classifier
+    from .photo import skin_and_hair_luminance
+
+    ev, size = config["eval"], config["network"]["image_size"]
+    attrs = {s: CartoonSet(cartoons, split=s, target_type=None).attrs for s in ("train", "test")}
+    explicit = ruler or ev["ruler"]
+    if explicit:
+        if not Path(explicit).is_file():
+            raise FileNotFoundError(f"ruler {explicit} does not exist (omit --ruler to train one for this run)")
+        model, report = classifier.load(explicit, image_size=size)
+    else:
+        model, report = classifier.train_or_load(Path(out) / "ruler.pt", np.asarray(train_data.images["cartoon"]),
+                                                 attrs["train"], np.asarray(test_data.images["cartoon"]),
+                                                 attrs["test"], steps=ev["ruler_steps"],
+                                                 seed=config["train"]["seed"], device=str(device), say=say)
+    say(f"ruler: mean test accuracy {report.accuracy['mean']:.3f}")
+    meta = Path(cartoons) / "metadata.json"
+    palettes = {}
+    try:
+        pack = json.loads(meta.read_text()).get("pack", "default") if meta.is_file() else "default"
+        palettes = palette_luminance(load_pack(pack if isinstance(pack, str) else pack.get("name", "default")))
+    except Exception:  # an unknown or custom pack: the colour correlations are left out
+        palettes = {}
+    faces = np.asarray(test_data.images["face"][:ev["count"]])
+    track = Track("faces", train_data, test_data, attrs["test"], attribute_names(),
+                  photo_colours=skin_and_hair_luminance(faces), palettes=palettes)
+    return TrainingEvaluator(track, model, ev["count"], device)
+
+
+def score_checkpoints(run_dir: str | Path, evaluator: TrainingEvaluator, say: Callable[[str], None] = lambda _m: None) -> Path:
+    """Score every step checkpoint of a run folder after the fact into ``scores.csv`` (step and
+    ``test_*`` columns, as the trainer logs them): learning curves of a run trained without an
+    evaluator. Steps already in ``scores.csv`` are kept, not recomputed."""
+    from cartoonset.common.records import read_csv, write_csv
+
+    from .. import checkpoint as ckpt
+    from ..trainer import load_model
+
+    run_dir = Path(run_dir)
+    path = run_dir / "scores.csv"
+    rows = {int(r["step"]): r for r in read_csv(path)} if path.is_file() else {}
+    names = None
+    for step, ck in ckpt.list_steps(run_dir / "checkpoints"):
+        if step in rows:
+            continue
+        model, _ = load_model(ck)
+        names = names or [f"test_{k}" for k in evaluator.names(model)]
+        rows[step] = {"step": step, **{f"test_{k}": f"{v:.6g}" for k, v in evaluator(model).items()}}
+        say(f"{run_dir.name}: scored step {step}")
+        write_csv(path, [rows[k] for k in sorted(rows)], ["step"] + names)
+    return path

@@ -44,7 +44,8 @@ from ..grid import pairs_grid, save_png
 from ..trainer import load_model, train
 from ..translate import translate_images
 from . import classifier as ruler_mod
-from .evaluate import METRICS, Track, evaluate, palette_luminance, reference_rows
+from .curves import benchmark_curves
+from .evaluate import METRICS, Track, TrainingEvaluator, evaluate, palette_luminance, reference_rows
 from .photo import skin_and_hair_luminance
 from .report import MEANINGFUL_TEST_SIZE, summary_plot, write_report
 
@@ -196,7 +197,7 @@ def distilled_f(track: Track, work: Path, steps: int, seed: int, device, say) ->
 
 
 def run_one(track: Track, method: Method, seed: int, base: str, steps: int, run_dir: Path, device: str,
-            f_path: Path | None, show_progress: bool) -> tuple[Path, bool]:
+            f_path: Path | None, show_progress: bool, evaluator=None) -> tuple[Path, bool]:
     """Train (or finish, or reuse) one run; returns its model.pt and whether it was reused as it stood."""
     model_path = run_dir / "model.pt"
     if model_path.exists():
@@ -208,7 +209,7 @@ def run_one(track: Track, method: Method, seed: int, base: str, steps: int, run_
         overrides["dtn"] = {"f_checkpoint": str(f_path)}
     config = resolve([base, *method.presets], overrides)
     train(config, track.train, track.test, run_dir, device=device, resume=True, show_progress=show_progress,
-          tensorboard=False, say=lambda m: None)
+          tensorboard=False, say=lambda m: None, evaluator=evaluator)
     return model_path, False
 
 
@@ -307,7 +308,8 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
             for seed in seeds:
                 run_dir = out / "runs" / tr / name / f"seed{seed}"
                 say(f"[{tr}] {method.label}, seed {seed}")
-                model_path, was_reused = run_one(track, method, seed, base, steps, run_dir, device, f_path, show_progress)
+                model_path, was_reused = run_one(track, method, seed, base, steps, run_dir, device, f_path, show_progress,
+                                                 TrainingEvaluator(track, ruler_model, min(limit, 256), dev))
                 runs += 1
                 reused += was_reused
                 train_s += training_seconds(run_dir)
@@ -326,6 +328,7 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
                          "values": {k: np.array(v, dtype=float) for k, v in values.items()},
                          "per": {k: {n: float(np.mean(v)) for n, v in d.items()} for k, d in per.items()},
                          "unavailable": unavailable})
+        benchmark_curves(out, tr, {m: table[m].label for m in chosen})  # test scores vs step, seeds as bands
     summary_plot(rows, out / "summary.png")
     info["seconds"] = time.perf_counter() - t0
     info["runs"], info["reused"], info["train_seconds"] = runs, reused, train_s

@@ -19,10 +19,12 @@ from ..networks import parameter_report
 
 @dataclass
 class StepResult:
-    """One player's step: the loss to backpropagate and the detached figures to log."""
+    """One player's step: the loss to backpropagate and the detached figures to log; ``terms``
+    (optional) are the weighted loss terms with their graphs, for per-loss gradient diagnostics."""
     total: torch.Tensor
     logs: dict[str, torch.Tensor]
     fakes: dict[str, torch.Tensor] = field(default_factory=dict)
+    terms: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 def set_requires_grad(modules, flag: bool) -> None:

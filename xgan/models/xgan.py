@@ -11,6 +11,7 @@ from typing import Mapping
 import torch
 from torch import nn
 
+from .. import degrade
 from .. import losses as L
 from ..grl import grad_reverse
 from ..networks import DOMAINS, Discriminator, DomainClassifier, DualAutoencoder
@@ -22,8 +23,8 @@ CRITICS = {"face2cartoon": ("face", "cartoon"), "cartoon2face": ("cartoon", "fac
 
 
 def check_loss(cfg: Mapping) -> None:
-    for key in ("w_rec", "w_dann", "w_sem", "w_gan", "w_teach", "w_tv"):
-        if cfg[key] < 0:
+    for key in ("w_rec", "w_dann", "w_sem", "w_gan", "w_teach", "w_tv", "sem_blur", "sem_noise"):
+        if cfg.get(key, 0) < 0:  # sem_blur / sem_noise are absent from configurations saved before them
             raise ValueError(f"loss.{key} must be >= 0, got {cfg[key]}")
     if cfg["gan"] not in GAN_PATHS:
         raise ValueError(f"loss.gan must be one of {', '.join(GAN_PATHS)}; got {cfg['gan']!r}")
@@ -61,31 +62,46 @@ class XGANGenerator(nn.Module):
             rec1, rec2 = ae.dec_private["face"](u[:b]), ae.dec_private["cartoon"](u[b:])
             fakes = {}
         logs: dict[str, torch.Tensor] = {}
-        total = logs.setdefault("rec", L.reconstruction(x1, rec1) + L.reconstruction(x2, rec2)) * w["w_rec"]
+        terms = {"rec": logs.setdefault("rec", L.reconstruction(x1, rec1) + L.reconstruction(x2, rec2)) * w["w_rec"]}
+        total = terms["rec"]
         if self.domain_classifier is not None:
             labels = torch.cat([z.new_zeros(b), z.new_ones(b)])
             logits = self.domain_classifier(grad_reverse(z, w["grl_scale"]))
             logs["dann"] = L.domain_adversarial(logits.float(), labels)
             logs["dann_acc"] = L.binary_accuracy(logits.detach().float(), labels)
-            total = total + w["w_dann"] * logs["dann"]
+            terms["dann"] = w["w_dann"] * logs["dann"]
+            total = total + terms["dann"]
         if w["w_sem"] > 0:
-            zz = ae.encode([g21, g12], DOMAINS)  # e1(g21(x2)), e2(g12(x1))
+            zz = ae.encode([self.perturb(g21), self.perturb(g12)], DOMAINS)  # e1(g21(x2)), e2(g12(x1))
             zf, zz = z.float(), zz.float()
             logs["sem"] = L.cosine_distance(zf[:b], zz[b:]) + L.cosine_distance(zf[b:], zz[:b])
-            total = total + w["w_sem"] * logs["sem"]
+            terms["sem"] = w["w_sem"] * logs["sem"]
+            total = total + terms["sem"]
         if w["w_gan"] > 0:
             critics = dict(self._critics)
             logs["gan"] = sum(L.gan_generator(critics[p](fakes[p]).float(), w["gan_loss"]) for p in self.paths)
-            total = total + w["w_gan"] * logs["gan"]
+            terms["gan"] = w["w_gan"] * logs["gan"]
+            total = total + terms["gan"]
         if w["w_tv"] > 0:
             logs["tv"] = sum(L.total_variation(fakes[p].float()) for p in self.paths)
-            total = total + w["w_tv"] * logs["tv"]
+            terms["tv"] = w["w_tv"] * logs["tv"]
+            total = total + terms["tv"]
         if self.teacher_head is not None:
             logs["teach"] = L.cosine_distance(self.teacher_head(z1).float(), batch["teacher"].float())
-            total = total + w["w_teach"] * logs["teach"]
+            terms["teach"] = w["w_teach"] * logs["teach"]
+            total = total + terms["teach"]
         logs["total"] = total
         return StepResult(total, {k: v.detach().float() for k, v in logs.items()},
-                          {k: v.detach() for k, v in fakes.items()})
+                          {k: v.detach() for k, v in fakes.items()}, terms)
+
+    def perturb(self, x: torch.Tensor) -> torch.Tensor:
+        """Translations as L_sem re-encodes them: blurred (``loss.sem_blur``, sigma in pixels) and
+        noised (``loss.sem_noise``) when set, so a code hidden in high frequencies cannot satisfy it."""
+        if self.loss.get("sem_blur", 0) > 0:
+            x = degrade.gaussian_blur(x, self.loss["sem_blur"])
+        if self.loss.get("sem_noise", 0) > 0:
+            x = x + self.loss["sem_noise"] * torch.randn_like(x)
+        return x
 
 
 class XGANDiscriminator(nn.Module):
@@ -127,6 +143,7 @@ class XGAN(Model):
         names = ["rec", "dann", "dann_acc", "sem", "gan", "tv", "teach", "total"]
         keep = {"dann": w["w_dann"], "dann_acc": w["w_dann"], "sem": w["w_sem"], "gan": w["w_gan"],
                 "tv": w["w_tv"], "teach": w["w_teach"]}
+        self.term_names = tuple(n for n in ("rec", "dann", "sem", "gan", "tv", "teach") if keep.get(n, 1) > 0)
         self.loss_names = tuple(n for n in names if keep.get(n, 1) > 0) + tuple(
             x for p in paths for x in (f"d_{p}", f"d_{p}_acc"))
 

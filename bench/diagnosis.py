@@ -1,0 +1,130 @@
+"""The XGAN diagnosis study: short synthetic-track runs of a few variants, with test scores and
+diagnostics logged during training, drawn as learning curves (docs/benchmark/diagnosis.md).
+
+    OMP_NUM_THREADS=1 python bench/diagnosis.py --cartoons data/cartoonset --out results/diagnosis \
+        --steps 3000 --variants xgan,rec-dann,no-teach,sem-aug,wide-critic,low-sem
+
+Each variant is a preset stack on ``cpu-small`` plus overrides (``VARIANTS``). Runs are resumable
+and reused (rerun the same command); ``--variants`` may name a subset so several processes can share
+the work. With ``--report`` it only draws ``curves.png`` and prints the table of the last scores.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from cartoonset import CartoonSet
+
+#: name -> (presets stacked on cpu-small, overrides)
+VARIANTS = {
+    # the dlib teacher costs ~1.5 s per image on the study's shared CPU (3 h for the training
+    # sources), so XGAN is studied without L_teach: "xgan" here is the no-teach ablation
+    "xgan": (["no-teach"], []),
+    "rec-dann": (["rec-dann"], []),
+    "sem-aug": (["no-teach"], ["loss.sem_blur=1.0", "loss.sem_noise=0.1"]),
+    "wide-critic": (["no-teach"], ["network.discriminator=[32, 64, 64, 64]"]),
+    "low-sem": (["no-teach"], ["loss.w_sem=0.1"]),
+    "lsgan": (["no-teach"], ["loss.gan_loss=lsgan"]),
+    "combo": (["no-teach"], ["loss.sem_blur=1.0", "loss.sem_noise=0.1", "network.discriminator=[32, 64, 64, 64]"]),
+    "with-teach": ([], []),
+    "xgan-plus": (["xgan-plus"], []),
+}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cartoons", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--work", type=Path, help="where the synthetic track's source renders live (default OUT/data)")
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--variants", default="xgan,rec-dann")
+    ap.add_argument("--eval-every", type=int, default=250)
+    ap.add_argument("--eval-count", type=int, default=256)
+    ap.add_argument("--diagnose-every", type=int, default=50)
+    ap.add_argument("--ruler-steps", type=int, default=2500)
+    ap.add_argument("--ruler-width", type=int, default=32)
+    ap.add_argument("--ruler-batch", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--no-eval", action="store_true",
+                    help="train without scoring (keep every checkpoint); score them later with --score")
+    ap.add_argument("--score", action="store_true", help="score the runs' checkpoints into scores.csv, then report")
+    ap.add_argument("--report", action="store_true", help="only draw the curves and print the table")
+    args = ap.parse_args(argv)
+    names = [v for v in args.variants.split(",") if v]
+    unknown = [v for v in names if v not in VARIANTS]
+    if unknown:
+        ap.error(f"unknown variant {unknown[0]}; variants: {', '.join(VARIANTS)}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.report:
+        return report(args.out, names)
+
+    from xgan.benchmark import classifier
+    from xgan.benchmark.evaluate import TrainingEvaluator, score_checkpoints
+    from xgan.benchmark.harness import synthetic_track
+
+    say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    track = synthetic_track(args.cartoons, args.work or args.out / "data", say=say)
+    if args.no_eval:
+        for name in names:
+            run_variant(args, name, track, None, say)
+        return 0
+    attrs = {s: CartoonSet(args.cartoons, split=s, target_type=None).attrs for s in ("train", "test")}
+    ruler, rep = classifier.train_or_load(args.out / "ruler.pt", np.asarray(track.train.images["cartoon"]),
+                                          attrs["train"], np.asarray(track.test.images["cartoon"]), attrs["test"],
+                                          steps=args.ruler_steps, seed=0, say=say, width=args.ruler_width,
+                                          batch=args.ruler_batch)
+    say(f"ruler: clean {rep.accuracy['mean']:.3f}; degraded " + ", ".join(f"{k} {v:.3f}" for k, v in rep.degraded.items()))
+    evaluator = TrainingEvaluator(track, ruler, args.eval_count)
+    for name in names:
+        if args.score:
+            score_checkpoints(args.out / name, evaluator, say)
+        else:
+            run_variant(args, name, track, evaluator, say)
+    return report(args.out, names)
+
+
+def run_variant(args, name: str, track, evaluator, say) -> None:
+    from xgan.config import resolve
+    from xgan.trainer import train
+
+    presets, overrides = VARIANTS[name]
+    extra = [f"train.steps={args.steps}", f"train.seed={args.seed}", f"train.batch={args.batch}",
+             f"train.diagnose_every={args.diagnose_every}", f"eval.every={0 if args.no_eval else args.eval_every}",
+             f"eval.count={args.eval_count}", f"train.checkpoint_every={args.eval_every}"]
+    if args.no_eval:
+        extra.append("train.keep_checkpoints=1000")  # every checkpoint stays, to be scored afterwards
+    config = resolve(["cpu-small", *presets], overrides + extra)
+    t0 = time.perf_counter()
+    say(f"[{name}] training {args.steps} steps")
+    train(config, track.train, track.test, args.out / name, device="cpu", resume=True, evaluator=evaluator,
+          show_progress=False, tensorboard=False, say=say)
+    say(f"[{name}] done in {(time.perf_counter() - t0) / 60:.1f} min")
+
+
+def report(out: Path, names: list[str]) -> int:
+    from xgan.benchmark.curves import PANELS, learning_curves, read_curves
+
+    runs = {n: [out / n] for n in names if (out / n / "log.csv").is_file()}
+    path = learning_curves(runs, out / "curves.png", title="synthetic track, cpu-small, seed 1")
+    diag = [(c, c) for c in ("gn_rec", "gn_dann", "gn_sem", "gn_gan", "gn_teach", "bn_gap_enc", "bn_gap_dec",
+                             "d_face2cartoon_acc", "dann_acc")]
+    learning_curves(runs, out / "diagnostics.png", panels=diag, title="diagnostics (train batches)")
+    cols = [c for c, _ in PANELS]
+    table = {}
+    for n, (d,) in runs.items():
+        curves = read_curves(d, cols)
+        table[n] = {c[5:]: (int(s[-1]), float(v[-1])) for c, (s, v) in curves.items()}
+    print(json.dumps(table, indent=1))
+    print(f"curves: {path}")
+    (out / "table.json").write_text(json.dumps(table, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Evaluation during training, diagnostics, schedules, --keep best, resume fallback, the robust ruler."""
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from cartoonset.schema import attribute_names, release_schema
+from test_xgan_train import arrays, tiny
+from xgan import checkpoint as ckpt
+from xgan import degrade
+from xgan.benchmark import classifier
+from xgan.benchmark.evaluate import Track, TrainingEvaluator
+from xgan.benchmark.metrics import high_frequency_share
+from xgan.cli import main
+from xgan.config import ConfigError, resolve
+from xgan.trainer import RunError, lr_factor, train
+
+COUNTS = [a.variants for a in release_schema()]
+
+
+def _evaluator(test):
+    attrs = np.stack([np.random.default_rng(j).integers(0, c, len(test.images["face"])) for j, c in enumerate(COUNTS)], 1)
+    track = Track("synthetic", test, test, attrs, attribute_names(), paired_attrs=attrs,
+                  paired_targets=np.asarray(test.images["cartoon"]))
+    torch.manual_seed(0)
+    return TrainingEvaluator(track, classifier.AttributeClassifier(COUNTS, 8, 32), count=12)
+
+
+def _rows(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_scores_diagnostics_schedule_and_best_during_training(tmp_path):
+    test = arrays(12, 12, seed=1)
+    config = tiny("train.steps=8", "eval.every=4", "train.diagnose_every=3", "train.keep=best",
+                  "eval.best=l1", "optim.schedule=linear")
+    out = tmp_path / "run"
+    summary = train(config, arrays(), test, out, device="cpu", show_progress=False, tensorboard=True,
+                    evaluator=_evaluator(test))
+    rows = {int(r["step"]): r for r in _rows(out / "log.csv")}
+    assert sorted(rows) == [2, 3, 4, 6, 8]  # log_every 2, plus the diagnose step 3
+    for step, r in rows.items():
+        scored = step in (4, 8)
+        assert (r["test_attr_acc"] != "") == scored and (r["test_fd"] != "") == scored
+        assert (r["gn_rec"] != "") == (step in (3, 6)) and (r["bn_gap_enc"] != "") == (step in (3, 6))
+        if scored:
+            assert 0 <= float(r["test_attr_acc"]) <= 1 and float(r["test_l1"]) > 0
+            assert float(r["test_sem_dist_unrelated"]) >= 0
+    for k in ("gn_rec", "gn_dann", "gn_sem", "gn_gan"):
+        assert float(rows[3][k]) > 0, k
+    # lr: constant over the first half, then linearly to 0 (logged after the step's update)
+    assert float(rows[2]["lr"]) == pytest.approx(2e-4)
+    assert float(rows[8]["lr"]) == pytest.approx(2e-4 * lr_factor("linear", 7, 8))
+    best_step = min((4, 8), key=lambda s: float(rows[s]["test_l1"]))
+    assert summary["best"]["step"] == best_step and (out / "best.pt").is_file()
+    assert torch.load(out / "best.pt", weights_only=True)["step"] == best_step
+    assert (out / "scores.png").stat().st_size > 5000
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    ea = EventAccumulator(str(out / "tensorboard"), size_guidance={"images": 0, "tensors": 0})
+    ea.Reload()
+    tags = ea.Tags()
+    assert "test/test_attr_acc" in tags["scalars"] and "optim/lr" in tags["scalars"]
+    assert "diagnostics/gn_sem" in tags["scalars"] and "samples" in tags["images"]
+    assert any("config" in t for t in tags["tensors"])
+
+
+def test_resume_falls_back_to_the_newest_intact_checkpoint_and_sweeps_temps(tmp_path):
+    out = tmp_path / "run"
+    train(tiny("train.steps=6"), arrays(), arrays(6, 6, seed=1), out, device="cpu", show_progress=False, tensorboard=False)
+    ck = out / "checkpoints"
+    newest = ck / "step-0000006.pt"
+    newest.write_bytes(newest.read_bytes()[:1000])  # a save killed half-way (or a damaged disk)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = ck / f".step-0000009.pt.tmp-{dead.stdout.strip()}-abcd1234"
+    stale.write_bytes(b"x" * 4096)  # a temp left by a kill during save
+    said = []
+    summary = train(tiny("train.steps=9"), arrays(), arrays(6, 6, seed=1), out, device="cpu", show_progress=False,
+                    tensorboard=False, resume=True, say=said.append)
+    assert summary["step"] == 9
+    assert any("step-0000006.pt" in m and "corrupt" in m and "falling back to step-0000003.pt" in m for m in said), said
+    assert any("from step 3" in m for m in said), said
+    assert not stale.exists()
+    for _, p in ckpt.list_steps(ck):
+        p.write_bytes(b"garbage")
+    with pytest.raises(RunError, match="no intact checkpoint"):
+        train(tiny("train.steps=12"), arrays(), arrays(6, 6, seed=1), out, device="cpu", show_progress=False,
+              tensorboard=False, resume=True, say=lambda m: None)
+
+
+@pytest.mark.slow
+def test_reconstruction_loss_falls_on_real_renders(xgan_data, tmp_path):
+    from xgan.data import load_split
+
+    data = load_split(xgan_data / "cartoons", xgan_data / "faces", "train", 32)
+    config = tiny("train.steps=60", "train.log_every=10", "train.checkpoint_every=60", "loss.w_gan=0", "loss.w_sem=0",
+                  "optim.lr=2e-3")
+    train(config, data, data, tmp_path / "run", device="cpu", show_progress=False, tensorboard=False)
+    rec = [float(r["rec"]) for r in _rows(tmp_path / "run" / "log.csv")]
+    assert rec[-1] < 0.6 * rec[0], rec  # real renders have structure to learn; the loss falls
+
+
+def test_config_validation_lives_in_resolve():
+    for bad, msg in (("train.batch=0", "train.batch"), ("optim.lr=0", "optim.lr"), ("optim.schedule=cyclic", "schedule"),
+                     ("train.keep=first", "train.keep"), ("eval.best=beauty", "eval.best"), ("eval.every=-1", "eval.every")):
+        with pytest.raises(ConfigError, match=msg):
+            resolve("cpu-small", [bad])
+    with pytest.raises(ConfigError, match="needs test scores"):
+        resolve("cpu-small", ["train.keep=best", "eval.every=0"])
+    assert [round(lr_factor("cosine", s, 10), 3) for s in (0, 5, 10)] == [1.0, 0.5, 0.0]
+    assert [lr_factor("linear", s, 10) for s in (0, 4, 5, 10)] == [1.0, 1.0, 1.0, 0.0]
+
+
+def test_presets_config_and_missing_gpu_commands(tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(main, ["presets"])
+    assert res.exit_code == 0 and "rec-dann" in res.output and "L_rec + L_dann only" in res.output
+    res = runner.invoke(main, ["config", "--preset", "cpu-small", "--preset", "no-sem", "--set", "train.batch=8"])
+    assert res.exit_code == 0, res.output
+    path = tmp_path / "run.toml"
+    path.write_text(res.output)
+    again = resolve(path)
+    assert again["train"]["batch"] == 8 and again["loss"]["w_sem"] == 0 and again["network"]["encoder"] == [16, 32, 64, 128]
+    res = runner.invoke(main, ["config", "--set", "loss.w_semm=1"])
+    assert res.exit_code != 0 and "w_sem" in res.output
+    if not torch.cuda.is_available():
+        res = runner.invoke(main, ["train", "--cartoons", str(tmp_path), "--faces", str(tmp_path), "--out",
+                                   str(tmp_path / "o"), "--device", "cuda"])
+        lines = [ln for ln in res.output.splitlines() if ln.strip()]
+        assert res.exit_code == 1 and len(lines) == 1 and "no CUDA device" in lines[0] and "--device cpu" in lines[0]
+
+
+def test_degradations_and_the_robust_ruler(tmp_path):
+    r = np.random.default_rng(0)
+    x = torch.from_numpy(r.uniform(-1, 1, (4, 3, 32, 32)).astype(np.float32))
+    u8 = lambda t: ((t.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()  # noqa: E731
+    assert high_frequency_share(u8(degrade.gaussian_blur(x, 1.0))) < 0.5 * high_frequency_share(u8(x))
+    assert degrade.shift(x, 2, 0)[..., 2:].equal(x[..., :-2]) and degrade.shift(x, 2, 0)[..., :2].equal(x[..., :1].expand(-1, -1, -1, 2))
+    smooth = degrade.gaussian_blur(x, 2.0)
+    assert (degrade.jpeg(smooth, 90) - smooth).abs().mean() < 0.05
+    g = torch.Generator().manual_seed(0)
+    a = degrade.augment(x, g)
+    assert a.shape == x.shape and a.min() >= -1 and a.max() <= 1 and not torch.equal(a, x)
+    # a ruler trained a few steps reports clean and degraded accuracy, and its file round-trips
+    imgs = r.integers(0, 256, (40, 32, 32, 3), dtype=np.uint8)
+    ys = np.stack([r.integers(0, c, 40) for c in COUNTS], 1)
+    model, report = classifier.train_classifier(imgs, ys, imgs[:16], ys[:16], COUNTS, attribute_names(), steps=3,
+                                                batch=8, width=8, show_progress=False)
+    assert set(report.degraded) == set(degrade.REPORT) and all(0 <= v <= 1 for v in report.degraded.values())
+    assert report.degraded["clean"] == pytest.approx(report.accuracy["mean"])
+    path = classifier.save(model, report, tmp_path / "ruler.pt")
+    _, back = classifier.load(path, image_size=32)
+    assert back.degraded == report.degraded
+    blob = torch.load(path, weights_only=True)
+    blob["recipe"] = 1
+    torch.save(blob, path)
+    with pytest.raises(ValueError, match="older recipe"):
+        classifier.load(path, image_size=32)
+
+
+def test_checkpoints_scored_after_the_run_feed_the_curves(tmp_path):
+    from xgan.benchmark.curves import learning_curves, read_curves
+    from xgan.benchmark.evaluate import score_checkpoints
+
+    test = arrays(12, 12, seed=1)
+    out = tmp_path / "run"
+    train(tiny("train.steps=6", "train.keep_checkpoints=10", "eval.every=0"), arrays(), test, out, device="cpu",
+          show_progress=False, tensorboard=False)
+    path = score_checkpoints(out, _evaluator(test))
+    assert [r["step"] for r in _rows(path)] == ["3", "6"]
+    curves = read_curves(out, ["test_fd", "rec"])
+    assert curves["test_fd"][0].tolist() == [3, 6] and curves["rec"][0].tolist() == [2, 4, 6]
+    before = path.read_text()
+    score_checkpoints(out, _evaluator(test))  # scored steps are kept, not recomputed
+    assert path.read_text() == before
+    assert learning_curves({"a": [out], "b": [out, out]}, tmp_path / "c.png").stat().st_size > 5000
+
+
+def test_sem_blur_and_noise_perturb_only_what_l_sem_re_encodes():
+    from xgan.models import build_model
+
+    x = {d: torch.rand(4, 3, 32, 32) * 2 - 1 for d in ("face", "cartoon")}
+    logs = {}
+    for key, extra in (("plain", []), ("blur", ["loss.sem_blur=1.0"]), ("noise", ["loss.sem_noise=0.1"])):
+        torch.manual_seed(0)
+        model = build_model(tiny(*extra)).eval()
+        torch.manual_seed(1)
+        logs[key] = model.generator(x).logs
+    assert torch.equal(logs["plain"]["rec"], logs["blur"]["rec"]) and torch.equal(logs["plain"]["rec"], logs["noise"]["rec"])
+    assert not torch.equal(logs["plain"]["sem"], logs["blur"]["sem"])
+    assert not torch.equal(logs["plain"]["sem"], logs["noise"]["sem"])
+    with pytest.raises(ValueError, match="sem_blur"):
+        build_model(tiny("loss.sem_blur=-1.0"))

@@ -1,0 +1,113 @@
+"""Learning curves: test scores against training step, one line per method, seeds as a band.
+
+Read from the run folders' ``log.csv`` (the ``test_*`` columns the trainer's evaluator writes), so
+any set of runs (a benchmark's, a diagnosis's, one ``xgan train``) can be drawn after the fact.
+A verdict read from curves says whether a method has converged; one read from a single point
+does not.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from cartoonset.common.atomic import atomic_path
+from cartoonset.common.records import read_csv
+
+#: the curves drawn by default, in panel order: (column, title)
+PANELS = (
+    ("test_attr_acc", "attribute acc. vs truth"),
+    ("test_fd", "FD (ruler features)"),
+    ("test_l1", "L1 to paired target"),
+    ("test_cycle_acc", "cartoon->face->cartoon acc."),
+    ("test_domain_acc", "domain probe acc. (0.5 ideal)"),
+    ("test_diversity", "diversity (real = 1)"),
+    ("test_sem_dist", "L_sem on test"),
+    ("test_sem_dist_blur", "L_sem after blur σ=1"),
+    ("test_hf_share", "high-freq. power vs real"),
+)
+
+
+def read_curves(run_dir: str | os.PathLike, columns: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{column: (steps, values)}`` of the rows of ``run_dir``'s ``log.csv`` (and ``scores.csv``)
+    where the column is filled."""
+    rows = []
+    for name in ("log.csv", "scores.csv"):  # scores.csv: checkpoints scored after the run
+        if (Path(run_dir) / name).is_file():
+            rows += read_csv(Path(run_dir) / name)
+    out = {}
+    for c in columns:
+        pts = sorted({int(r["step"]): float(r[c]) for r in rows if r.get(c, "") not in ("", None)}.items())
+        if pts:
+            s, v = zip(*pts)
+            out[c] = (np.array(s), np.array(v, dtype=float))
+    return out
+
+
+def learning_curves(runs: Mapping[str, Sequence[str | os.PathLike]], path: str | os.PathLike,
+                    panels: Sequence[tuple[str, str]] = PANELS, title: str = "") -> Path | None:
+    """Draw ``{label: [run folders (one per seed)]}`` into one PNG: per panel, the mean over seeds
+    at the steps all of them reached, and a band from their min to max. None when no run has scores."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cols = [c for c, _ in panels]
+    data = {label: [read_curves(d, cols) for d in dirs] for label, dirs in runs.items()}
+    present = [(c, t) for c, t in panels if any(c in r for rs in data.values() for r in rs)]
+    if not present:
+        return None
+    ncol = min(3, len(present))
+    nrow = (len(present) + ncol - 1) // ncol
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.6 * ncol, 3.2 * nrow), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (col, panel_title) in enumerate(present):
+        ax = axes[i // ncol, i % ncol]
+        for j, (label, per_seed) in enumerate(data.items()):
+            curves = [r[col] for r in per_seed if col in r]
+            if not curves:
+                continue
+            common = sorted(set.intersection(*(set(s.tolist()) for s, _ in curves)))
+            if not common:
+                continue
+            ys = np.array([[dict(zip(s.tolist(), v))[k] for k in common] for s, v in curves])
+            colour = colours[j % len(colours)]
+            ax.plot(common, ys.mean(0), color=colour, lw=1.4, label=f"{label} ({len(curves)} seed{'s' * (len(curves) > 1)})")
+            if len(curves) > 1:
+                ax.fill_between(common, ys.min(0), ys.max(0), color=colour, alpha=0.2, lw=0)
+        ax.set_title(panel_title, fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        ax.tick_params(labelsize=7)
+        if col == "test_domain_acc":
+            ax.axhline(0.5, color="k", lw=0.7, ls="--")
+        if col in ("test_diversity", "test_hf_share"):
+            ax.axhline(1.0, color="k", lw=0.7, ls="--")
+    for k in range(len(present), nrow * ncol):
+        axes[k // ncol, k % ncol].axis("off")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.06 if handles else 0, 1, 0.96 if title else 1))
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=80)
+    plt.close(fig)
+    return path
+
+
+def benchmark_curves(out: str | os.PathLike, track: str, labels: Mapping[str, str] | None = None) -> Path | None:
+    """``out/curves-<track>.png`` from a benchmark folder's ``runs/<track>/<method>/seed*/``."""
+    root = Path(out) / "runs" / track
+    if not root.is_dir():
+        return None
+    runs = {}
+    for method in sorted(p for p in root.iterdir() if p.is_dir()):
+        seeds = sorted(p for p in method.iterdir() if p.is_dir() and (p / "log.csv").is_file())
+        if seeds:
+            runs[(labels or {}).get(method.name, method.name)] = seeds
+    return learning_curves(runs, Path(out) / f"curves-{track}.png", title=f"{track} track: test scores during training")
