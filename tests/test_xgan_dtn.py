@@ -189,7 +189,7 @@ def test_xgan_train_dtn_end_to_end_and_resume(datasets, dlib_f, tmp_path):
     # xgan translate on a cartoon: DTN declares no cartoon -> face direction, so the row says so
     from xgan.translate import translate_files
 
-    cartoon = sorted((datasets / "cartoons").glob("cs*.png"))[0]
+    cartoon = sorted((datasets / "cartoons" / "images").glob("cs*.png"))[0]
     (rec,) = translate_files(model, [cartoon], tmp_path / "translated")
     assert rec.domain == "cartoon" and rec.status == "unsupported" and rec.reason == "DTN has no cartoon -> face translation"
 
