@@ -223,7 +223,8 @@ def distill_teacher(faces: np.ndarray, teacher: Teacher | str, steps: int, seed:
 
     train_rows, held_rows = _distill_rows(len(faces), holdout, seed)
     # f under the one trainer: Adam(lr) with torch's default betas, f kept in its own memory format
-    config = {"model": "distill", "optim": {"lr": lr, "lr_dis": lr, "betas": [0.9, 0.999]}, "distill": settings}
+    config = {"model": "distill", "optim": {"lr": lr, "lr_dis": lr, "betas": [0.9, 0.999]},
+              "train": {"steps": steps}, "distill": settings}
     partial = out_path.with_name(out_path.name + ".partial")
     with torch.random.fork_rng(devices=[]):  # init and resume set torch's generator: the caller's stays as it was
         torch.manual_seed(derive_seed(seed, "distill", "init"))
