@@ -289,7 +289,7 @@ def _run_cluster(pack: Pack, size: int, renderer: str, out: Path, items: list, s
     except Exception as e:  # raised by a task, after its retries
         raise RenderError(f"a render task failed: {type(e).__name__}: {e}") from None
     if stats.lost_workers:
-        remove_stale_temps(out)  # what a lost worker was writing
+        remove_stale_temps(out, recursive=True)  # what a lost worker was writing (in the image folders)
     report.update(stats.as_dict())
     return hits, misses
 
