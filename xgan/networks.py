@@ -128,17 +128,19 @@ class DualAutoencoder(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """conv 16/32/32/32 (stride 2) then one logit per image (Table 1c)."""
+    """conv 16/32/32/32 (stride 2) then one logit per image (Table 1c), or ``outputs`` logits."""
 
-    def __init__(self, cfg: Mapping):
+    def __init__(self, cfg: Mapping, outputs: int = 1):
         super().__init__()
         chans, k, size = [3] + list(cfg["discriminator"]), cfg["kernel"], cfg["image_size"]
         side = size // 2 ** len(cfg["discriminator"])
+        self.outputs = outputs
         self.net = nn.Sequential(*[conv_block(a, b, k) for a, b in zip(chans[:-1], chans[1:])],
-                                 linear_block(chans[-1] * side * side, 1, last=True, flatten=True))
+                                 linear_block(chans[-1] * side * side, outputs, last=True, flatten=True))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).squeeze(1)
+        y = self.net(x)
+        return y.squeeze(1) if self.outputs == 1 else y
 
 
 class DomainClassifier(nn.Module):
@@ -204,18 +206,11 @@ class FaceEncoder(nn.Module):
         return F.normalize(self.net(x), dim=1)
 
 
-class TernaryCritic(nn.Module):
+class TernaryCritic(Discriminator):
     """DTN's D: Table 1c's convolutions (stride 2) then three logits: G(source), G(target), real target."""
 
     def __init__(self, cfg: Mapping):
-        super().__init__()
-        chans, k, size = [3] + list(cfg["discriminator"]), cfg["kernel"], cfg["image_size"]
-        side = size // 2 ** len(cfg["discriminator"])
-        self.net = nn.Sequential(*[conv_block(a, b, k) for a, b in zip(chans[:-1], chans[1:])],
-                                 linear_block(chans[-1] * side * side, 3, last=True, flatten=True))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        super().__init__(cfg, outputs=3)
 
 
 # --- CycleGAN and UNIT: ResNet generators (Johnson et al. 2016) and the PatchGAN critic ---------------

@@ -41,6 +41,47 @@ def set_requires_grad(modules, flag: bool) -> None:
             p.requires_grad_(flag)
 
 
+def scaled_widths(config: Mapping, table: str) -> tuple[int, int]:
+    """A baseline's (generator width, critic width): its preset's ``width_scale`` times the base
+    preset's first encoder width, and the base preset's first critic width (so one baseline preset
+    follows cpu-small and paper alike)."""
+    net = config["network"]
+    return max(1, int(round(config[table]["width_scale"] * net["encoder"][0]))), int(net["discriminator"][0])
+
+
+def check_baseline(config: Mapping, table: str, label: str, xgan_terms, own_weights: str) -> Mapping:
+    """What every two-critic baseline checks first (one sentence each): its preset's table is there,
+    the XGAN terms it does not have weigh 0, and there is a critic in each domain. Returns its table."""
+    if table not in config:
+        raise ValueError(f"model {table} needs the [{table}] table of its preset (use --preset {table})")
+    w = config["loss"]
+    for key in xgan_terms:
+        if w[key] != 0:
+            raise ValueError(f"loss.{key} must be 0 for {label} (it weighs an XGAN term); {label}'s own weights "
+                             f"are {own_weights}")
+    if w["gan"] != "both":
+        raise ValueError(f"loss.gan must be both for {label} (a critic in each domain), got {w['gan']!r}")
+    return config[table]
+
+
+def critics_step(critics: Mapping[str, nn.Module], real: Mapping[str, torch.Tensor],
+                 fake: Mapping[str, torch.Tensor], kind: str, weight: float = 1.0) -> StepResult:
+    """Every critic's side of L_gan on its real images and detached translations (one critic per
+    translation path): the weighted sum to optimise, and per path the loss and the accuracy at the
+    logit that separates the two targets (0 for the non-saturating loss, 0.5 for LSGAN's 1 / 0)."""
+    from .. import losses as L
+
+    logs, total = {}, None
+    edge = 0.5 if kind == "lsgan" else 0.0
+    for path, critic in critics.items():
+        real_logits, fake_logits = critic(real[path]).float(), critic(fake[path]).float()
+        loss = L.gan_discriminator(real_logits, fake_logits, kind)
+        logs[f"d_{path}"] = loss.detach()
+        logs[f"d_{path}_acc"] = 0.5 * ((real_logits > edge).float().mean() + (fake_logits < edge).float().mean())
+        total = weight * loss if total is None else total + weight * loss
+    return StepResult(total, logs)
+
+
 class Model(nn.Module, metaclass=abc.ABCMeta):
     """Base class. Subclasses set the name tuples and build ``generator`` / ``discriminator``."""
 

@@ -27,7 +27,7 @@ from torch import nn
 
 from .. import losses as L
 from ..networks import PatchCritic, ResnetGenerator, check_resnet, init_normal
-from .base import Model, StepResult
+from .base import Model, StepResult, check_baseline, critics_step, scaled_widths
 
 #: the translations, named as XGAN's: (source, target)
 PATHS = {"face2cartoon": ("face", "cartoon"), "cartoon2face": ("cartoon", "face")}
@@ -36,27 +36,19 @@ NOT_CYCLEGAN = ("w_rec", "w_dann", "w_sem", "w_teach", "w_tv")
 
 
 def widths(config: Mapping) -> tuple[int, int]:
-    """(generator width, critic width): the preset's scale of the base preset's first encoder width,
-    and the base preset's first critic width (so one preset follows cpu-small and paper alike)."""
-    c, net = config["cyclegan"], config["network"]
-    return max(1, int(round(c["width_scale"] * net["encoder"][0]))), int(net["discriminator"][0])
+    """(generator width, critic width), scaled from the base preset."""
+    return scaled_widths(config, "cyclegan")
 
 
 def check_cyclegan(config: Mapping) -> None:
     """Raise ValueError (one sentence) for settings CycleGAN cannot honour."""
-    if "cyclegan" not in config:
-        raise ValueError("model cyclegan needs the [cyclegan] table of its preset (use --preset cyclegan)")
-    c, w = config["cyclegan"], config["loss"]
-    for key in NOT_CYCLEGAN:
-        if w[key] != 0:
-            raise ValueError(f"loss.{key} must be 0 for CycleGAN (it weighs an XGAN term); CycleGAN's own weights "
-                             f"are cyclegan.lambda_cycle and cyclegan.lambda_identity")
+    c = check_baseline(config, "cyclegan", "CycleGAN", NOT_CYCLEGAN,
+                       "cyclegan.lambda_cycle and cyclegan.lambda_identity")
+    w = config["loss"]
     for key, value in (("loss.w_gan", w["w_gan"]), ("cyclegan.lambda_cycle", c["lambda_cycle"]),
                        ("cyclegan.lambda_identity", c["lambda_identity"]), ("cyclegan.pool_size", c["pool_size"])):
         if value < 0:
             raise ValueError(f"{key} must be >= 0, got {value}")
-    if w["gan"] != "both":
-        raise ValueError(f"loss.gan must be both for CycleGAN (a critic in each domain), got {w['gan']!r}")
     if w["gan_loss"] != "lsgan":
         raise ValueError(f"loss.gan_loss must be lsgan for CycleGAN (the paper's least-squares GAN), got {w['gan_loss']!r}")
     g, _ = widths(config)
@@ -141,15 +133,9 @@ class CycleGANDiscriminator(nn.Module):
         self.pools = nn.ModuleDict({p: ImagePool(c["pool_size"], net["image_size"]) for p in PATHS})
 
     def forward(self, batch: Mapping[str, torch.Tensor], fakes: Mapping[str, torch.Tensor]) -> StepResult:
-        logs, total = {}, None
-        for path, critic in self.critics.items():
-            real = critic(batch[PATHS[path][1]]).float()
-            fake = critic(self.pools[path].query(fakes[path].detach())).float()
-            loss = 0.5 * (L.least_squares(real, 1.0) + L.least_squares(fake, 0.0))
-            logs[f"d_{path}"] = loss.detach()
-            logs[f"d_{path}_acc"] = 0.5 * ((real > 0.5).float().mean() + (fake < 0.5).float().mean())
-            total = loss if total is None else total + loss
-        return StepResult(total, logs)
+        real = {p: batch[PATHS[p][1]] for p in self.critics}
+        fake = {p: self.pools[p].query(fakes[p].detach()) for p in self.critics}  # the paper's history of 50
+        return critics_step(self.critics, real, fake, "lsgan")  # half the LSGAN sum real -> 1, fake -> 0
 
 
 class CycleGAN(Model):

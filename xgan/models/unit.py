@@ -28,7 +28,7 @@ from torch import nn
 
 from .. import losses as L
 from ..networks import DOMAINS, PatchCritic, SharedLatentAutoencoders, check_resnet, init_normal
-from .base import Model, StepResult
+from .base import Model, StepResult, check_baseline, critics_step, scaled_widths
 
 #: the critics, named by the translation they judge: (source, target)
 PATHS = {"face2cartoon": ("face", "cartoon"), "cartoon2face": ("cartoon", "face")}
@@ -38,26 +38,18 @@ WEIGHTS = ("lambda_kl", "lambda_rec", "lambda_kl_cycle", "lambda_cycle")
 
 def widths(config: Mapping) -> tuple[int, int]:
     """(autoencoder width, critic width), scaled from the base preset as CycleGAN's."""
-    u, net = config["unit"], config["network"]
-    return max(1, int(round(u["width_scale"] * net["encoder"][0]))), int(net["discriminator"][0])
+    return scaled_widths(config, "unit")
 
 
 def check_unit(config: Mapping) -> None:
     """Raise ValueError (one sentence) for settings UNIT cannot honour."""
-    if "unit" not in config:
-        raise ValueError("model unit needs the [unit] table of its preset (use --preset unit)")
-    u, w = config["unit"], config["loss"]
-    for key in NOT_UNIT:
-        if w[key] != 0:
-            raise ValueError(f"loss.{key} must be 0 for UNIT (it weighs an XGAN term); UNIT's own weights are "
-                             f"unit.{', unit.'.join(WEIGHTS)}")
+    u = check_baseline(config, "unit", "UNIT", NOT_UNIT, f"unit.{', unit.'.join(WEIGHTS)}")
+    w = config["loss"]
     for key in WEIGHTS:
         if u[key] < 0:
             raise ValueError(f"unit.{key} must be >= 0, got {u[key]}")
     if w["w_gan"] < 0:
         raise ValueError(f"loss.w_gan must be >= 0, got {w['w_gan']}")
-    if w["gan"] != "both":
-        raise ValueError(f"loss.gan must be both for UNIT (a critic in each domain), got {w['gan']!r}")
     if w["gan_loss"] not in L.GAN_LOSSES:
         raise ValueError(f"loss.gan_loss must be one of {', '.join(L.GAN_LOSSES)}; got {w['gan_loss']!r}")
     width, _ = widths(config)
@@ -125,16 +117,9 @@ class UNITDiscriminator(nn.Module):
                                       for p in PATHS})
 
     def forward(self, batch: Mapping[str, torch.Tensor], fakes: Mapping[str, torch.Tensor]) -> StepResult:
-        logs, total = {}, None
-        for path, critic in self.critics.items():
-            real = critic(batch[PATHS[path][1]]).float()
-            fake = critic(fakes[path].detach()).float()
-            loss = L.gan_discriminator(real, fake, self.gan_loss)
-            logs[f"d_{path}"] = loss.detach()
-            edge = 0.5 if self.gan_loss == "lsgan" else 0.0
-            logs[f"d_{path}_acc"] = 0.5 * ((real > edge).float().mean() + (fake < edge).float().mean())
-            total = self.w_gan * loss if total is None else total + self.w_gan * loss
-        return StepResult(total, logs)
+        real = {p: batch[PATHS[p][1]] for p in self.critics}
+        fake = {p: fakes[p].detach() for p in self.critics}
+        return critics_step(self.critics, real, fake, self.gan_loss, self.w_gan)
 
 
 class UNIT(Model):

@@ -15,7 +15,7 @@ from .. import degrade
 from .. import losses as L
 from ..grl import grad_reverse
 from ..networks import DOMAINS, Discriminator, DomainClassifier, DualAutoencoder
-from .base import Model, StepResult
+from .base import Model, StepResult, critics_step
 
 GAN_PATHS = ("face2cartoon", "both")
 #: the critics, named by the translation they judge: (source, target)
@@ -113,15 +113,9 @@ class XGANDiscriminator(nn.Module):
         self.critics = nn.ModuleDict({p: Discriminator(config["network"]) for p in paths})
 
     def forward(self, batch: Mapping[str, torch.Tensor], fakes: Mapping[str, torch.Tensor]) -> StepResult:
-        logs, total = {}, None
-        for path, critic in self.critics.items():
-            real_logits = critic(batch[CRITICS[path][1]]).float()
-            fake_logits = critic(fakes[path].detach()).float()  # translations never carry G's graph here
-            loss = L.gan_discriminator(real_logits, fake_logits, self.gan_loss)
-            logs[f"d_{path}"] = loss.detach()
-            logs[f"d_{path}_acc"] = 0.5 * ((real_logits > 0).float().mean() + (fake_logits < 0).float().mean())
-            total = loss if total is None else total + loss
-        return StepResult(total, logs)
+        real = {p: batch[CRITICS[p][1]] for p in self.critics}
+        fake = {p: fakes[p].detach() for p in self.critics}  # translations never carry G's graph here
+        return critics_step(self.critics, real, fake, self.gan_loss)
 
 
 class XGAN(Model):
