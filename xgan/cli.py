@@ -133,7 +133,8 @@ def _box(ctx, param, text: str | None) -> tuple[float, float, float, float] | No
 @click.option("--images", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Folder `facealign fetch` downloaded the photos of VGG-Face lists into.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-def translate(inputs, checkpoint, out, domain, box, images, device) -> None:
+@click.option("--verbose", is_flag=True, help="Show the face models' native (mediapipe/TFLite) logging.")
+def translate(inputs, checkpoint, out, domain, box, images, device, verbose) -> None:
     """Photos -> cartoons (aligned by facealign first) and CartoonSet cartoons -> faces, as side-by-side PNGs.
 
     INPUTS are what `facealign run` reads: image files, folders, path lists, VGG-Face lists."""
@@ -145,7 +146,7 @@ def translate(inputs, checkpoint, out, domain, box, images, device) -> None:
     try:
         dev = pick_device(device)
         model, _ = load_model(checkpoint, dev)
-        results = translate_files(model, inputs, out, dev, domain, box=box, images=images)
+        results = translate_files(model, inputs, out, dev, domain, box=box, images=images, verbose=verbose)
     except (CheckpointError, ValueError, FileNotFoundError, RuntimeError) as e:
         _fail(e)
     done = sum(1 for r in results if r.output)

@@ -76,13 +76,14 @@ class _CartoonCrops:
         raise ValueError(f"{path} is not listed in the CartoonSet at {path.parent}")
 
 
-def _face_crops(items: Sequence[Item], size: int, box: Sequence[float] | None
+def _face_crops(items: Sequence[Item], size: int, box: Sequence[float] | None, verbose: bool = False
                 ) -> Iterable[tuple[Item, np.ndarray | None, str, str]]:
-    """Each photo aligned as ``facealign run`` aligns it: (item, crop or None, status, reason)."""
+    """Each photo aligned as ``facealign run`` aligns it: (item, crop or None, status, reason);
+    the models' native logging reaches stderr only when ``verbose``."""
     from facealign import Settings, SolutionsBackend, align_image
 
     settings = Settings(size=size)
-    backend = SolutionsBackend(min_confidence=settings.min_confidence)  # the one place models are made
+    backend = SolutionsBackend(min_confidence=settings.min_confidence, verbose=verbose)  # the one place models are made
     try:
         for it in items:
             hint = box if box is not None else it.box
@@ -98,8 +99,8 @@ def _face_crops(items: Sequence[Item], size: int, box: Sequence[float] | None
 
 def translate_files(model: Model, inputs: Sequence[str | os.PathLike], out: str | os.PathLike,
                     device: torch.device | str = "cpu", domain: str = "auto", *,
-                    box: Sequence[float] | None = None, images: str | os.PathLike | None = None
-                    ) -> list[Translation]:
+                    box: Sequence[float] | None = None, images: str | os.PathLike | None = None,
+                    verbose: bool = False) -> list[Translation]:
     """Write ``<out>/<name>.png`` (aligned input beside its translation) for every input, and
     ``<out>/translations.csv`` with each input's status and reason.
 
@@ -127,7 +128,7 @@ def translate_files(model: Model, inputs: Sequence[str | os.PathLike], out: str 
     faces = [it for it in items if it.id not in crops and kinds[it.id] == "face"]
     if box is not None and len(faces) != 1:
         raise ValueError(f"a box picks the face of one photo; {len(faces)} photos given")
-    for it, crop, status, reason in (_face_crops(faces, size, box) if faces else []):
+    for it, crop, status, reason in (_face_crops(faces, size, box, verbose) if faces else []):
         crops[it.id] = (crop, status, reason)
     cartoons = _CartoonCrops(size)
     for it in items:
