@@ -38,11 +38,18 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+def _terminal_signals() -> None:
+    """In the child: SIGINT as a terminal's foreground job has it. A job started in the background of
+    a non-interactive shell (a CI runner, `make test &`) inherits SIGINT ignored, and an ignored
+    SIGINT would make the Ctrl-C test meaningless."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(out: Path, pack: Path) -> tuple[subprocess.Popen, list[int]]:
     """A 2-worker render that is well under way: both workers exist and cartoons are being written."""
     p = subprocess.Popen([CLI, "render", "--n", "5000", "--seed", "1", "--out", str(out), "--pack", str(pack),
                           "--workers", "2"], stdout=subprocess.DEVNULL, stderr=(out.parent / "stderr.txt").open("wb"),
-                         start_new_session=True)
+                         start_new_session=True, preexec_fn=_terminal_signals)
     deadline = time.monotonic() + 120
     workers: list[int] = []
     while time.monotonic() < deadline:
