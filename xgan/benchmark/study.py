@@ -1,7 +1,7 @@
 """The XGAN diagnosis study: short synthetic-track runs of a few variants, with test scores and
 diagnostics logged during training, drawn as learning curves (docs/benchmark/diagnosis.md).
 
-    OMP_NUM_THREADS=1 python bench/diagnosis.py --cartoons data/cartoonset --out results/diagnosis \
+    OMP_NUM_THREADS=1 python -m xgan.benchmark.study --cartoons data/cartoonset --out results/diagnosis \
         --steps 3000 --variants xgan,rec-dann,no-teach,sem-aug,wide-critic,low-sem
 
 Each variant is a preset stack on ``cpu-small`` plus overrides (``VARIANTS``). Runs are resumable
