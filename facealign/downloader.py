@@ -41,7 +41,7 @@ from . import vggface
 from .decode import probe_image
 from .dedupe import HashBook
 from .sources import FETCH_LOG
-from .status import Rejected
+from .status import Rejected, status_table
 from .vggface import VggEntry
 
 #: outcome -> meaning; TRANSIENT ones are retried (within a run, then by a restarted run)
@@ -113,17 +113,9 @@ class FetchSummary:
     bytes: int = 0
 
     def table(self) -> str:
-        total = max(1, sum(self.counts.values()))
-        lines = [f"{'status':<20}{'count':>9}{'share':>9}", "-" * 38]
-        for status in FETCH_STATUSES:
-            n = self.counts.get(status, 0)
-            if n:
-                lines.append(f"{status:<20}{n:>9}{100.0 * n / total:>8.1f}%")
-        lines.append("-" * 38)
-        lines.append(f"{'total':<20}{sum(self.counts.values()):>9}")
-        lines.append(f"requested now {self.downloaded} ({self.bytes / 2 ** 20:.1f} MiB) in {self.seconds:.1f} s; "
-                     f"already done {self.resumed}; filtered out {self.filtered}")
-        return "\n".join(lines)
+        return status_table(self.counts, FETCH_STATUSES, f"requested now {self.downloaded} "
+                                                         f"({self.bytes / 2 ** 20:.1f} MiB) in {self.seconds:.1f} s; "
+                                                         f"already done {self.resumed}; filtered out {self.filtered}")
 
 
 def fetch(lists: Sequence[str | os.PathLike], out: str | os.PathLike, *, options: FetchOptions | None = None,

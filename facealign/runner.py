@@ -33,7 +33,7 @@ from .identities import (CLUSTER, SOURCES as IDENTITY_SOURCES, IdentityFile, che
                          parse_identities)
 from .settings import Settings
 from .sources import Item, inside, read_inputs
-from .status import STATUSES
+from .status import STATUSES, status_table
 
 
 @dataclass
@@ -55,18 +55,10 @@ class RunSummary:
         return sum(self.counts.values())
 
     def table(self) -> str:
-        lines = [f"{'status':<26}{'count':>9}{'share':>9}", "-" * 44]
-        total = max(1, self.total)
-        for status in STATUSES:
-            n = self.counts.get(status, 0)
-            if n:
-                lines.append(f"{status:<26}{n:>9}{100.0 * n / total:>8.1f}%")
-        lines.append("-" * 44)
-        lines.append(f"{'total':<26}{self.total:>9}")
         rate = self.processed / self.seconds if self.seconds > 0 else 0.0
-        lines.append(f"processed now {self.processed} in {self.seconds:.1f} s ({rate:.1f} images/s); "
-                     f"already done {self.resumed}; filtered out {self.filtered}")
-        return "\n".join(lines)
+        return status_table(self.counts, STATUSES, f"processed now {self.processed} in {self.seconds:.1f} s "
+                                                   f"({rate:.1f} images/s); already done {self.resumed}; "
+                                                   f"filtered out {self.filtered}")
 
 
 def run(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, settings: Settings | None = None,

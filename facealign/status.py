@@ -4,6 +4,8 @@ Every input gets exactly one manifest row; nothing about a bad photo is fatal to
 """
 from __future__ import annotations
 
+from typing import Iterable, Mapping
+
 #: status -> what it means (the order is the order of the summary table)
 STATUSES: dict[str, str] = {
     "ok": "aligned crops written",
@@ -34,3 +36,14 @@ class Rejected(Exception):
         super().__init__(f"{status}: {reason}")
         self.status = status
         self.reason = reason
+
+
+def status_table(counts: Mapping[str, int], order: Iterable[str], footer: str) -> str:
+    """The summary ``facealign run`` and ``fetch`` print: count and share of each status that
+    occurred (in ``order``), the total, then one ``footer`` line."""
+    width = max(20, *(len(s) + 2 for s in order))
+    total = sum(counts.values())
+    lines = [f"{'status':<{width}}{'count':>9}{'share':>9}", "-" * (width + 18)]
+    lines += [f"{s:<{width}}{counts[s]:>9}{100.0 * counts[s] / max(1, total):>8.1f}%" for s in order if counts.get(s)]
+    lines += ["-" * (width + 18), f"{'total':<{width}}{total:>9}", footer]
+    return "\n".join(lines)
