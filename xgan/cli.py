@@ -213,7 +213,8 @@ def _int_list(text: str) -> list[int]:
 @click.option("--quick", is_flag=True, help="The whole pipeline end to end in minutes (cpu-small, few steps).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 def benchmark(cartoons, faces, out, methods, tracks, steps, seeds, base, quick, device) -> None:
-    """Train XGAN, its ablations and the DTN baselines on the same splits and seeds; score and report."""
+    """Train XGAN, xgan-plus, the ablations and the baselines (DTN, CycleGAN, UNIT) on the same splits and
+    seeds; score and report."""
     import shlex
     import sys
 
