@@ -12,6 +12,7 @@ import torchvision; the behaviour users rely on (signature, ``repr``, transforms
 """
 from __future__ import annotations
 
+import abc
 import os
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Sequence
@@ -58,7 +59,7 @@ def open_image(path: Path) -> Image.Image:
         raise DatasetError(f"{path}: unreadable image ({e}); delete or replace the file") from None
 
 
-class FolderDataset(_TorchDataset):
+class FolderDataset(_TorchDataset, abc.ABC):
     """Base of the toolkit's datasets. Subclasses set ``TARGET_TYPES`` and implement ``__len__``,
     :attr:`ids`, :meth:`image` (a PIL image for sample ``i``) and :meth:`target_of` (one target kind)."""
 
@@ -79,15 +80,17 @@ class FolderDataset(_TorchDataset):
 
     # -- what a subclass provides
     @property
+    @abc.abstractmethod
     def ids(self) -> list[str]:
         """A stable name per sample, in sample order (a cartoon's X of ``csX``, a photo's manifest id)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def image(self, i: int) -> Image.Image:
-        raise NotImplementedError
+        """Sample ``i`` as a PIL image, before ``transform``."""
 
+    @abc.abstractmethod
     def target_of(self, i: int, kind: str) -> Any:
-        raise NotImplementedError
+        """One ``kind`` of ``TARGET_TYPES`` for sample ``i``."""
 
     # -- shared behaviour
     def target(self, i: int) -> Any:
