@@ -26,6 +26,14 @@ class StepResult:
     fakes: dict[str, torch.Tensor] = field(default_factory=dict)
     terms: dict[str, torch.Tensor] = field(default_factory=dict)
 
+    @classmethod
+    def generator(cls, total: torch.Tensor, logs: dict[str, torch.Tensor], fakes: Mapping[str, torch.Tensor],
+                  terms: dict[str, torch.Tensor] | None = None) -> "StepResult":
+        """A generator step's result: ``total`` logged beside its terms, logs and translations detached."""
+        logs["total"] = total
+        return cls(total, {k: v.detach().float() for k, v in logs.items()},
+                   {k: v.detach() for k, v in fakes.items()}, terms or {})
+
 
 def set_requires_grad(modules, flag: bool) -> None:
     """Freeze or unfreeze parameters (the critics during the generator step, so no gradient is

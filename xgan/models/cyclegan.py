@@ -117,9 +117,7 @@ class CycleGANGenerator(nn.Module):
             critics = dict(self._critics)
             logs["gan"] = sum(L.least_squares(critics[p](fakes[p]).float(), 1.0) for p in PATHS)
             total = total + self.w_gan * logs["gan"]
-        logs["total"] = total
-        return StepResult(total, {k: v.detach().float() for k, v in logs.items()},
-                          {k: v.detach() for k, v in fakes.items()})
+        return StepResult.generator(total, logs, fakes)
 
 
 class CycleGANDiscriminator(nn.Module):

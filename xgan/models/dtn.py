@@ -119,9 +119,7 @@ class DTNGenerator(nn.Module):
         zd = zs.detach()
         sim = zd @ zd.T
         logs["code_spread"] = 1 - (sim.sum() - sim.diagonal().sum()) / max(b * (b - 1), 1)  # 0: every face one code
-        logs["total"] = total
-        return StepResult(total, {k: v.detach().float() for k, v in logs.items()},
-                          {"face2cartoon": gs.detach(), "cartoon2cartoon": gt.detach()})
+        return StepResult.generator(total, logs, {"face2cartoon": gs, "cartoon2cartoon": gt})
 
 
 class DTNDiscriminator(nn.Module):

@@ -101,9 +101,7 @@ class UNITGenerator(nn.Module):
             critics = dict(self._critics)
             logs["gan"] = sum(L.gan_generator(critics[p](fakes[p]).float(), self.gan_loss) for p in PATHS)
             total = total + self.w_gan * logs["gan"]
-        logs["total"] = total
-        return StepResult(total, {k: v.detach().float() for k, v in logs.items()},
-                          {k: v.detach() for k, v in fakes.items()})
+        return StepResult.generator(total, logs, fakes)
 
 
 class UNITDiscriminator(nn.Module):

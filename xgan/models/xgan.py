@@ -90,9 +90,7 @@ class XGANGenerator(nn.Module):
             logs["teach"] = L.cosine_distance(self.teacher_head(z1).float(), batch["teacher"].float())
             terms["teach"] = w["w_teach"] * logs["teach"]
             total = total + terms["teach"]
-        logs["total"] = total
-        return StepResult(total, {k: v.detach().float() for k, v in logs.items()},
-                          {k: v.detach() for k, v in fakes.items()}, terms)
+        return StepResult.generator(total, logs, fakes, terms)
 
     def perturb(self, x: torch.Tensor) -> torch.Tensor:
         """Translations as L_sem re-encodes them: blurred (``loss.sem_blur``, sigma in pixels) and
