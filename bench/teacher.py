@@ -1,7 +1,7 @@
 """The XGAN teacher's precompute: dlib embeddings of aligned faces (each image and its mirror).
 
 Before: one process, one image at a time (how the table was built until issue 13.4). After:
-:func:`xgan.teacher.dlib_table`, batched on one worker process per core. Then the same images
+:func:`xgan.teacher.dlib_table`, batched on one worker process per core (:mod:`facealign.embedding`). Then the same images
 again, served from the content-keyed cache (what every later method and seed of a benchmark gets).
 The two are measured alternately in the same run (two rounds each), so a machine busy with other
 work slows both alike, and the run also measures how much more CPU-bound work ``--workers``
@@ -63,7 +63,8 @@ def parallel_capacity(workers: int, seconds: float = 4.0) -> float:
 
 
 def main() -> None:
-    from xgan.teacher import DlibEmbedder, dlib_available, dlib_table
+    from facealign.embedding import DlibEmbedder, dlib_available
+    from xgan.teacher import dlib_table
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=96, help="faces per measurement (each round uses new ones)")

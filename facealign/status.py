@@ -4,7 +4,9 @@ Every input gets exactly one manifest row; nothing about a bad photo is fatal to
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Iterable, Mapping
 
 #: status -> what it means (the order is the order of the summary table)
 STATUSES: dict[str, str] = {
@@ -47,3 +49,28 @@ def status_table(counts: Mapping[str, int], order: Iterable[str], footer: str) -
     lines += [f"{s:<{width}}{counts[s]:>9}{100.0 * counts[s] / max(1, total):>8.1f}%" for s in order if counts.get(s)]
     lines += ["-" * (width + 18), f"{'total':<{width}}{total:>9}", footer]
     return "\n".join(lines)
+
+
+@dataclass
+class JobSummary:
+    """What one call of a resumable job (``run``, ``fetch``) did: counts by status over all its
+    items (this call's rows and earlier calls'), how many it did now, how many an earlier call had
+    finished, how many the list filters dropped, and how long it took."""
+
+    out: Path
+    counts: dict[str, int]
+    done: int  #: items this call worked on
+    resumed: int  #: items skipped because an earlier call finished them
+    filtered: int  #: VGG-Face lines dropped by the curated/frontal filters
+    seconds: float
+    statuses: ClassVar[Iterable[str]] = STATUSES
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def footer(self) -> str:
+        return f"done now {self.done} in {self.seconds:.1f} s; already done {self.resumed}; filtered out {self.filtered}"
+
+    def table(self) -> str:
+        return status_table(self.counts, self.statuses, self.footer())

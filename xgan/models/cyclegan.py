@@ -26,8 +26,9 @@ import torch
 from torch import nn
 
 from .. import losses as L
-from ..networks import PatchCritic, ResnetGenerator, check_resnet, init_normal
-from .base import Model, StepResult, check_baseline, critics_step, scaled_widths
+from ..networks import PatchCritic, ResnetGenerator, check_resnet, init_convolutions
+from .base import (Generator, Model, StepResult, build_players, check_baseline, critic_log_names, critics_step,
+                   scaled_widths)
 
 #: the translations, named as XGAN's: (source, target)
 PATHS = {"face2cartoon": ("face", "cartoon"), "cartoon2face": ("cartoon", "face")}
@@ -83,18 +84,17 @@ class ImagePool(nn.Module):
         return out
 
 
-class CycleGANGenerator(nn.Module):
-    """Both generators (one module: one optimiser, one DDP wrapper); the critics are referenced, not owned."""
+class CycleGANGenerator(Generator):
+    """Both generators G: face -> cartoon and F: cartoon -> face, as one module."""
 
     def __init__(self, config: Mapping, critics: Mapping[str, nn.Module]):
-        super().__init__()
+        super().__init__(critics)
         c = config["cyclegan"]
         width, _ = widths(config)
-        self.generators = nn.ModuleDict({p: init_normal(ResnetGenerator(width, c["blocks"], c["downsample"]))
+        self.generators = nn.ModuleDict({p: init_convolutions(ResnetGenerator(width, c["blocks"], c["downsample"]))
                                          for p in PATHS})
         self.w_gan, self.lambda_cycle = config["loss"]["w_gan"], c["lambda_cycle"]
         self.lambda_identity = c["lambda_identity"]
-        self._critics = tuple(critics.items())  # a tuple: not registered as sub-modules
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> StepResult:
         g, f = self.generators["face2cartoon"], self.generators["cartoon2face"]
@@ -113,9 +113,8 @@ class CycleGANGenerator(nn.Module):
             logs["identity"] = L.absolute(gy[b:].float(), y.float()) + L.absolute(fx[b:].float(), x.float())
             total = total + self.lambda_identity * self.lambda_cycle * logs["identity"]
         fakes = {"face2cartoon": fake_y, "cartoon2face": fake_x}
-        if self._critics:
-            critics = dict(self._critics)
-            logs["gan"] = sum(L.least_squares(critics[p](fakes[p]).float(), 1.0) for p in PATHS)
+        if self.has_critics:
+            logs["gan"] = self.fool_critics(fakes, PATHS, lambda s: L.least_squares(s, 1.0))
             total = total + self.w_gan * logs["gan"]
         return StepResult.generator(total, logs, fakes)
 
@@ -127,7 +126,7 @@ class CycleGANDiscriminator(nn.Module):
         super().__init__()
         c, net = config["cyclegan"], config["network"]
         _, width = widths(config)
-        self.critics = nn.ModuleDict({p: init_normal(PatchCritic(width, c["critic_downsample"])) for p in PATHS})
+        self.critics = nn.ModuleDict({p: init_convolutions(PatchCritic(width, c["critic_downsample"])) for p in PATHS})
         self.pools = nn.ModuleDict({p: ImagePool(c["pool_size"], net["image_size"]) for p in PATHS})
 
     def forward(self, batch: Mapping[str, torch.Tensor], fakes: Mapping[str, torch.Tensor]) -> StepResult:
@@ -145,16 +144,15 @@ class CycleGAN(Model):
         """``teacher_dim`` is the trainer's argument for every model; CycleGAN has no teacher loss."""
         super().__init__(config)
         check_cyclegan(config)
-        self.discriminator = CycleGANDiscriminator(config) if config["loss"]["w_gan"] > 0 else None
-        critics = dict(self.discriminator.critics) if self.discriminator is not None else {}
-        self.generator = CycleGANGenerator(config, critics)
+        self.discriminator, self.generator = build_players(config, CycleGANDiscriminator, CycleGANGenerator)
+        critics = self.generator.critic_names
         self.loss_names = ("cycle",) + (("identity",) if config["cyclegan"]["lambda_identity"] > 0 else ()) + \
-            (("gan",) if critics else ()) + ("total",) + tuple(x for p in critics for x in (f"d_{p}", f"d_{p}_acc"))
+            (("gan",) if critics else ()) + ("total",) + critic_log_names(critics)
 
     def networks(self) -> dict[str, nn.Module]:
         nets: dict[str, nn.Module] = {f"g_{p}": g for p, g in self.generator.generators.items()}
+        nets.update(self.critic_networks())
         if self.discriminator is not None:
-            nets.update({f"critic_{p}": c for p, c in self.discriminator.critics.items()})
             nets["image_pools"] = self.discriminator.pools
         return nets
 

@@ -33,7 +33,7 @@ from torch import nn
 from .. import losses as L
 from ..distill import HOW_TO_MAKE_F, EncoderError, load_encoder
 from ..networks import DOMAINS, FaceEncoder, TernaryCritic, check_network, decoder_layers
-from .base import Model, StepResult
+from .base import Generator, Model, StepResult
 
 # --- the model ----------------------------------------------------------------------------------
 
@@ -69,12 +69,12 @@ def check_dtn(config: Mapping) -> None:
         raise ValueError("dtn.finetune_f needs dtn.w_const > 0: the finetuned f is trained by L_CONST alone")
 
 
-class DTNGenerator(nn.Module):
+class DTNGenerator(Generator):
     """What the generator step updates: the decoder g (and f when finetuned). D is referenced, not
     owned: it is frozen here and updated after, on detached translations."""
 
     def __init__(self, config: Mapping, f: FaceEncoder, critic: TernaryCritic | None):
-        super().__init__()
+        super().__init__({"ternary": critic} if critic is not None else {})
         net = config["network"]
         self.loss = {**config["loss"], "w_const": config["dtn"]["w_const"], "w_tid": config["dtn"]["w_tid"]}
         self.finetune = bool(config["dtn"]["finetune_f"])
@@ -83,7 +83,6 @@ class DTNGenerator(nn.Module):
         f.eval()
         f.requires_grad_(self.finetune)
         self.decoder = nn.Sequential(*decoder_layers({**net, "embedding": [f.dim]}))
-        self._critic = (critic,)  # a tuple: not registered as a sub-module
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> StepResult:
         w = self.loss
@@ -108,9 +107,8 @@ class DTNGenerator(nn.Module):
         if w["w_tid"] > 0:
             logs["tid"] = L.reconstruction(xt.float(), gt.float())
             total = total + w["w_tid"] * logs["tid"]
-        critic = self._critic[0]
-        if critic is not None and w["w_gan"] > 0:
-            logits = critic(y).float()
+        if self.has_critics and w["w_gan"] > 0:
+            logits = self.critic("ternary")(y).float()
             logs["gang"] = L.ternary_generator(logits[:b], logits[b:])
             total = total + w["w_gan"] * logs["gang"]
         if w["w_tv"] > 0:

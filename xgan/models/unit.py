@@ -27,8 +27,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import losses as L
-from ..networks import DOMAINS, PatchCritic, SharedLatentAutoencoders, check_resnet, init_normal
-from .base import Model, StepResult, check_baseline, critics_step, scaled_widths
+from ..networks import DOMAINS, PatchCritic, SharedLatentAutoencoders, check_resnet, init_convolutions
+from .base import (Generator, Model, StepResult, build_players, check_baseline, critic_log_names, critics_step,
+                   scaled_widths)
 
 #: the critics, named by the translation they judge: (source, target)
 PATHS = {"face2cartoon": ("face", "cartoon"), "cartoon2face": ("cartoon", "face")}
@@ -56,27 +57,17 @@ def check_unit(config: Mapping) -> None:
     check_resnet(width, u["blocks"], u["downsample"], config["network"]["image_size"], "unit")
 
 
-def init_kaiming(module: nn.Module) -> nn.Module:
-    """He-normal convolutions, zero biases: the authors' initialisation of UNIT's generators."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.kaiming_normal_(m.weight, a=0, mode="fan_in")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-    return module
-
-
-class UNITGenerator(nn.Module):
-    """The four autoencoder halves (one module: one optimiser, one DDP wrapper); critics referenced."""
+class UNITGenerator(Generator):
+    """The four autoencoder halves (E_1, E_2, G_1, G_2, high-level layers shared), as one module."""
 
     def __init__(self, config: Mapping, critics: Mapping[str, nn.Module]):
-        super().__init__()
+        super().__init__(critics)
         u = config["unit"]
         width, _ = widths(config)
-        self.autoencoders = init_kaiming(SharedLatentAutoencoders(width, u["blocks"], u["shared_blocks"], u["downsample"]))
+        self.autoencoders = init_convolutions(
+            SharedLatentAutoencoders(width, u["blocks"], u["shared_blocks"], u["downsample"]), "kaiming")
         self.weights = {k: float(u[k]) for k in WEIGHTS}
         self.w_gan, self.gan_loss = config["loss"]["w_gan"], config["loss"]["gan_loss"]
-        self._critics = tuple(critics.items())  # a tuple: not registered as sub-modules
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> StepResult:
         ae, w = self.autoencoders, self.weights
@@ -97,9 +88,8 @@ class UNITGenerator(nn.Module):
         total = ((w["lambda_kl"] + w["lambda_kl_cycle"]) * logs["kl"] + w["lambda_rec"] * logs["rec"]
                  + w["lambda_kl_cycle"] * logs["kl_cycle"] + w["lambda_cycle"] * logs["cycle"])
         fakes = {"face2cartoon": fake2, "cartoon2face": fake1}
-        if self._critics:
-            critics = dict(self._critics)
-            logs["gan"] = sum(L.gan_generator(critics[p](fakes[p]).float(), self.gan_loss) for p in PATHS)
+        if self.has_critics:
+            logs["gan"] = self.fool_critics(fakes, PATHS, lambda s: L.gan_generator(s, self.gan_loss))
             total = total + self.w_gan * logs["gan"]
         return StepResult.generator(total, logs, fakes)
 
@@ -111,7 +101,7 @@ class UNITDiscriminator(nn.Module):
         super().__init__()
         _, width = widths(config)
         self.w_gan, self.gan_loss = config["loss"]["w_gan"], config["loss"]["gan_loss"]
-        self.critics = nn.ModuleDict({p: init_normal(PatchCritic(width, config["unit"]["critic_downsample"]))
+        self.critics = nn.ModuleDict({p: init_convolutions(PatchCritic(width, config["unit"]["critic_downsample"]))
                                       for p in PATHS})
 
     def forward(self, batch: Mapping[str, torch.Tensor], fakes: Mapping[str, torch.Tensor]) -> StepResult:
@@ -130,16 +120,14 @@ class UNIT(Model):
         """``teacher_dim`` is the trainer's argument for every model; UNIT has no teacher loss."""
         super().__init__(config)
         check_unit(config)
-        self.discriminator = UNITDiscriminator(config) if config["loss"]["w_gan"] > 0 else None
-        critics = dict(self.discriminator.critics) if self.discriminator is not None else {}
-        self.generator = UNITGenerator(config, critics)
+        self.discriminator, self.generator = build_players(config, UNITDiscriminator, UNITGenerator)
+        critics = self.generator.critic_names
         self.loss_names = ("rec", "kl", "cycle", "kl_cycle") + (("gan",) if critics else ()) + ("total",) + \
-            tuple(x for p in critics for x in (f"d_{p}", f"d_{p}_acc"))
+            critic_log_names(critics)
 
     def networks(self) -> dict[str, nn.Module]:
         nets: dict[str, nn.Module] = {"autoencoders": self.generator.autoencoders}
-        if self.discriminator is not None:
-            nets.update({f"critic_{p}": c for p, c in self.discriminator.critics.items()})
+        nets.update(self.critic_networks())
         return nets
 
     @torch.no_grad()

@@ -15,7 +15,7 @@ from .. import degrade
 from .. import losses as L
 from ..grl import grad_reverse
 from ..networks import DOMAINS, Discriminator, DomainClassifier, DualAutoencoder
-from .base import Model, StepResult, critics_step
+from .base import Generator, Model, StepResult, critic_log_names, critics_step
 
 GAN_PATHS = ("face2cartoon", "both")
 #: the critics, named by the translation they judge: (source, target)
@@ -32,18 +32,17 @@ def check_loss(cfg: Mapping) -> None:
         raise ValueError(f"loss.gan_loss must be one of {', '.join(L.GAN_LOSSES)}; got {cfg['gan_loss']!r}")
 
 
-class XGANGenerator(nn.Module):
+class XGANGenerator(Generator):
     """Everything the generator step updates: both autoencoders, c_dann (through the GRL) and the
     teacher head. The critics are referenced, not owned: they are frozen here and updated after."""
 
     def __init__(self, config: Mapping, critics: Mapping[str, nn.Module], teacher_dim: int | None):
-        super().__init__()
+        super().__init__(critics)
         net, self.loss = config["network"], dict(config["loss"])
         self.autoencoder = DualAutoencoder(net)
         w = self.loss
         self.domain_classifier = DomainClassifier(net) if w["w_dann"] > 0 else None
         self.teacher_head = nn.Linear(net["embedding"][-1], teacher_dim) if w["w_teach"] > 0 else None
-        self._critics = tuple(critics.items())  # a tuple: not registered as sub-modules
         self.paths = [n for n in CRITICS if n == "face2cartoon" or w["gan"] == "both"]
         self.need_cross = w["w_sem"] > 0 or w["w_gan"] > 0 or w["w_tv"] > 0
 
@@ -78,8 +77,7 @@ class XGANGenerator(nn.Module):
             terms["sem"] = w["w_sem"] * logs["sem"]
             total = total + terms["sem"]
         if w["w_gan"] > 0:
-            critics = dict(self._critics)
-            logs["gan"] = sum(L.gan_generator(critics[p](fakes[p]).float(), w["gan_loss"]) for p in self.paths)
+            logs["gan"] = self.fool_critics(fakes, self.paths, lambda s: L.gan_generator(s, w["gan_loss"]))
             terms["gan"] = w["w_gan"] * logs["gan"]
             total = total + terms["gan"]
         if w["w_tv"] > 0:
@@ -136,8 +134,7 @@ class XGAN(Model):
         keep = {"dann": w["w_dann"], "dann_acc": w["w_dann"], "sem": w["w_sem"], "gan": w["w_gan"],
                 "tv": w["w_tv"], "teach": w["w_teach"]}
         self.term_names = tuple(n for n in ("rec", "dann", "sem", "gan", "tv", "teach") if keep.get(n, 1) > 0)
-        self.loss_names = tuple(n for n in names if keep.get(n, 1) > 0) + tuple(
-            x for p in paths for x in (f"d_{p}", f"d_{p}_acc"))
+        self.loss_names = tuple(n for n in names if keep.get(n, 1) > 0) + critic_log_names(paths)
 
     def networks(self) -> dict[str, nn.Module]:
         g = self.generator
@@ -146,8 +143,7 @@ class XGAN(Model):
             nets["domain_classifier"] = g.domain_classifier
         if g.teacher_head is not None:
             nets["teacher_head"] = g.teacher_head
-        if self.discriminator is not None:
-            nets.update({f"critic_{p}": c for p, c in self.discriminator.critics.items()})
+        nets.update(self.critic_networks())
         return nets
 
     def extra_state(self) -> dict:
