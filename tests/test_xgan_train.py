@@ -97,6 +97,39 @@ def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path):
     assert (tmp_path / "cut" / "config.toml").read_text() == (tmp_path / "full" / "config.toml").read_text()
 
 
+def test_a_checkpoint_older_than_a_config_key_resumes_with_its_default(tmp_path):
+    run(tmp_path / "run", tiny("train.steps=3"))
+    path = ckpt.list_steps(tmp_path / "run" / "checkpoints")[-1][1]
+    blob = torch.load(path, weights_only=True)
+    del blob["config"]["optim"]["weight_decay"]  # as written before optim.weight_decay existed
+    torch.save(blob, path)
+    assert run(tmp_path / "run", tiny("train.steps=5"), resume=True)["step"] == 5
+    with pytest.raises(RunError, match="optim.weight_decay"):  # a real change is still refused
+        run(tmp_path / "run", tiny("train.steps=7", "optim.weight_decay=0.01"), resume=True)
+
+
+def test_onecycle_schedule_and_weight_decay_are_torchs_adamw_one_cycle():
+    from xgan.trainer import Trainer
+
+    steps = 12
+    config = tiny(f"train.steps={steps}", "optim.schedule=onecycle", "optim.weight_decay=0.01")
+    trainer = Trainer(config, build_model(config))
+    assert isinstance(trainer.opt_gen, torch.optim.AdamW) and trainer.opt_gen.param_groups[0]["weight_decay"] == 0.01
+    assert type(Trainer(tiny(), build_model(tiny())).opt_gen) is torch.optim.Adam  # the paper's optimiser
+    ref_opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=config["optim"]["lr"])
+    ref = torch.optim.lr_scheduler.OneCycleLR(ref_opt, max_lr=config["optim"]["lr"], total_steps=steps, pct_start=0.15)
+    data = arrays()
+    x = {d: torch.from_numpy(data.images[d][:4]).permute(0, 3, 1, 2).float() / 127.5 - 1 for d in ("face", "cartoon")}
+    for _ in range(steps):
+        trainer.train_step(x)
+        for opt in trainer.optimizers():
+            got, want = opt.param_groups[0], ref_opt.param_groups[0]
+            assert got["lr"] == pytest.approx(want["lr"] * opt.defaults["lr"] / config["optim"]["lr"], rel=1e-12)
+            assert got["betas"][0] == pytest.approx(want["betas"][0], rel=1e-12)
+        ref_opt.step()
+        ref.step()
+
+
 def test_run_folder_contents_and_checkpoint_errors(tmp_path):
     out = tmp_path / "run"
     summary = run(out, tiny("train.steps=6"))

@@ -22,7 +22,7 @@ from cartoonset.common.tomlio import TOMLDecodeError, dumps, loads
 #: Keys that describe a preset rather than configure a run.
 META_KEYS = ("description", "base")
 #: learning-rate schedules (``optim.schedule``)
-SCHEDULES = ("constant", "linear", "cosine")
+SCHEDULES = ("constant", "linear", "cosine", "onecycle")
 #: which way each test score improves (``eval.best``)
 SCORE_GOAL = {"fd": "lower", "kid": "lower", "l1": "lower", "sem_dist": "lower", "attr_acc": "higher",
               "cycle_acc": "higher", "skin_rho": "higher", "hair_rho": "higher", "domain_acc": 0.5,
@@ -161,19 +161,19 @@ def resolve(presets: str | os.PathLike | Sequence[str | os.PathLike], overrides:
     return config
 
 
-def _with_defaults(config: dict) -> None:
-    """Keys added after a run folder's config.toml was written read with the paper's defaults."""
-    if config.get("preset") == "paper":
-        return
+def with_defaults(config: dict) -> dict:
+    """Keys added after a run folder's config.toml (or checkpoint) was written read with the paper's
+    defaults; returns ``config``, completed in place."""
     paper = loads((resources.files("xgan") / "presets" / "paper.toml").read_text(encoding="utf-8"))
     for section in ("loss", "optim", "train", "eval"):
         for key, value in paper[section].items():
             config.setdefault(section, {}).setdefault(key, copy.deepcopy(value))
+    return config
 
 
 def validate(config: dict) -> None:
     """Range and choice checks of a resolved configuration (the model checks its own tables)."""
-    _with_defaults(config)
+    with_defaults(config)
     t, o, ev = config["train"], config["optim"], config["eval"]
     for key in ("batch", "steps", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "sample_count"):
         if t[key] < 1:
@@ -185,6 +185,8 @@ def validate(config: dict) -> None:
         raise ConfigError(f"train.keep must be \"last\" or \"best\", got {t['keep']!r}")
     if min(o["lr"], o["lr_dis"]) <= 0:
         raise ConfigError("optim.lr and optim.lr_dis must be positive")
+    if o["weight_decay"] < 0:
+        raise ConfigError(f"optim.weight_decay must be >= 0, got {o['weight_decay']}")
     if o["schedule"] not in SCHEDULES:
         raise ConfigError(f"optim.schedule must be one of {', '.join(SCHEDULES)}; got {o['schedule']!r}")
     if ev["every"] < 0:

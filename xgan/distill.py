@@ -21,7 +21,6 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from cartoonset.common.atomic import atomic_path
 from cartoonset.common.progress import progress
@@ -32,7 +31,7 @@ from . import losses as L
 from .checkpoint import read_tagged
 from .data import BatchStream, to_model_input
 from .devices import Placement, pick_device
-from .models import StepResult
+from .models import SinglePlayer
 from .networks import FaceEncoder, check_encoder_arch, count_parameters
 from .teacher import TableTeacher, Teacher, load_teacher
 from .trainer import Trainer
@@ -114,33 +113,9 @@ class _Faces:
     images: dict[str, np.ndarray]
 
 
-class _Objective(nn.Module):
-    """The distillation's generator step: the cosine distance between f(x) and the teacher's T(x)."""
-
-    def __init__(self, f: FaceEncoder):
-        super().__init__()
-        self.f = f
-
-    def forward(self, batch: Mapping[str, torch.Tensor]) -> StepResult:
-        loss = L.cosine_distance(self.f(batch["face"]).float(), batch["target"])
-        return StepResult(loss, {"distance": loss.detach()})
-
-
-class Distillation(nn.Module):
-    """f under distillation, in the shape the :class:`~xgan.trainer.Trainer` trains: one player, no critic."""
-
-    loss_names = ("distance",)
-    discriminator = None
-
-    def __init__(self, f: FaceEncoder):
-        super().__init__()
-        self.generator = _Objective(f)
-
-    def networks(self) -> dict[str, nn.Module]:
-        return {"f": self.generator.f}
-
-    def extra_state(self) -> dict:
-        return {}
+def _distance(f: FaceEncoder, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """The distillation's loss: the cosine distance between f(x) and the teacher's T(x)."""
+    return L.cosine_distance(f(batch["face"]).float(), batch["target"])
 
 
 @torch.no_grad()
@@ -229,7 +204,7 @@ def distill_teacher(faces: np.ndarray, teacher: Teacher | str, steps: int, seed:
     with torch.random.fork_rng(devices=[]):  # init and resume set torch's generator: the caller's stays as it was
         torch.manual_seed(derive_seed(seed, "distill", "init"))
         f = FaceEncoder(full_arch)
-        trainer = Trainer(config, Distillation(f), Placement(dev), channels_last=False)
+        trainer = Trainer(config, SinglePlayer("f", f, _distance, "distance"), Placement(dev), channels_last=False)
         saved = None
         if partial.is_file():
             try:

@@ -13,6 +13,7 @@ domain gaps (:mod:`xgan.diagnostics`) are logged too.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import math
 import sys
@@ -31,7 +32,7 @@ from cartoonset.common.seeding import derive_seed
 
 from . import checkpoint as ckpt
 from . import diagnostics
-from .config import SCHEDULES, differences, score_is_better, to_toml
+from .config import SCHEDULES, differences, score_is_better, to_toml, with_defaults
 from .data import BatchStream, DomainArrays, fixed_samples, sizes_match, to_model_input, to_uint8
 from .devices import Placement, autocast, barrier, place
 from .grid import grid, save_png
@@ -74,9 +75,8 @@ class Trainer:
         self.channels_last = channels_last
         model.to(dev, memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
         o = config["optim"]
-        self.opt_gen = torch.optim.Adam(model.generator.parameters(), lr=o["lr"], betas=tuple(o["betas"]))
-        self.opt_dis = (torch.optim.Adam(model.discriminator.parameters(), lr=o["lr_dis"], betas=tuple(o["betas"]))
-                        if model.discriminator is not None else None)
+        self.opt_gen = optimizer(model.generator.parameters(), o, o["lr"])
+        self.opt_dis = optimizer(model.discriminator.parameters(), o, o["lr_dis"]) if model.discriminator is not None else None
         gen, dis = model.generator, model.discriminator
         if self.placement.distributed:
             ids = [dev.index] if dev.type == "cuda" else None
@@ -100,9 +100,12 @@ class Trainer:
 
     def _apply_schedule(self) -> None:
         f = self.lr_factor(self.step)
+        beta1 = onecycle(self.step, int(self.config["train"]["steps"]))[1] if self.schedule == "onecycle" else None
         for opt in self.optimizers():
             for g, base in zip(opt.param_groups, self.base_lr[id(opt)]):
                 g["lr"] = base * f
+                if beta1 is not None:
+                    g["betas"] = (beta1, g["betas"][1])
 
     def gen_update(self, batch: Mapping[str, torch.Tensor], diagnose: bool = False) -> StepResult:
         """One step of everything but the critics (encoders, decoders, c_dann through the GRL);
@@ -172,11 +175,43 @@ class Trainer:
         return ckpt.save(path, {**self.state_dict(), **(extra or {})})
 
 
+def optimizer(params, optim: Mapping, lr: float) -> torch.optim.Optimizer:
+    """Adam (the paper), or AdamW when ``optim.weight_decay`` > 0 (decay decoupled from the gradient)."""
+    wd = float(optim.get("weight_decay", 0.0))
+    if wd > 0:
+        return torch.optim.AdamW(params, lr=lr, betas=tuple(optim["betas"]), weight_decay=wd)
+    return torch.optim.Adam(params, lr=lr, betas=tuple(optim["betas"]))
+
+
+#: the one-cycle policy's shape (Smith & Topin 2019): torch's OneCycleLR defaults, but 15% warm-up (not 30%)
+ONECYCLE = {"warmup": 0.15, "div": 25.0, "final_div": 1e4, "momentum": (0.85, 0.95)}
+
+
+def onecycle(step: int, steps: int) -> tuple[float, float]:
+    """(learning-rate factor, Adam's beta1) at ``step`` of the one-cycle policy: the rate rises on a
+    half cosine from 1/25 to 1 over the first 15% of ``steps`` while beta1 falls from 0.95 to 0.85,
+    then both return, the rate to 1/(25 * 1e4). The numbers of ``torch.optim.lr_scheduler.OneCycleLR``
+    with ``pct_start=0.15``, as a pure function of the step (so a resumed run follows it exactly)."""
+    def cos(start: float, end: float, pct: float) -> float:
+        return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+
+    low, high = ONECYCLE["momentum"]
+    start, peak = 1.0 / ONECYCLE["div"], 1.0
+    warm_end = float(ONECYCLE["warmup"] * steps) - 1
+    if step <= warm_end:
+        pct = step / warm_end
+        return cos(start, peak, pct), cos(high, low, pct)
+    pct = (step - warm_end) / (steps - 1 - warm_end)
+    return cos(peak, start / ONECYCLE["final_div"], pct), cos(low, high, pct)
+
+
 def lr_factor(schedule: str, step: int, steps: int) -> float:
     """``constant`` (the paper), ``linear`` (constant, then linearly to 0 over the second half,
-    as CycleGAN trains) or ``cosine`` (half a cosine from 1 to 0)."""
+    as CycleGAN trains), ``cosine`` (half a cosine from 1 to 0) or ``onecycle`` (:func:`onecycle`)."""
     if schedule == "constant":
         return 1.0
+    if schedule == "onecycle":
+        return onecycle(step, steps)[0]
     t = min(max(step / max(steps, 1), 0.0), 1.0)
     if schedule == "linear":
         return 1.0 if t < 0.5 else 2.0 * (1.0 - t)
@@ -219,7 +254,8 @@ def resolve_teacher(config: Mapping, data: DomainArrays, out: Path, say: Callabl
 
 
 def _check_resume(saved: Mapping, config: Mapping, data: DomainArrays, world: int, source: Path) -> None:
-    diff = [d for d in differences(saved["config"], config) if not d.startswith(RESUMABLE_CHANGES)]
+    saved_config = with_defaults(copy.deepcopy(dict(saved["config"])))  # keys added since read as their defaults
+    diff = [d for d in differences(saved_config, config) if not d.startswith(RESUMABLE_CHANGES)]
     if diff:
         raise RunError(f"{source} was trained with another configuration ({'; '.join(diff[:3])}); "
                        "resume with the run's own config.toml or start a new --out")

@@ -76,29 +76,39 @@ class ClassifierReport:
     degraded: dict[str, float] = field(default_factory=dict)  # mean test accuracy per degradation
 
 
+#: the ruler's training recipe on the trainer: AdamW (2e-3, weight decay 1e-4) on the one-cycle schedule
+OPTIM = {"lr": 2e-3, "lr_dis": 2e-3, "betas": [0.95, 0.999], "weight_decay": 1e-4, "schedule": "onecycle"}
+
+
+def _loss(model: AttributeClassifier, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The mean over attributes of each head's cross-entropy."""
+    logits = model(batch["image"])
+    return sum(F.cross_entropy(lg, batch["target"][:, j]) for j, lg in enumerate(logits)) / len(logits)
+
+
 def train_classifier(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
                      counts: Sequence[int], names: Sequence[str], steps: int = 2500, batch: int = 64,
                      seed: int = 0, width: int = 32, device: str = "cpu",
                      show_progress: bool = True) -> tuple[AttributeClassifier, ClassifierReport]:
-    """Train on uint8 (N, 64, 64, 3) images with (N, 18) attribute targets; report test accuracy."""
+    """Train on uint8 (N, 64, 64, 3) images with (N, 18) attribute targets; report test accuracy.
+    The steps are the :class:`~xgan.trainer.Trainer`'s (one player, :data:`OPTIM`); the batches and
+    their degradations are drawn from ``seed``."""
+    from ..devices import Placement
+    from ..models import SinglePlayer
+    from ..trainer import Trainer
+
     torch.manual_seed(derive_seed(seed, "classifier-init"))
-    model = AttributeClassifier(counts, width, train_x.shape[1]).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.15)
+    model = AttributeClassifier(counts, width, train_x.shape[1])
+    config = {"model": "ruler", "optim": OPTIM, "train": {"steps": steps}}
+    trainer = Trainer(config, SinglePlayer("ruler", model, _loss), Placement(torch.device(device)),
+                      channels_last=False)
     g = torch_generator(seed, "classifier-batches")
     ys = torch.as_tensor(np.asarray(train_y, np.int64))
     model.train()
-    bar = progress(range(steps), desc="ruler", unit="step", disable=None if show_progress else True)
-    for _ in bar:
-        idx = torch.randint(0, len(train_x), (batch,), generator=g)
-        x = degrade.augment(to_input(train_x[np.sort(idx.numpy())], device), g)
-        y = ys[np.sort(idx.numpy())].to(device)
-        logits = model(x)
-        loss = sum(F.cross_entropy(l, y[:, j]) for j, l in enumerate(logits)) / len(logits)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
+    for _ in progress(range(steps), desc="ruler", unit="step", disable=None if show_progress else True):
+        idx = np.sort(torch.randint(0, len(train_x), (batch,), generator=g).numpy())
+        x = degrade.augment(to_input(train_x[idx], device), g)
+        trainer.train_step({"image": x, "target": ys[idx].to(device)})
     pred, _ = predict(model, test_x, device=device)
     return model, ClassifierReport(attribute_agreement(pred, test_y, names), steps,
                                    robustness(model, test_x, test_y, names, device=device))
@@ -148,14 +158,18 @@ def load(path: str | os.PathLike, image_size: int = 64) -> tuple[AttributeClassi
         raise ValueError(f"{path} is not a ruler (an attribute classifier saved by xgan)")
     if blob.get("recipe") != RECIPE:
         raise ValueError(f"ruler {path} was trained with an older recipe (no degradation augmentation); train it again")
-    model = AttributeClassifier(blob["counts"], blob["width"], image_size)
-    model.load_state_dict(blob["state"])
+    try:
+        model = AttributeClassifier(blob["counts"], blob["width"], image_size)
+        model.load_state_dict(blob["state"])
+    except (KeyError, RuntimeError):
+        raise ValueError(f"ruler {path} does not match its own architecture (damaged or from another version)") from None
     return model.eval(), ClassifierReport(blob["accuracy"], blob["steps"], dict(blob.get("degraded", {})))
 
 
 def train_or_load(path: str | os.PathLike, train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
                   test_y: np.ndarray, steps: int = 2500, seed: int = 0, device: str = "cpu",
-                  say=lambda _m: None, width: int = 32, batch: int = 64) -> tuple[AttributeClassifier, ClassifierReport]:
+                  say=lambda _m: None, width: int = 32, batch: int = 64,
+                  show_progress: bool = False) -> tuple[AttributeClassifier, ClassifierReport]:
     """The ruler cached at ``path``: reused when it has ``steps`` steps and the current recipe,
     trained (and saved atomically) otherwise."""
     from cartoonset.schema import release_schema
@@ -172,6 +186,6 @@ def train_or_load(path: str | os.PathLike, train_x: np.ndarray, train_y: np.ndar
     schema = release_schema()
     model, report = train_classifier(train_x, train_y, test_x, test_y, [a.variants for a in schema],
                                      [a.name for a in schema], steps=steps, batch=batch, seed=seed, width=width,
-                                     device=device, show_progress=False)
+                                     device=device, show_progress=show_progress)
     save(model, report, path)
     return model, report

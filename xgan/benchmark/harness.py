@@ -34,7 +34,7 @@ from cartoonset.common.atomic import write_json
 from cartoonset.common.records import read_csv
 from cartoonset.common.template import alignment_matrix, warp
 from cartoonset.pack import load_pack
-from cartoonset.schema import attribute_names, release_schema
+from cartoonset.schema import attribute_names
 from cartoonset.common.seeding import derive_seed, rng
 
 from ..config import resolve
@@ -158,22 +158,10 @@ def split_sizes(track: Track) -> dict[str, int]:
 
 def ruler(cartoons: Path, out: Path, steps: int, seed: int, device: str, say: Callable[[str], None]):
     """The attribute classifier, trained once on the target training split (reused if present)."""
-    path = out / "ruler.pt"
-    x_tr, y_tr, ids = _cartoons(cartoons, "train", 64)
+    x_tr, y_tr, _ = _cartoons(cartoons, "train", 64)
     x_te, y_te, _ = _cartoons(cartoons, "test", 64)
-    if path.exists():
-        try:
-            model, report = ruler_mod.load(path)
-            if report.steps == steps:
-                return model, report
-        except (RuntimeError, KeyError, ValueError, OSError):
-            say(f"{path} is from another version or damaged: training the ruler again")
-    say(f"training the ruler (attribute classifier) for {steps} steps on {len(x_tr)} cartoons")
-    schema = release_schema()
-    model, report = ruler_mod.train_classifier(x_tr, y_tr, x_te, y_te, [a.variants for a in schema],
-                                               [a.name for a in schema], steps=steps, seed=seed, device=device)
-    ruler_mod.save(model, report, path)
-    return model, report
+    return ruler_mod.train_or_load(out / "ruler.pt", x_tr, y_tr, x_te, y_te, steps=steps, seed=seed, device=device,
+                                   say=say, show_progress=True)
 
 
 # ------------------------------------------------------------------------------------------- runs

@@ -11,9 +11,9 @@ import importlib
 import re
 from typing import Mapping
 
-from .base import Model, StepResult, set_requires_grad
+from .base import Model, SinglePlayer, StepResult, set_requires_grad
 
-__all__ = ["Model", "StepResult", "build_model", "set_requires_grad"]
+__all__ = ["Model", "SinglePlayer", "StepResult", "build_model", "set_requires_grad"]
 
 
 def build_model(config: Mapping, **kwargs) -> Model:

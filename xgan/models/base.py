@@ -200,3 +200,38 @@ class Model(nn.Module, metaclass=abc.ABCMeta):
     def extra_state(self) -> dict:
         """Constructor arguments beyond the configuration, saved in checkpoints (e.g. teacher size)."""
         return {}
+
+
+class _Loss(nn.Module):
+    def __init__(self, network: nn.Module, loss: Callable, name: str):
+        super().__init__()
+        self.network, self.loss, self.name = network, loss, name
+
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> StepResult:
+        value = self.loss(self.network, batch)
+        return StepResult(value, {self.name: value.detach()})
+
+
+class SinglePlayer(nn.Module):
+    """One network and its loss in the shape the :class:`~xgan.trainer.Trainer` trains: a generator
+    step and no critic. The trainer's offline jobs use it (DTN's distilled encoder, the benchmark's
+    ruler), so their optimiser, schedule and step count are the trainer's."""
+
+    discriminator = None
+
+    def __init__(self, name: str, network: nn.Module,
+                 loss: Callable[[nn.Module, Mapping[str, torch.Tensor]], torch.Tensor], loss_name: str = "loss"):
+        super().__init__()
+        self.name, self.loss_names = name, (loss_name,)
+        self.generator = _Loss(network, loss, loss_name)
+
+    @property
+    def network(self) -> nn.Module:
+        return self.generator.network
+
+    def networks(self) -> dict[str, nn.Module]:
+        return {self.name: self.generator.network}
+
+    def extra_state(self) -> dict:
+        return {}
+
