@@ -47,8 +47,10 @@ def test_train_sample_translate_cli(datasets, tmp_path):
     sheet = Image.open(out / "samples" / "step-0000004.png")
     assert sheet.width > 6 * 64 and sheet.height > 4 * 64  # 4 test faces/cartoons x 6 visuals
 
-    res = runner.invoke(main, args + ["--steps", "4"])
+    evaluated = ["--set", "eval.every=2", "--set", "eval.count=8", "--set", "eval.ruler_steps=1"]
+    res = runner.invoke(main, args + ["--steps", "4"] + evaluated)
     assert res.exit_code != 0 and "--resume" in res.output
+    assert not (out / "ruler.pt").exists()  # refused before the test scores' ruler was trained
     res = runner.invoke(main, args + ["--steps", "6", "--resume"])
     assert res.exit_code == 0, res.output
     assert "step 6:" in res.output

@@ -43,7 +43,7 @@ def train(presets, cartoons, faces, out, steps, batch, seed, teacher, gan, overr
     from .config import ConfigError, parse_overrides, resolve
     from .data import load_split
     from .devices import DeviceError
-    from .trainer import RunError
+    from .trainer import RunError, check_out
     from .trainer import train as run
 
     try:
@@ -56,6 +56,7 @@ def train(presets, cartoons, faces, out, steps, batch, seed, teacher, gan, overr
             if value is not None:
                 extra.setdefault(section, {})[key] = value
         config = resolve(list(presets), extra)
+        check_out(out, resume)  # before the data is read and the ruler trained
         size = config["network"]["image_size"]
         train_data = load_split(cartoons, faces, "train", size)
         test_data = load_split(cartoons, faces, "test", size)

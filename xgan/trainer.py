@@ -291,13 +291,18 @@ def _evaluate(model: Model, evaluator: Evaluator) -> dict[str, float]:
         model.train(was)
 
 
+def check_out(out: str | Path, resume: bool) -> None:
+    """Refuse a new run over one that ``out`` holds (callers check before any costly set-up)."""
+    if not resume and ckpt.list_steps(Path(out) / "checkpoints"):
+        raise RunError(f"{out} already holds checkpoints; pass --resume to continue it or choose another --out")
+
+
 def _starting_state(out: Path, resume: bool, config: Mapping, data: DomainArrays, world: int,
                     say: Callable[[str], None]) -> tuple[dict | None, Path | None]:
     """The checkpoint a run continues from (the newest intact one), or ``(None, None)`` for a new run."""
+    check_out(out, resume)
     ck_dir = out / "checkpoints"
     existing = ckpt.list_steps(ck_dir)
-    if existing and not resume:
-        raise RunError(f"{out} already holds checkpoints; pass --resume to continue it or choose another --out")
     if not resume:
         return None, None
     if not existing:
