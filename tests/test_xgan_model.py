@@ -270,5 +270,7 @@ def test_preset_errors_are_one_sentence():
         resolve("nope")
     with pytest.raises(ValueError, match="loss.gan must be one of"):
         build_model(resolve("cpu-small", ["loss.gan=sideways", "loss.w_teach=0"]))
+    with pytest.raises(ValueError, match=r"sem_blur .* \(L_sem is off\)"):  # the ablation without L_sem reads no sem_blur
+        build_model(resolve(["cpu-small", "rec-dann"], ["loss.sem_blur=1.0"]))
     with pytest.raises(ValueError, match="divide image_size"):
         DualAutoencoder(resolve("paper", ["network.image_size=40"])["network"])

@@ -96,6 +96,18 @@ def scaled_widths(config: Mapping, table: str) -> tuple[int, int]:
     return max(1, int(round(config[table]["width_scale"] * net["encoder"][0]))), int(net["discriminator"][0])
 
 
+#: how XGAN's L_sem perturbs translations before re-encoding them: read by no other model
+SEM_SETTINGS = ("sem_blur", "sem_noise")
+
+
+def refuse_sem_settings(loss: Mapping, label: str, why: str = "it has no L_sem") -> None:
+    """Raise ValueError when a setting of L_sem's perturbation is on where nothing would read it."""
+    for key in SEM_SETTINGS:
+        if loss.get(key, 0) != 0:  # absent from configurations saved before them
+            raise ValueError(f"loss.{key} perturbs what XGAN's L_sem re-encodes and must be 0 for {label} "
+                             f"({why}), got {loss[key]}")
+
+
 def check_baseline(config: Mapping, table: str, label: str, xgan_terms, own_weights: str) -> Mapping:
     """What every two-critic baseline checks first (one sentence each): its preset's table is there,
     the XGAN terms it does not have weigh 0, and there is a critic in each domain. Returns its table."""
@@ -106,6 +118,7 @@ def check_baseline(config: Mapping, table: str, label: str, xgan_terms, own_weig
         if w[key] != 0:
             raise ValueError(f"loss.{key} must be 0 for {label} (it weighs an XGAN term); {label}'s own weights "
                              f"are {own_weights}")
+    refuse_sem_settings(w, label)
     if w["gan"] != "both":
         raise ValueError(f"loss.gan must be both for {label} (a critic in each domain), got {w['gan']!r}")
     return config[table]

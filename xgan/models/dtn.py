@@ -33,7 +33,7 @@ from torch import nn
 from .. import losses as L
 from ..distill import HOW_TO_MAKE_F, EncoderError, load_encoder
 from ..networks import DOMAINS, FaceEncoder, TernaryCritic, check_network, decoder_layers
-from .base import Generator, Model, StepResult
+from .base import Generator, Model, StepResult, refuse_sem_settings
 
 # --- the model ----------------------------------------------------------------------------------
 
@@ -65,6 +65,7 @@ def check_dtn(config: Mapping) -> None:
     if w["gan_loss"] != "nonsaturating":
         raise ValueError(f"loss.gan_loss must be nonsaturating for DTN (its 3-way critic uses cross-entropy), "
                          f"got {w['gan_loss']!r}")
+    refuse_sem_settings(w, "DTN")
     if d["finetune_f"] and d["w_const"] <= 0:
         raise ValueError("dtn.finetune_f needs dtn.w_const > 0: the finetuned f is trained by L_CONST alone")
 

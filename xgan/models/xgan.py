@@ -15,7 +15,7 @@ from .. import degrade
 from .. import losses as L
 from ..grl import grad_reverse
 from ..networks import DOMAINS, Discriminator, DomainClassifier, DualAutoencoder
-from .base import Generator, Model, StepResult, critic_log_names, critics_step
+from .base import Generator, Model, StepResult, critic_log_names, critics_step, refuse_sem_settings
 
 GAN_PATHS = ("face2cartoon", "both")
 #: the critics, named by the translation they judge: (source, target)
@@ -30,6 +30,8 @@ def check_loss(cfg: Mapping) -> None:
         raise ValueError(f"loss.gan must be one of {', '.join(GAN_PATHS)}; got {cfg['gan']!r}")
     if cfg["gan_loss"] not in L.GAN_LOSSES:
         raise ValueError(f"loss.gan_loss must be one of {', '.join(L.GAN_LOSSES)}; got {cfg['gan_loss']!r}")
+    if cfg["w_sem"] == 0:
+        refuse_sem_settings(cfg, "XGAN with loss.w_sem = 0", "L_sem is off")
 
 
 class XGANGenerator(Generator):
