@@ -150,6 +150,14 @@ def test_captions_wrap_instead_of_being_cut():
     one = contact_sheet(tiles, ["a", "b"], cols=2, tile=64)
     two = contact_sheet(tiles, ["a", "multiple_faces_ambiguous photo.jpg"], cols=2, tile=64)
     assert two.height > one.height  # room for the wrapped lines
+    # a title wider than the sheet wraps onto more lines rather than running off its right edge
+    short = np.asarray(contact_sheet(tiles, cols=2, tile=64, title="eyes"))
+    long = np.asarray(contact_sheet(tiles, cols=2, tile=64, title="default: eye_angle x eye_lid (columns: eye_angle)"))
+    assert long.shape[0] > short.shape[0] and long.shape[1] == short.shape[1]
+    dark = (long[:long.shape[0] - short.shape[0] + 20].min(axis=2) < 128)
+    rows = np.flatnonzero(dark.any(axis=1))
+    assert rows.max() - rows.min() > 2 * 12  # text on at least two title lines
+    assert not dark[:, -3:].any()  # and none of it cut at the right edge
 
 
 def test_manifests_of_older_runs_read_under_the_new_field_names(tmp_path):

@@ -45,13 +45,15 @@ def contact_sheet(images: Sequence[Image.Image], captions: Sequence[str] | None 
     line_h = caption_font.getbbox("Ag")[3] + 2
     cap_h = (lines * line_h + 2) if wrapped else 0
     title_font = font(max(12, tile // 7))
-    title_h = (title_font.getbbox("Ag")[3] + 10) if title else 0
     w = cols * (tile + pad) + pad
+    titles = wrap_text(draw, title, title_font, w - 2 * pad - 4) if title else []  # a long title wraps too
+    title_line_h = title_font.getbbox("Ag")[3] + 4
+    title_h = (len(titles) * title_line_h + 6) if titles else 0
     h = title_h + rows * (tile + cap_h + pad) + pad
     sheet = Image.new("RGB", (w, h), background)
     draw = ImageDraw.Draw(sheet)
-    if title:
-        draw.text((pad + 2, 4), title, fill=(20, 20, 20), font=title_font)
+    for k, text in enumerate(titles):
+        draw.text((pad + 2, 4 + k * title_line_h), text, fill=(20, 20, 20), font=title_font)
     for i, im in enumerate(images):
         r, c = divmod(i, cols)
         x, y = pad + c * (tile + pad), title_h + pad + r * (tile + cap_h + pad)
