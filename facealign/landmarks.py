@@ -11,6 +11,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from cartoonset.common.template import TEMPLATE_POINTS
+
 from .backend import Face
 
 POINTS = ("eye_left", "eye_right", "mouth", "nose")
@@ -61,7 +63,7 @@ class FacePoints:
 
     def triple(self) -> np.ndarray:
         """(eye_left, eye_right, mouth): the three points mapped onto the template."""
-        return np.stack([self.points["eye_left"], self.points["eye_right"], self.points["mouth"]])
+        return np.stack([self.points[name] for name in TEMPLATE_POINTS])
 
     def bounds(self) -> np.ndarray:
         pts = np.vstack([np.stack(list(self.points.values())), self.cheeks] +

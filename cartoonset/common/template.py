@@ -10,7 +10,7 @@ import numpy as np
 
 #: (x, y) of the left eye, right eye and mouth centre, as fractions of the crop's width and height.
 FACE_TEMPLATE = np.array([[0.38, 0.48], [0.62, 0.48], [0.50, 0.72]], dtype=np.float64)
-TEMPLATE_POINTS = ("eye_left", "eye_right", "mouth")
+TEMPLATE_POINTS = ("eye_left", "eye_right", "mouth")  #: the landmark names of FACE_TEMPLATE's rows
 
 
 def template_points(size: int, template: np.ndarray = FACE_TEMPLATE) -> np.ndarray:

@@ -32,7 +32,7 @@ from cartoonset import CartoonSet, to_tensor_cache
 from cartoonset.common.tomlio import loads as toml_loads
 from cartoonset.common.atomic import write_json
 from cartoonset.common.records import read_csv
-from cartoonset.common.template import alignment_matrix, warp
+from cartoonset.common.template import TEMPLATE_POINTS, alignment_matrix, warp
 from cartoonset.pack import load_pack
 from cartoonset.schema import attribute_names
 from cartoonset.common.seeding import derive_seed, rng
@@ -105,7 +105,8 @@ def _unposed_crops(root: Path, pack_name: str, size: int) -> tuple[np.ndarray, l
     for i in range(len(ds)):
         image = ds.image_array(i)
         attrs = dict(zip(pack.attribute_names, (int(v) for v in ds.attrs[i])))
-        points = np.array(list(compose.landmarks(pack, attrs, image.shape[0], posed=False).values()))[:3]
+        marks = compose.landmarks(pack, attrs, image.shape[0], posed=False)
+        points = np.array([marks[name] for name in TEMPLATE_POINTS])
         out[i] = warp(image, alignment_matrix(points, size), size, (255, 255, 255))
     return out, list(ds.ids)
 
