@@ -39,7 +39,7 @@ def test_scores_diagnostics_schedule_and_best_during_training(tmp_path):
     test = arrays(12, 12, seed=1)
     config = tiny("train.steps=8", "eval.every=4", "train.diagnose_every=3", "train.keep=best",
                   "eval.best=l1", "optim.schedule=linear")
-    out = tmp_path / "run"
+    out = tmp_path / "bench" / "runs" / "synthetic" / "xgan" / "seed1"  # where a benchmark keeps a run
     summary = train(config, arrays(), test, out, device="cpu", show_progress=False, tensorboard=True,
                     evaluator=_evaluator(test))
     rows = {int(r["step"]): r for r in _rows(out / "log.csv")}
@@ -69,6 +69,23 @@ def test_scores_diagnostics_schedule_and_best_during_training(tmp_path):
     assert "test/test_attr_acc" in tags["scalars"] and "optim/lr" in tags["scalars"]
     assert "diagnostics/gn_sem" in tags["scalars"] and "samples" in tags["images"]
     assert any("config" in t for t in tags["tensors"])
+
+    # xgan benchmark --progress: where the run stands, from its own files, training nothing
+    from xgan.benchmark.harness import run_status
+
+    status, = run_status(tmp_path / "bench")
+    assert (status["track"], status["method"], status["seed"], status["step"], status["steps"]) == ("synthetic", "xgan", 1, 8, 8)
+    assert status["latest"]["attr_acc"] == (8, pytest.approx(float(rows[8]["test_attr_acc"])))
+    assert status["best_attr_acc"][1] == pytest.approx(max(float(rows[s]["test_attr_acc"]) for s in (4, 8)))
+    res = CliRunner().invoke(main, ["benchmark", "--out", str(tmp_path / "bench"), "--progress"])
+    assert res.exit_code == 0, res.output
+    text = (tmp_path / "bench" / "progress.md").read_text()
+    assert "| XGAN | 1 | 8 / 8 |" in text and f"{float(rows[8]['test_attr_acc']):.3f}" in text
+    assert (tmp_path / "bench" / "curves-synthetic.png").stat().st_size > 5000
+    res = CliRunner().invoke(main, ["benchmark", "--out", str(tmp_path / "empty"), "--progress"])
+    assert res.exit_code == 1 and "holds no benchmark runs" in res.output
+    res = CliRunner().invoke(main, ["benchmark", "--out", str(tmp_path / "empty")])  # training needs the cartoons
+    assert res.exit_code == 2 and "--cartoons" in res.output
 
 
 def test_resume_falls_back_to_the_newest_intact_checkpoint_and_sweeps_temps(tmp_path):

@@ -199,8 +199,8 @@ def _int_list(text: str) -> list[int]:
 
 
 @main.command()
-@click.option("--cartoons", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Target domain: a `cartoonset render` folder.")
+@click.option("--cartoons", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Target domain: a `cartoonset render` folder (required unless --progress).")
 @click.option("--faces", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Source domain of the faces track: a `facealign run` folder.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
@@ -213,17 +213,24 @@ def _int_list(text: str) -> list[int]:
 @click.option("--base", default=None, help="Base preset of every method (default: cpu-small on CPU, paper on CUDA).")
 @click.option("--quick", is_flag=True, help="The whole pipeline end to end in minutes (cpu-small, few steps).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-def benchmark(cartoons, faces, out, methods, tracks, steps, seeds, base, quick, device) -> None:
+@click.option("--progress", is_flag=True, help="Train nothing: write OUT/progress.md and the learning curves of "
+              "the runs in OUT as they stand (while a benchmark is still training).")
+def benchmark(cartoons, faces, out, methods, tracks, steps, seeds, base, quick, device, progress) -> None:
     """Train XGAN, xgan-plus, the ablations and the baselines (DTN, CycleGAN, UNIT) on the same splits and
     seeds; score and report."""
     import shlex
     import sys
 
-    from .benchmark.harness import BenchmarkError, run_benchmark
+    from .benchmark.harness import BenchmarkError, report_progress, run_benchmark
     from .config import ConfigError
     from .trainer import RunError
 
     try:
+        if progress:
+            click.echo(f"wrote {report_progress(out)}")
+            return
+        if cartoons is None:
+            raise click.UsageError("Missing option '--cartoons' (a `cartoonset render` folder).")
         path = run_benchmark(cartoons, out, faces=faces, methods_=methods.split(",") if methods else None,
                              steps=steps, seeds=_int_list(seeds), quick=quick,
                              tracks=tracks.split(",") if tracks else None, base=base, device=device,

@@ -232,6 +232,45 @@ def figure(model_path: Path, track: Track, out: Path, device, count: int = 16) -
     return save_png(out, pairs_grid(picked, translate_images(model, picked, "face", device), columns=4))
 
 
+def run_status(out: str | os.PathLike) -> list[dict]:
+    """Where each run of a benchmark folder stands, training nothing: per track, method and seed the
+    step reached and asked for, training minutes, the latest test scores and the best attribute accuracy."""
+    from .curves import PANELS, read_curves
+
+    labels = {k: m.label for k, m in methods().items()}
+    cols = [c for c, _ in PANELS]
+    rows = []
+    for run_dir in sorted(Path(out).glob("runs/*/*/seed*")):
+        if not (run_dir / "log.csv").is_file() or not (run_dir / "config.toml").is_file():
+            continue
+        track, method, seed = run_dir.parts[-3], run_dir.parts[-2], int(run_dir.name[4:])
+        steps = int(toml_loads((run_dir / "config.toml").read_text("utf-8"))["train"]["steps"])
+        logged = read_csv(run_dir / "log.csv")
+        curves = read_curves(run_dir, cols)
+        latest = {c[5:]: (int(s[-1]), float(v[-1])) for c, (s, v) in curves.items()}
+        best = None
+        if "test_attr_acc" in curves:
+            s, v = curves["test_attr_acc"]
+            best = (int(s[int(np.argmax(v))]), float(v.max()))
+        rows.append({"track": track, "method": method, "label": labels.get(method, method), "seed": seed,
+                     "step": int(logged[-1]["step"]) if logged else 0, "steps": steps,
+                     "minutes": training_seconds(run_dir) / 60, "latest": latest, "best_attr_acc": best})
+    return rows
+
+
+def report_progress(out: str | os.PathLike) -> Path:
+    """``progress.md`` and ``curves-<track>.png`` of a benchmark folder whose runs may still be training."""
+    from .report import write_progress
+
+    rows = run_status(out)
+    if not rows:
+        raise BenchmarkError(f"{out} holds no benchmark runs (runs/<track>/<method>/seed<k>/log.csv)")
+    labels = {k: m.label for k, m in methods().items()}
+    curves = {tr: benchmark_curves(out, tr, labels) for tr in dict.fromkeys(r["track"] for r in rows)}
+    info = json.loads((Path(out) / "benchmark.json").read_text()) if (Path(out) / "benchmark.json").is_file() else {}
+    return write_progress(Path(out), rows, info, {tr: p for tr, p in curves.items() if p is not None})
+
+
 # ------------------------------------------------------------------------------------------- main
 
 def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: str | os.PathLike | None = None,

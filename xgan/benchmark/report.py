@@ -177,6 +177,39 @@ def write_report(out: Path, rows: list[dict], ruler_report, info: dict,
     return write_text(out / "results.md", "\n".join(lines) + "\n")
 
 
+#: the latest test scores ``progress.md`` shows, in its column order: (score, heading)
+PROGRESS_SCORES = (("attr_acc", "attr. acc."), ("fd", "FD"), ("l1", "L1"), ("domain_acc", "probe"),
+                   ("diversity", "diversity"), ("sem_dist", "sem. dist."))
+
+
+def write_progress(out: Path, rows: Sequence[Mapping], info: Mapping, curves: Mapping[str, Path]) -> Path:
+    """``progress.md``: each run's step against its budget, training time, latest test scores and best
+    attribute accuracy, and the learning curves, for a benchmark still training (``xgan benchmark --progress``)."""
+    lines = ["# XGAN benchmark: progress", "",
+             "Where each run stands (a run still short of its budget is **not** a result: read the curves "
+             "for whether it has converged). Test scores are those logged during training on a fixed "
+             "test subset (`eval.count` images), not the final evaluation of `results.md`.", ""]
+    if info:
+        lines += [f"Command: `{info.get('command', 'xgan benchmark')}`  ",
+                  f"Hardware: {info.get('hardware', '?')}; device {info.get('device', '?')}; base preset "
+                  f"`{info.get('base', '?')}`", ""]
+    for tr in dict.fromkeys(r["track"] for r in rows):
+        lines += [f"## Track: {tr}", "",
+                  "| method | seed | step / budget | training min | at step | "
+                  + " | ".join(h for _, h in PROGRESS_SCORES) + " | best attr. acc. (step) |",
+                  "|---|---|---|---|---|" + "---|" * len(PROGRESS_SCORES) + "---|"]
+        for r in (r for r in rows if r["track"] == tr):
+            at = max((st for st, _ in r["latest"].values()), default=None)
+            scores = [f"{r['latest'][k][1]:.3f}" if k in r["latest"] else "—" for k, _ in PROGRESS_SCORES]
+            best = f"{r['best_attr_acc'][1]:.3f} ({r['best_attr_acc'][0]})" if r["best_attr_acc"] else "—"
+            lines.append(f"| {r['label']} | {r['seed']} | {r['step']} / {r['steps']} | {r['minutes']:.0f} | "
+                         f"{at if at is not None else '—'} | " + " | ".join(scores) + f" | {best} |")
+        if tr in curves:
+            lines += ["", f"![{tr} curves]({Path(curves[tr]).name})"]
+        lines.append("")
+    return write_text(out / "progress.md", "\n".join(lines) + "\n")
+
+
 def sample_size_text() -> str:
     labels = {k: lab for k, lab, _ in METRICS}
     return ("## Test-split sizes\nA metric the test split is too small to compute is shown as n/a with "
