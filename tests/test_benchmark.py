@@ -3,6 +3,7 @@ import csv
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
 from xgan.benchmark import metrics
@@ -226,3 +227,37 @@ def test_quick_benchmark_end_to_end(tmp_path_factory, xgan_data):
         assert "critic_face2cartoon" in (out / "runs" / "synthetic" / m / "seed1" / "parameters.json").read_text()
     text = (out / "results.md").read_text()
     assert "| CycleGAN |" in text and "| UNIT |" in text
+
+
+def test_jobs_train_runs_at_once_in_worker_processes_with_the_sequential_result(tmp_path):
+    """--jobs 2: two runs in two spawned processes; a run trained in a worker has the same weights as
+    the same run trained in this process with the same thread count, and a rerun reuses both."""
+    import os
+
+    from cartoonset.pipeline import render
+    from xgan.benchmark.harness import run_benchmark
+
+    render(n=60, out=tmp_path / "cartoons", seed=5, size=128, workers=1, show_progress=False)
+    out = tmp_path / "parallel"
+    args = ["benchmark", "--cartoons", str(tmp_path / "cartoons"), "--out", str(out), "--quick", "--seeds", "1,2",
+            "--device", "cpu", "--methods", "rec-dann", "--tracks", "synthetic", "--jobs", "2"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert "training 2 runs on 2 processes" in res.output and "L_rec+L_dann, seed 2: trained" in res.output
+    weights = {k: torch.load(out / "runs" / "synthetic" / "rec-dann" / f"seed{k}" / "model.pt", weights_only=True)
+               for k in (1, 2)}
+    assert all(w["step"] == 20 for w in weights.values())
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // 2))  # what each of the two workers had
+    try:
+        run_benchmark(tmp_path / "cartoons", tmp_path / "here", methods_=["rec-dann"], seeds=(2,), quick=True,
+                      tracks=["synthetic"], device="cpu", show_progress=False, say=lambda m: None)
+    finally:
+        torch.set_num_threads(threads)
+    here = torch.load(tmp_path / "here" / "runs" / "synthetic" / "rec-dann" / "seed2" / "model.pt", weights_only=True)
+    for net, state in here["networks"].items():
+        for key, value in state.items():
+            assert torch.equal(value, weights[2]["networks"][net][key]), f"{net}.{key}"
+    res = CliRunner().invoke(main, args)  # both finished: nothing is trained again
+    assert res.exit_code == 0 and "processes" not in res.output
+    assert "it reused 2 of the 2 runs" in (out / "results.md").read_text()

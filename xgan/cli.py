@@ -213,9 +213,11 @@ def _int_list(text: str) -> list[int]:
 @click.option("--base", default=None, help="Base preset of every method (default: cpu-small on CPU, paper on CUDA).")
 @click.option("--quick", is_flag=True, help="The whole pipeline end to end in minutes (cpu-small, few steps).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
+@click.option("--jobs", type=click.IntRange(1), default=1, show_default=True,
+              help="Runs trained at once, in worker processes that share the CPU threads (and the GPU).")
 @click.option("--progress", is_flag=True, help="Train nothing: write OUT/progress.md and the learning curves of "
               "the runs in OUT as they stand (while a benchmark is still training).")
-def benchmark(cartoons, faces, out, methods, tracks, steps, seeds, base, quick, device, progress) -> None:
+def benchmark(cartoons, faces, out, methods, tracks, steps, seeds, base, quick, device, jobs, progress) -> None:
     """Train XGAN, xgan-plus, the ablations and the baselines (DTN, CycleGAN, UNIT) on the same splits and
     seeds; score and report."""
     import shlex
@@ -233,7 +235,7 @@ def benchmark(cartoons, faces, out, methods, tracks, steps, seeds, base, quick, 
             raise click.UsageError("Missing option '--cartoons' (a `cartoonset render` folder).")
         path = run_benchmark(cartoons, out, faces=faces, methods_=methods.split(",") if methods else None,
                              steps=steps, seeds=_int_list(seeds), quick=quick,
-                             tracks=tracks.split(",") if tracks else None, base=base, device=device,
+                             tracks=tracks.split(",") if tracks else None, base=base, device=device, jobs=jobs,
                              command="xgan " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     except (BenchmarkError, ConfigError, RunError, ValueError, FileNotFoundError) as e:
         _fail(e)

@@ -185,14 +185,20 @@ def distilled_f(track: Track, work: Path, steps: int, seed: int, device, say) ->
     return path
 
 
+def finished(run_dir: Path, steps: int) -> bool:
+    """Whether ``run_dir`` holds a model trained for exactly ``steps`` steps."""
+    model_path = run_dir / "model.pt"
+    if not model_path.exists():
+        return False
+    return int(torch.load(model_path, map_location="cpu", weights_only=True).get("step", -1)) == steps
+
+
 def run_one(track: Track, method: Method, seed: int, base: str, steps: int, run_dir: Path, device: str,
             f_path: Path | None, show_progress: bool, evaluator=None) -> tuple[Path, bool]:
     """Train (or finish, or reuse) one run; returns its model.pt and whether it was reused as it stood."""
     model_path = run_dir / "model.pt"
-    if model_path.exists():
-        blob = torch.load(model_path, map_location="cpu", weights_only=True)
-        if int(blob.get("step", -1)) == steps:
-            return model_path, True
+    if finished(run_dir, steps):
+        return model_path, True
     overrides: dict = {"train": {"steps": steps, "seed": seed}}
     if method.needs_f:
         overrides["dtn"] = {"f_checkpoint": str(f_path)}
@@ -200,6 +206,62 @@ def run_one(track: Track, method: Method, seed: int, base: str, steps: int, run_
     train(config, track.train, track.test, run_dir, device=device, resume=True, show_progress=show_progress,
           tensorboard=False, say=lambda m: None, evaluator=evaluator)
     return model_path, False
+
+
+_WORKER: dict = {}  # what one --jobs worker process holds for all its runs: the track and its evaluator
+
+
+def _start_worker(parent_pid: int, track: Track, ruler_path: Path, threads: int, device: str, eval_count: int) -> None:
+    from cartoonset.common.lifecycle import die_with_parent
+
+    die_with_parent(parent_pid)
+    torch.set_num_threads(threads)
+    ruler_model, _ = ruler_mod.load(ruler_path)
+    _WORKER.update(track=track, evaluator=TrainingEvaluator(track, ruler_model, eval_count, pick_device(device)))
+
+
+def _train_in_worker(job: dict) -> tuple[str, float, str | None]:
+    """One run of ``--jobs``: (its label, minutes, the error that stopped it or None)."""
+    t0 = time.perf_counter()
+    try:
+        run_one(_WORKER["track"], job["method"], job["seed"], job["base"], job["steps"], job["run_dir"],
+                job["device"], job["f_path"], False, _WORKER["evaluator"])
+        return job["label"], (time.perf_counter() - t0) / 60, None
+    except Exception as e:  # reported by the parent after the other runs finish
+        return job["label"], (time.perf_counter() - t0) / 60, f"{type(e).__name__}: {e}"
+
+
+def train_parallel(track: Track, jobs_: Sequence[dict], workers: int, ruler_path: Path, device: str,
+                   eval_count: int, say: Callable[[str], None]) -> None:
+    """Train independent runs on ``workers`` processes at once (spawned, so CUDA is safe), each with
+    an equal share of the CPU threads; every run seeds itself, so a run's result does not depend on
+    which worker trained it (same seed and thread count, same bytes). A run that fails is named
+    after the others have finished; the workers die with this process."""
+    import multiprocessing as mp
+
+    from cartoonset.common.lifecycle import stop_on_signals
+
+    workers = min(workers, len(jobs_))
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    say(f"[{track.name}] training {len(jobs_)} runs on {workers} processes ({threads} thread{'s' * (threads > 1)} each)")
+    pool = mp.get_context("spawn").Pool(workers, initializer=_start_worker,
+                                        initargs=(os.getpid(), track, ruler_path, threads, device, eval_count))
+    failures = []
+    try:
+        with stop_on_signals():
+            for label, minutes, error in pool.imap_unordered(_train_in_worker, jobs_):
+                say(f"[{track.name}] {label}: {'failed: ' + error if error else 'trained'} ({minutes:.1f} min)")
+                if error:
+                    failures.append(f"{label}: {error}")
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+    if failures:
+        raise BenchmarkError(f"{len(failures)} of {len(jobs_)} runs failed; the first: {failures[0]} "
+                             "(the others are kept: rerun to continue)")
 
 
 def training_seconds(run_dir: Path) -> float:
@@ -278,8 +340,9 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
                   quick: bool = False, tracks: Sequence[str] | None = None, base: str | None = None,
                   device: str = "auto", ruler_steps: int | None = None, f_steps: int | None = None,
                   limit: int | None = None, command: str = "", show_progress: bool = True,
-                  say: Callable[[str], None] = print) -> Path:
-    """Train and score every method; returns the path of ``results.md``."""
+                  say: Callable[[str], None] = print, jobs: int = 1) -> Path:
+    """Train and score every method; returns the path of ``results.md``. ``jobs`` > 1 trains that many
+    runs at once in worker processes (then scores them here, one after another)."""
     t0 = time.perf_counter()
     cartoons, out = Path(cartoons), Path(out)
     table = methods()
@@ -328,6 +391,12 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
                          "values": {k: np.array([scores.get(k, np.nan)], dtype=float) for k, _, _ in METRICS},
                          "per": {k: scores[k] for k in ("attr_acc_per",) if k in scores},
                          "unavailable": dict(scores.get("unavailable", {}))})
+        if jobs > 1:
+            todo = [{"method": table[m], "seed": k, "base": base, "steps": steps, "device": device, "f_path": f_path,
+                     "run_dir": out / "runs" / tr / m / f"seed{k}", "label": f"{table[m].label}, seed {k}"}
+                    for m in chosen for k in seeds if not finished(out / "runs" / tr / m / f"seed{k}", steps)]
+            if todo:
+                train_parallel(track, todo, jobs, out / "ruler.pt", device, min(limit, 256), say)
         for name in chosen:
             method = table[name]
             values = {k: [] for k, _, _ in METRICS}
