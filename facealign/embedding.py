@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import multiprocessing as mp
+import os
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -83,8 +84,11 @@ class DlibEmbedder:
 _EMBEDDER: DlibEmbedder | None = None  # one per worker process, built once
 
 
-def _start_worker() -> None:
+def _start_worker(parent_pid: int) -> None:
+    from cartoonset.common.lifecycle import die_with_parent
+
     global _EMBEDDER
+    die_with_parent(parent_pid)
     _EMBEDDER = DlibEmbedder()
 
 
@@ -94,7 +98,9 @@ def _embed_chunk(images: np.ndarray) -> np.ndarray:
 
 class embedding_pool:
     """``with embedding_pool(n) as run: run(chunks)`` yields ``embed_batch`` of each chunk, in order:
-    in this process for one worker, else on ``n`` worker processes (fork where available: no re-import)."""
+    in this process for one worker, else on ``n`` spawned worker processes (not forked: the caller
+    may hold torch's or mediapipe's threads, which a fork copies mid-lock; a spawn costs ~1 s, against
+    minutes of embedding) that die with their parent."""
 
     def __init__(self, workers: int):
         self.workers, self.pool = max(1, workers), None
@@ -105,8 +111,7 @@ class embedding_pool:
             return lambda chunks: (embedder.embed_batch(c) for c in chunks)
         if not dlib_available():
             DlibEmbedder()  # raises the install hint here, not inside a worker
-        method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-        self.pool = mp.get_context(method).Pool(self.workers, initializer=_start_worker)
+        self.pool = mp.get_context("spawn").Pool(self.workers, initializer=_start_worker, initargs=(os.getpid(),))
         return lambda chunks: self.pool.imap(_embed_chunk, chunks)
 
     def __exit__(self, *exc):
@@ -119,7 +124,5 @@ class embedding_pool:
 def chunk_plan(count: int, workers: int | None, batch: int) -> tuple[int, int]:
     """(workers, batch) for ``count`` images: no more workers than images, and at least two chunks
     per worker so the last one does not run alone."""
-    import os
-
     workers = max(1, min(workers or os.cpu_count() or 1, count))
     return workers, max(1, min(batch, -(-count // (2 * workers))))
