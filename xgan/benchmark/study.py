@@ -33,6 +33,9 @@ VARIANTS = {
     "combo": (["no-teach"], ["loss.sem_blur=1.0", "loss.sem_noise=0.1", "network.discriminator=[32, 64, 64, 64]"]),
     "with-teach": ([], []),
     "xgan-plus": (["xgan-plus"], []),
+    # L_rec + L_dann plus L_sem on blurred and noised translations, no critic: does the semantic term
+    # add to the ablation once the adversarial one is out of the way?
+    "rec-dann-sem": (["rec-dann"], ["loss.w_sem=1.0", "loss.sem_blur=1.0", "loss.sem_noise=0.1"]),
 }
 
 
