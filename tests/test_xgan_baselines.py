@@ -280,7 +280,7 @@ def test_presets_and_their_errors():
         with pytest.raises(ValueError, match="loss.gan must be both"):
             build_model(config(method, "loss.gan=face2cartoon"))
         for key in ("sem_blur", "sem_noise"):  # settings only XGAN's L_sem reads are not silently ignored
-            with pytest.raises(ValueError, match=f"loss.{key} perturbs what XGAN's L_sem"):
+            with pytest.raises(ValueError, match=f"loss.{key} sets how XGAN's L_sem re-encodes"):
                 build_model(config(method, f"loss.{key}=1.0"))
         assert build_model(config(method, "loss.w_gan=0")).discriminator is None  # no-gan works too
     c = resolve(["cpu-small", "cyclegan"])

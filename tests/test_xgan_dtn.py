@@ -395,7 +395,7 @@ def test_missing_or_unusable_f_checkpoint_is_one_clear_sentence(f_path, tmp_path
     # XGAN's keys no longer weigh DTN's terms: the old spellings name the new ones
     with pytest.raises(ValueError, match="loss.w_sem is XGAN's weight and must be 0 for DTN; DTN's L_CONST weight is dtn.w_const"):
         build_model(dtn_config(f_path, "loss.w_sem=1.5"))
-    with pytest.raises(ValueError, match="loss.sem_noise perturbs what XGAN's L_sem re-encodes and must be 0 for DTN"):
+    with pytest.raises(ValueError, match="loss.sem_noise sets how XGAN's L_sem re-encodes translations and must be off for DTN"):
         build_model(dtn_config(f_path, "loss.sem_noise=0.1"))
     with pytest.raises(ValueError, match="DTN's L_TID weight is dtn.w_tid"):
         build_model(dtn_config(f_path, "loss.w_rec=1.0", preset="dtn-finetuned"))

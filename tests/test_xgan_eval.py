@@ -214,3 +214,16 @@ def test_sem_blur_and_noise_perturb_only_what_l_sem_re_encodes():
     assert not torch.equal(logs["plain"]["sem"], logs["noise"]["sem"])
     with pytest.raises(ValueError, match="sem_blur"):
         build_model(tiny("loss.sem_blur=-1.0"))
+    # sem_detach: L_sem's gradient trains the re-encoding encoders and never reaches the decoders
+    for detach in (False, True):
+        torch.manual_seed(0)
+        model = build_model(tiny(f"loss.sem_detach={str(detach).lower()}"))
+        sem = model.generator(x).terms["sem"]
+        ae = model.generator.autoencoder
+        dec = [p for p in ae.dec_private.parameters()]
+        enc = [p for p in ae.enc_private.parameters()]
+        g_dec = torch.autograd.grad(sem, dec, retain_graph=True, allow_unused=True)
+        g_enc = torch.autograd.grad(sem, enc, allow_unused=True)
+        dec_norm = sum(float(g.abs().sum()) for g in g_dec if g is not None)
+        assert (dec_norm == 0) == detach, (detach, dec_norm)
+        assert sum(float(g.abs().sum()) for g in g_enc if g is not None) > 0

@@ -36,6 +36,9 @@ VARIANTS = {
     # L_rec + L_dann plus L_sem on blurred and noised translations, no critic: does the semantic term
     # add to the ablation once the adversarial one is out of the way?
     "rec-dann-sem": (["rec-dann"], ["loss.w_sem=1.0", "loss.sem_blur=1.0", "loss.sem_noise=0.1"]),
+    # the same with L_sem's gradient stopped at the translations: it aligns the encoders on them and
+    # gives the decoders no reason to hide a code in what they draw
+    "rec-dann-sem-detach": (["rec-dann"], ["loss.w_sem=1.0", "loss.sem_detach=true"]),
 }
 
 

@@ -96,15 +96,15 @@ def scaled_widths(config: Mapping, table: str) -> tuple[int, int]:
     return max(1, int(round(config[table]["width_scale"] * net["encoder"][0]))), int(net["discriminator"][0])
 
 
-#: how XGAN's L_sem perturbs translations before re-encoding them: read by no other model
-SEM_SETTINGS = ("sem_blur", "sem_noise")
+#: how XGAN's L_sem treats translations before re-encoding them: read by no other model
+SEM_SETTINGS = ("sem_blur", "sem_noise", "sem_detach")
 
 
 def refuse_sem_settings(loss: Mapping, label: str, why: str = "it has no L_sem") -> None:
     """Raise ValueError when a setting of L_sem's perturbation is on where nothing would read it."""
     for key in SEM_SETTINGS:
         if loss.get(key, 0) != 0:  # absent from configurations saved before them
-            raise ValueError(f"loss.{key} perturbs what XGAN's L_sem re-encodes and must be 0 for {label} "
+            raise ValueError(f"loss.{key} sets how XGAN's L_sem re-encodes translations and must be off for {label} "
                              f"({why}), got {loss[key]}")
 
 

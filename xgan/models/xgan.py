@@ -73,7 +73,8 @@ class XGANGenerator(Generator):
             terms["dann"] = w["w_dann"] * logs["dann"]
             total = total + terms["dann"]
         if w["w_sem"] > 0:
-            zz = ae.encode([self.perturb(g21), self.perturb(g12)], DOMAINS)  # e1(g21(x2)), e2(g12(x1))
+            t21, t12 = (g21.detach(), g12.detach()) if w.get("sem_detach") else (g21, g12)
+            zz = ae.encode([self.perturb(t21), self.perturb(t12)], DOMAINS)  # e1(g21(x2)), e2(g12(x1))
             zf, zz = z.float(), zz.float()
             logs["sem"] = L.cosine_distance(zf[:b], zz[b:]) + L.cosine_distance(zf[b:], zz[:b])
             terms["sem"] = w["w_sem"] * logs["sem"]
