@@ -121,6 +121,17 @@ class embedding_pool:
         return False
 
 
+def embed_keyed(keys: list[str], image_of: Callable[[str], np.ndarray], workers: int | None = None,
+                batch: int = 16) -> Iterator[tuple[list[str], np.ndarray]]:
+    """``(keys of a chunk, their (n, 2, 128) embeddings)`` for every key, in order, computed in
+    chunks on up to ``workers`` processes (default: one per core); ``image_of(key)`` is its crop."""
+    workers, batch = chunk_plan(len(keys), workers, batch)
+    chunks = [keys[s:s + batch] for s in range(0, len(keys), batch)]
+    arrays = (np.stack([np.ascontiguousarray(image_of(k)) for k in chunk]) for chunk in chunks)
+    with embedding_pool(workers) as run:
+        yield from zip(chunks, run(arrays))
+
+
 def chunk_plan(count: int, workers: int | None, batch: int) -> tuple[int, int]:
     """(workers, batch) for ``count`` images: no more workers than images, and at least two chunks
     per worker so the last one does not run alone."""

@@ -140,18 +140,14 @@ def cluster_faces(crops: Mapping[str, np.ndarray], threshold: float = CLUSTER_TH
 def _embed(crops: Mapping[str, np.ndarray], show_progress: bool | None) -> dict[str, np.ndarray]:
     """The mean of each crop's and its mirror's embedding, in batches on one process per core."""
     from cartoonset.common.progress import progress
-    from .embedding import EmbedderUnavailable, chunk_plan, embedding_pool
+    from .embedding import EmbedderUnavailable, embed_keyed
 
-    keys = list(crops)
-    workers, batch = chunk_plan(len(keys), None, 16)
-    chunks = [keys[s:s + batch] for s in range(0, len(keys), batch)]
-    arrays = (np.stack([np.ascontiguousarray(crops[k][..., :3]) for k in chunk]) for chunk in chunks)
     out: dict[str, np.ndarray] = {}
-    bar = progress(total=len(keys), desc="identities (dlib)", unit="face",
+    bar = progress(total=len(crops), desc="identities (dlib)", unit="face",
                    disable=None if show_progress is None else not show_progress)
     try:
-        with bar, embedding_pool(workers) as run:
-            for chunk, emb in zip(chunks, run(arrays)):
+        with bar:
+            for chunk, emb in embed_keyed(list(crops), lambda k: crops[k][..., :3]):
                 out.update(zip(chunk, emb.mean(axis=1)))
                 bar.update(len(chunk))
     except EmbedderUnavailable as exc:

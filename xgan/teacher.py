@@ -28,8 +28,7 @@ from torch import nn
 
 from cartoonset.common.atomic import atomic_path
 from cartoonset.common.progress import progress
-from facealign.embedding import (DlibEmbedder, EmbedderUnavailable, chunk_plan, dlib_available, embedding_pool,
-                                 image_key)
+from facealign.embedding import DlibEmbedder, EmbedderUnavailable, dlib_available, embed_keyed, image_key
 
 #: one error for any teacher that cannot be used here (dlib's is raised by facealign.embedding)
 TeacherUnavailable = EmbedderUnavailable
@@ -132,13 +131,10 @@ def dlib_table(images: np.ndarray, cache: str | os.PathLike, show_progress: bool
     todo = list(dict.fromkeys(k for k in keys if k not in known))  # each distinct image once
     if todo:
         first = {k: i for i, k in reversed(list(enumerate(keys)))}
-        workers, batch = chunk_plan(len(todo), workers, batch)
-        chunks = [todo[s:s + batch] for s in range(0, len(todo), batch)]
-        arrays = (np.stack([np.asarray(images[first[k]]) for k in chunk]) for chunk in chunks)
         bar = progress(total=len(todo), desc="teacher (dlib)", unit="img", disable=None if show_progress else True)
         last_save = time.monotonic()
-        with bar, embedding_pool(workers) as run:
-            for chunk, emb in zip(chunks, run(arrays)):
+        with bar:
+            for chunk, emb in embed_keyed(todo, lambda k: np.asarray(images[first[k]]), workers, batch):
                 known.update(zip(chunk, torch.from_numpy(emb)))
                 bar.update(len(chunk))
                 if time.monotonic() - last_save > save_every:

@@ -327,7 +327,7 @@ def report_progress(out: str | os.PathLike) -> Path:
     rows = run_status(out)
     if not rows:
         raise BenchmarkError(f"{out} holds no benchmark runs (runs/<track>/<method>/seed<k>/log.csv)")
-    labels = {k: m.label for k, m in methods().items()}
+    labels = {r["method"]: r["label"] for r in rows}
     curves = {tr: benchmark_curves(out, tr, labels) for tr in dict.fromkeys(r["track"] for r in rows)}
     info = json.loads((Path(out) / "benchmark.json").read_text()) if (Path(out) / "benchmark.json").is_file() else {}
     return write_progress(Path(out), rows, info, {tr: p for tr, p in curves.items() if p is not None})

@@ -101,7 +101,7 @@ SEM_SETTINGS = ("sem_blur", "sem_noise", "sem_detach")
 
 
 def refuse_sem_settings(loss: Mapping, label: str, why: str = "it has no L_sem") -> None:
-    """Raise ValueError when a setting of L_sem's perturbation is on where nothing would read it."""
+    """Raise ValueError when a setting of L_sem's re-encoding is on where nothing would read it."""
     for key in SEM_SETTINGS:
         if loss.get(key, 0) != 0:  # absent from configurations saved before them
             raise ValueError(f"loss.{key} sets how XGAN's L_sem re-encodes translations and must be off for {label} "
