@@ -352,7 +352,7 @@ def test_malformed_urls_are_bad_url_for_good_and_credentials_are_never_sent(serv
     lists = tmp_path / "lists"
     lists.mkdir()
     urls = [f"{server}/img/grace1.jpg\x01x", f"http://user:secret@127.0.0.1:{port}/img/grace2.jpg?auth",
-            f"{server}/bad-location", f"{server}/to-userinfo", f"http://127.0.0.1:99999/img/grace1.jpg"]
+            f"{server}/bad-location", f"{server}/to-userinfo", "http://127.0.0.1:99999/img/grace1.jpg"]
     (lists / "Eve_Example.txt").write_text("".join(f"{i} {u} 150 110 380 340 3 4 1\n" for i, u in enumerate(urls)))
     _Handler.authorization.clear()
     _Handler.hits.clear()

@@ -227,3 +227,37 @@ def test_sem_blur_and_noise_perturb_only_what_l_sem_re_encodes():
         dec_norm = sum(float(g.abs().sum()) for g in g_dec if g is not None)
         assert (dec_norm == 0) == detach, (detach, dec_norm)
         assert sum(float(g.abs().sum()) for g in g_enc if g is not None) > 0
+
+
+def test_sem_and_gan_ramps_hold_the_terms_back_until_their_steps():
+    from xgan import losses as L
+    from xgan.models import build_model
+    from xgan.trainer import Trainer
+
+    assert [L.ramp(s, [2, 6]) for s in (0, 1, 2, 4, 6, 9)] == [0.0, 0.0, 0.0, 0.5, 1.0, 1.0]
+    assert L.ramp(0, [0, 0]) == 1.0 and L.ramp(4, [4, 4]) == 1.0 and L.ramp(3, [4, 4]) == 0.0
+    x = {d: torch.rand(4, 3, 32, 32) * 2 - 1 for d in ("face", "cartoon")}
+    torch.manual_seed(0)
+    model = build_model(tiny("loss.sem_ramp=[2, 6]", "loss.gan_ramp=[4, 4]"))
+    trainer = Trainer(model.config, model, channels_last=False)
+    seen = []
+    for _ in range(7):  # the trainer sets each step's factors; the unweighted terms are computed throughout
+        model.at_step(trainer.step)
+        g = model.generator(x)
+        t = {k: v.detach() for k, v in g.terms.items()}
+        seen.append((float(t["sem"] / g.logs["sem"]), float(t["gan"] / (0.1 * g.logs["gan"]))))
+        trainer.train_step(x)
+    assert [round(s, 6) for s, _ in seen] == [0.0, 0.0, 0.0, 0.25, 0.5, 0.75, 1.0]
+    assert [gan for _, gan in seen] == [0.0] * 4 + [1.0] * 3
+    # before its step a term moves nothing: the decoders get no gradient from L_gan at step 0
+    model.at_step(0)
+    gan = model.generator(x).terms["gan"]
+    dec = list(model.generator.autoencoder.dec_private.parameters())
+    assert all(g is None or float(g.abs().sum()) == 0 for g in torch.autograd.grad(gan, dec, allow_unused=True))
+    for bad in ("loss.sem_ramp=[6, 2]", "loss.gan_ramp=[-1, 3]", "loss.sem_ramp=[1, 2, 3]"):
+        with pytest.raises(ValueError, match="must be two steps"):
+            build_model(tiny(bad))
+    with pytest.raises(ValueError, match=r"sem_ramp .* \(L_sem is off\)"):
+        build_model(tiny("loss.w_sem=0.0", "loss.sem_ramp=[0, 10]"))
+    with pytest.raises(ValueError, match=r"gan_ramp .* \(L_gan is off\)"):
+        build_model(tiny("loss.w_gan=0.0", "loss.gan_ramp=[0, 10]"))

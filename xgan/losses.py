@@ -23,6 +23,15 @@ def cosine_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (1.0 - F.cosine_similarity(a, b, dim=1, eps=1e-8)).mean()
 
 
+def ramp(step: int, span) -> float:
+    """A term's weight factor at ``step`` for a ramp ``[A, B]``: 0 before A, rising linearly to 1 at B,
+    1 after (``[0, 0]``: 1 throughout). A pure function of the step, so resumed runs follow it."""
+    start, full = span
+    if step >= full:
+        return 1.0
+    return 0.0 if step < start else (step - start) / (full - start)
+
+
 def domain_adversarial(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """L_dann: binary cross-entropy of the domain classifier (label 1 = cartoon)."""
     return F.binary_cross_entropy_with_logits(logits, labels)

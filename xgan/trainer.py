@@ -139,6 +139,7 @@ class Trainer:
 
     def train_step(self, batch: Mapping[str, torch.Tensor], diagnose: bool = False) -> dict[str, torch.Tensor]:
         self._apply_schedule()
+        self.model.at_step(self.step)
         g = self.gen_update(batch, diagnose)
         d = self.dis_update(batch, g.fakes)
         self.step += 1

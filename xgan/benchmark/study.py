@@ -39,6 +39,10 @@ VARIANTS = {
     # the same with L_sem's gradient stopped at the translations: it aligns the encoders on them and
     # gives the decoders no reason to hide a code in what they draw
     "rec-dann-sem-detach": (["rec-dann"], ["loss.w_sem=1.0", "loss.sem_detach=true"]),
+    # XGAN (no teacher) whose L_sem and L_gan wait for the ablation's translations to form: off until
+    # step 5000 (where L_rec + L_dann's are clean cartoons), then rising linearly to the paper's weights
+    # at 15000, so the curve against rec-dann's reads as a dose-response of the two terms
+    "ramped": (["no-teach"], ["loss.sem_ramp=[5000, 15000]", "loss.gan_ramp=[5000, 15000]"]),
 }
 
 

@@ -96,16 +96,28 @@ def scaled_widths(config: Mapping, table: str) -> tuple[int, int]:
     return max(1, int(round(config[table]["width_scale"] * net["encoder"][0]))), int(net["discriminator"][0])
 
 
-#: how XGAN's L_sem treats translations before re-encoding them: read by no other model
-SEM_SETTINGS = ("sem_blur", "sem_noise", "sem_detach")
+#: how XGAN's L_sem treats translations before re-encoding them, and when its weight rises: read by no
+#: other model (each with its off value)
+SEM_SETTINGS = {"sem_blur": 0, "sem_noise": 0, "sem_detach": False, "sem_ramp": [0, 0]}
+#: when XGAN's L_gan weight rises in its generator step: read by no other model
+GAN_SETTINGS = {"gan_ramp": [0, 0]}
 
 
 def refuse_sem_settings(loss: Mapping, label: str, why: str = "it has no L_sem") -> None:
     """Raise ValueError when a setting of L_sem's re-encoding is on where nothing would read it."""
-    for key in SEM_SETTINGS:
-        if loss.get(key, 0) != 0:  # absent from configurations saved before them
-            raise ValueError(f"loss.{key} sets how XGAN's L_sem re-encodes translations and must be off for {label} "
-                             f"({why}), got {loss[key]}")
+    _refuse(loss, SEM_SETTINGS, label, why, "sets how XGAN's L_sem re-encodes translations")
+
+
+def refuse_gan_settings(loss: Mapping, label: str, why: str) -> None:
+    """Raise ValueError when XGAN's L_gan ramp is set where nothing would read it."""
+    _refuse(loss, GAN_SETTINGS, label, why, "sets when XGAN's L_gan weight rises")
+
+
+def _refuse(loss: Mapping, settings: Mapping, label: str, why: str, what: str) -> None:
+    for key, off in settings.items():
+        value = loss.get(key, off)  # absent from configurations saved before them
+        if (list(value) if isinstance(value, (list, tuple)) else value) != off:
+            raise ValueError(f"loss.{key} {what} and must be off for {label} ({why}), got {value}")
 
 
 def check_baseline(config: Mapping, table: str, label: str, xgan_terms, own_weights: str) -> Mapping:
@@ -119,6 +131,7 @@ def check_baseline(config: Mapping, table: str, label: str, xgan_terms, own_weig
             raise ValueError(f"loss.{key} must be 0 for {label} (it weighs an XGAN term); {label}'s own weights "
                              f"are {own_weights}")
     refuse_sem_settings(w, label)
+    refuse_gan_settings(w, label, f"{label}'s adversarial weights are its own")
     if w["gan"] != "both":
         raise ValueError(f"loss.gan must be both for {label} (a critic in each domain), got {w['gan']!r}")
     return config[table]
@@ -214,6 +227,10 @@ class Model(nn.Module, metaclass=abc.ABCMeta):
         """Constructor arguments beyond the configuration, saved in checkpoints (e.g. teacher size)."""
         return {}
 
+    def at_step(self, step: int) -> None:
+        """Called by the trainer before each step: a model whose loss weights follow the step (XGAN's
+        ``loss.sem_ramp`` / ``gan_ramp``) sets them here."""
+
 
 class _Loss(nn.Module):
     def __init__(self, network: nn.Module, loss: Callable, name: str):
@@ -247,4 +264,7 @@ class SinglePlayer(nn.Module):
 
     def extra_state(self) -> dict:
         return {}
+
+    def at_step(self, step: int) -> None:
+        """Its one loss weighs the same at every step."""
 

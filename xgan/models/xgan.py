@@ -15,7 +15,8 @@ from .. import degrade
 from .. import losses as L
 from ..grl import grad_reverse
 from ..networks import DOMAINS, Discriminator, DomainClassifier, DualAutoencoder
-from .base import Generator, Model, StepResult, critic_log_names, critics_step, refuse_sem_settings
+from .base import (Generator, Model, StepResult, critic_log_names, critics_step, refuse_gan_settings,
+                   refuse_sem_settings)
 
 GAN_PATHS = ("face2cartoon", "both")
 #: the critics, named by the translation they judge: (source, target)
@@ -30,8 +31,16 @@ def check_loss(cfg: Mapping) -> None:
         raise ValueError(f"loss.gan must be one of {', '.join(GAN_PATHS)}; got {cfg['gan']!r}")
     if cfg["gan_loss"] not in L.GAN_LOSSES:
         raise ValueError(f"loss.gan_loss must be one of {', '.join(L.GAN_LOSSES)}; got {cfg['gan_loss']!r}")
+    for key in ("sem_ramp", "gan_ramp"):
+        span = cfg.get(key, [0, 0])  # absent from configurations saved before them
+        if (len(span) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in span)
+                or not 0 <= span[0] <= span[1]):
+            raise ValueError(f"loss.{key} must be two steps [A, B] with 0 <= A <= B (the weight rises from 0 at A "
+                             f"to full at B), got {span}")
     if cfg["w_sem"] == 0:
         refuse_sem_settings(cfg, "XGAN with loss.w_sem = 0", "L_sem is off")
+    if cfg["w_gan"] == 0:
+        refuse_gan_settings(cfg, "XGAN with loss.w_gan = 0", "L_gan is off")
 
 
 class XGANGenerator(Generator):
@@ -47,6 +56,7 @@ class XGANGenerator(Generator):
         self.teacher_head = nn.Linear(net["embedding"][-1], teacher_dim) if w["w_teach"] > 0 else None
         self.paths = [n for n in CRITICS if n == "face2cartoon" or w["gan"] == "both"]
         self.need_cross = w["w_sem"] > 0 or w["w_gan"] > 0 or w["w_tv"] > 0
+        self.scale = {"sem": 1.0, "gan": 1.0}  # the ramps' factors at the current step (XGAN.at_step)
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> StepResult:
         w, ae = self.loss, self.autoencoder
@@ -77,11 +87,11 @@ class XGANGenerator(Generator):
             zz = ae.encode([self.perturb(t21), self.perturb(t12)], DOMAINS)  # e1(g21(x2)), e2(g12(x1))
             zf, zz = z.float(), zz.float()
             logs["sem"] = L.cosine_distance(zf[:b], zz[b:]) + L.cosine_distance(zf[b:], zz[:b])
-            terms["sem"] = w["w_sem"] * logs["sem"]
+            terms["sem"] = w["w_sem"] * self.scale["sem"] * logs["sem"]
             total = total + terms["sem"]
         if w["w_gan"] > 0:
             logs["gan"] = self.fool_critics(fakes, self.paths, lambda s: L.gan_generator(s, w["gan_loss"]))
-            terms["gan"] = w["w_gan"] * logs["gan"]
+            terms["gan"] = w["w_gan"] * self.scale["gan"] * logs["gan"]
             total = total + terms["gan"]
         if w["w_tv"] > 0:
             logs["tv"] = sum(L.total_variation(fakes[p].float()) for p in self.paths)
@@ -151,6 +161,13 @@ class XGAN(Model):
 
     def extra_state(self) -> dict:
         return {"teacher_dim": self.teacher_dim}
+
+    def at_step(self, step: int) -> None:
+        """L_sem's and L_gan's weights at ``step`` under ``loss.sem_ramp`` / ``gan_ramp``: a term can wait
+        until the reconstructions and the shared embedding have formed (off: full weight throughout)."""
+        w = self.config["loss"]
+        for term in ("sem", "gan"):
+            self.generator.scale[term] = L.ramp(step, w.get(f"{term}_ramp", [0, 0]))
 
     @torch.no_grad()
     def visuals(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
