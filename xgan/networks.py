@@ -16,8 +16,9 @@ sharing the layer means at evaluation time too.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -90,6 +91,24 @@ def decoder_layers(cfg: Mapping) -> list[nn.Module]:
                           nn.BatchNorm2d(chans[0]), nn.ReLU(inplace=True))
     outs = chans[1:] + [3]
     return [first] + [deconv_block(a, b, k, last=i == len(outs) - 1) for i, (a, b) in enumerate(zip(chans, outs))]
+
+
+@contextlib.contextmanager
+def running_stats_frozen(*modules: nn.Module) -> Iterator[None]:
+    """Batch norms inside normalise by their batch as in training but leave their running statistics
+    as they are: for passes over generated images (translations, their re-encoding), so the statistics
+    used at test time are those of the real images the layers meet there."""
+    norms = [m for mod in modules for m in mod.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [(m.momentum, None if m.num_batches_tracked is None else m.num_batches_tracked.clone()) for m in norms]
+    for m in norms:
+        m.momentum = 0.0  # running = (1 - 0) * running + 0 * batch: unchanged
+    try:
+        yield
+    finally:
+        for m, (momentum, tracked) in zip(norms, saved):
+            m.momentum = momentum
+            if tracked is not None:
+                m.num_batches_tracked.copy_(tracked)
 
 
 class DualAutoencoder(nn.Module):

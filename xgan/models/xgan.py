@@ -14,7 +14,7 @@ from torch import nn
 from .. import degrade
 from .. import losses as L
 from ..grl import grad_reverse
-from ..networks import DOMAINS, Discriminator, DomainClassifier, DualAutoencoder
+from ..networks import DOMAINS, Discriminator, DomainClassifier, DualAutoencoder, running_stats_frozen
 from .base import (Generator, Model, StepResult, critic_log_names, critics_step, refuse_gan_settings,
                    refuse_sem_settings)
 
@@ -65,13 +65,18 @@ class XGANGenerator(Generator):
         z = ae.encode([x1, x2], DOMAINS)  # e1(x1) and e2(x2), once for every term below
         z1 = z[:b]
         u = ae.dec_shared(z)
-        if self.need_cross:  # each private decoder on both halves: reconstructions and translations
-            out1, out2 = ae.dec_private["face"](u), ae.dec_private["cartoon"](u)
-            rec1, g21, g12, rec2 = out1[:b], out1[b:], out2[:b], out2[b:]
+        rec1, rec2 = ae.dec_private["face"](u[:b]), ae.dec_private["cartoon"](u[b:])
+        fakes = {}
+        if self.need_cross:
+            # Translations go through each private decoder as a batch of their own, with the running
+            # statistics frozen. Decoded in one batch with the reconstructions, the two halves share
+            # batch-norm statistics: the reconstruction loss then reaches the other domain's
+            # embeddings through them, and with every weight of L_sem and L_gan at 0 the
+            # translations already fall from L_rec + L_dann's FD ~130 to ~450
+            # (docs/benchmark/study.md, "the coupling").
+            with running_stats_frozen(ae.dec_private):
+                g12, g21 = ae.dec_private["cartoon"](u[:b]), ae.dec_private["face"](u[b:])
             fakes = {"face2cartoon": g12, "cartoon2face": g21}
-        else:
-            rec1, rec2 = ae.dec_private["face"](u[:b]), ae.dec_private["cartoon"](u[b:])
-            fakes = {}
         logs: dict[str, torch.Tensor] = {}
         terms = {"rec": logs.setdefault("rec", L.reconstruction(x1, rec1) + L.reconstruction(x2, rec2)) * w["w_rec"]}
         total = terms["rec"]
@@ -84,7 +89,8 @@ class XGANGenerator(Generator):
             total = total + terms["dann"]
         if w["w_sem"] > 0:
             t21, t12 = (g21.detach(), g12.detach()) if w.get("sem_detach") else (g21, g12)
-            zz = ae.encode([self.perturb(t21), self.perturb(t12)], DOMAINS)  # e1(g21(x2)), e2(g12(x1))
+            with running_stats_frozen(ae):  # e1(g21(x2)), e2(g12(x1)); the encoders' statistics stay the real images'
+                zz = ae.encode([self.perturb(t21), self.perturb(t12)], DOMAINS)
             zf, zz = z.float(), zz.float()
             logs["sem"] = L.cosine_distance(zf[:b], zz[b:]) + L.cosine_distance(zf[b:], zz[:b])
             terms["sem"] = w["w_sem"] * self.scale["sem"] * logs["sem"]
