@@ -154,13 +154,15 @@ def test_generator_losses_by_hand(tmp_path):
     ae, clf, head = g.autoencoder, g.domain_classifier, g.teacher_head
     critics = model.discriminator.critics
     x1, x2 = x["face"], x["cartoon"]
-    with torch.no_grad():  # train mode, both domains through each shared layer as one batch, as the model does
+    # train mode, as the model runs: both domains through each shared layer as one batch; each private
+    # decoder on the reconstructions and on the translations as two batches (no shared BN statistics)
+    with torch.no_grad():
         h = torch.cat([ae.enc_private["face"](x1), ae.enc_private["cartoon"](x2)])
         z = ae.enc_shared(h)
         z = z / z.norm(dim=1, keepdim=True)
         u = ae.dec_shared(z)
-        d1, d2 = ae.dec_private["face"](u), ae.dec_private["cartoon"](u)
-        rec1, g21, g12, rec2 = d1[:b], d1[b:], d2[:b], d2[b:]
+        rec1, rec2 = ae.dec_private["face"](u[:b]), ae.dec_private["cartoon"](u[b:])
+        g21, g12 = ae.dec_private["face"](u[b:]), ae.dec_private["cartoon"](u[:b])
         rec = ((rec1 - x1) ** 2).mean() + ((rec2 - x2) ** 2).mean()
         logits = clf(z)
         labels = torch.tensor([0.0] * b + [1.0] * b)
@@ -274,3 +276,27 @@ def test_preset_errors_are_one_sentence():
         build_model(resolve(["cpu-small", "rec-dann"], ["loss.sem_blur=1.0"]))
     with pytest.raises(ValueError, match="divide image_size"):
         DualAutoencoder(resolve("paper", ["network.image_size=40"])["network"])
+
+
+def test_translations_leave_the_reconstructions_and_the_running_statistics_alone():
+    """The generator step's translations and L_sem's re-encoding share no batch statistics with the
+    real images: L_rec, its gradients and every running statistic are those of L_rec + L_dann alone."""
+    torch.manual_seed(0)
+    x = {d: torch.rand(6, 3, 32, 32) * 2 - 1 for d in DOMAINS}
+    full = build_model(tiny("loss.w_teach=0"))
+    core = build_model(tiny("loss.w_teach=0", "loss.w_sem=0", "loss.w_gan=0"))
+    core.generator.autoencoder.load_state_dict(full.generator.autoencoder.state_dict())
+    core.generator.domain_classifier.load_state_dict(full.generator.domain_classifier.state_dict())
+    outs = [m.generator(x) for m in (full, core)]
+    assert set(outs[0].terms) == {"rec", "dann", "sem", "gan"} and set(outs[1].terms) == {"rec", "dann"}
+    assert torch.equal(outs[0].logs["rec"], outs[1].logs["rec"])
+    params = [list(m.generator.autoencoder.parameters()) for m in (full, core)]
+    grads = [torch.autograd.grad(o.terms["rec"], p, allow_unused=True) for o, p in zip(outs, params)]
+    for g_full, g_core in zip(*grads):
+        assert (g_full is None) == (g_core is None)
+        if g_full is not None:
+            torch.testing.assert_close(g_full, g_core, rtol=0, atol=1e-7)
+    stats = [{k: v for k, v in m.generator.autoencoder.state_dict().items() if "running" in k} for m in (full, core)]
+    assert stats[0].keys() == stats[1].keys() and stats[0]
+    for k in stats[0]:
+        assert torch.equal(stats[0][k], stats[1][k]), k
