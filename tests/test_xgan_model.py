@@ -1,4 +1,5 @@
 """XGAN networks and losses: Table 1 shapes and parameter counts, the GRL, each loss by hand, no waste."""
+import copy
 import math
 
 import pytest
@@ -149,19 +150,21 @@ def test_generator_losses_by_hand(tmp_path):
                "loss.w_rec=1.5", "loss.gan=both", "loss.grl_scale=0.3")
     model = build_model(cfg, teacher_dim=5)
     x = {"face": torch.rand(b, 3, 32, 32) * 2 - 1, "cartoon": torch.rand(b, 3, 32, 32) * 2 - 1, "teacher": teacher}
+    ae = copy.deepcopy(model.generator.autoencoder)  # its running statistics as they were before the step
     out = model.generator(x)
     g = model.generator
-    ae, clf, head = g.autoencoder, g.domain_classifier, g.teacher_head
+    clf, head = g.domain_classifier, g.teacher_head
     critics = model.discriminator.critics
     x1, x2 = x["face"], x["cartoon"]
-    # train mode, as the model runs: both domains through each shared layer as one batch; each private
-    # decoder on the reconstructions and on the translations as two batches (no shared BN statistics)
+    # as the model runs: the real images in train mode, both domains through each shared layer as one
+    # batch; the translations and their re-encoding normalised by the running statistics (eval mode)
     with torch.no_grad():
         h = torch.cat([ae.enc_private["face"](x1), ae.enc_private["cartoon"](x2)])
         z = ae.enc_shared(h)
         z = z / z.norm(dim=1, keepdim=True)
         u = ae.dec_shared(z)
         rec1, rec2 = ae.dec_private["face"](u[:b]), ae.dec_private["cartoon"](u[b:])
+        ae.eval()
         g21, g12 = ae.dec_private["face"](u[b:]), ae.dec_private["cartoon"](u[:b])
         rec = ((rec1 - x1) ** 2).mean() + ((rec2 - x2) ** 2).mean()
         logits = clf(z)
@@ -171,6 +174,7 @@ def test_generator_losses_by_hand(tmp_path):
         dann_acc = ((logits > 0).float() == labels).float().mean()
         zz = ae.enc_shared(torch.cat([ae.enc_private["face"](g21), ae.enc_private["cartoon"](g12)]))
         zz = zz / zz.norm(dim=1, keepdim=True)
+        ae.train()
         cos = lambda a, c: (a * c).sum(1) / (a.norm(dim=1) * c.norm(dim=1))  # noqa: E731
         sem = (1 - cos(z[:b], zz[b:])).mean() + (1 - cos(z[b:], zz[:b])).mean()  # e1(x1)~e2(g12), e2(x2)~e1(g21)
         gan = sum(-torch.log(torch.sigmoid(critics[path](fake))).mean()

@@ -94,21 +94,19 @@ def decoder_layers(cfg: Mapping) -> list[nn.Module]:
 
 
 @contextlib.contextmanager
-def running_stats_frozen(*modules: nn.Module) -> Iterator[None]:
-    """Batch norms inside normalise by their batch as in training but leave their running statistics
-    as they are: for passes over generated images (translations, their re-encoding), so the statistics
-    used at test time are those of the real images the layers meet there."""
+def norms_as_at_test(*modules: nn.Module) -> Iterator[None]:
+    """Batch norms inside normalise by their running statistics, as in evaluation mode, and leave them
+    as they are, while gradients still flow: for passes over generated images (translations, their
+    re-encoding), so a loss on them is a loss on what evaluation and ``xgan translate`` compute."""
     norms = [m for mod in modules for m in mod.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    saved = [(m.momentum, None if m.num_batches_tracked is None else m.num_batches_tracked.clone()) for m in norms]
+    modes = [m.training for m in norms]
     for m in norms:
-        m.momentum = 0.0  # running = (1 - 0) * running + 0 * batch: unchanged
+        m.eval()
     try:
         yield
     finally:
-        for m, (momentum, tracked) in zip(norms, saved):
-            m.momentum = momentum
-            if tracked is not None:
-                m.num_batches_tracked.copy_(tracked)
+        for m, mode in zip(norms, modes):
+            m.train(mode)
 
 
 class DualAutoencoder(nn.Module):

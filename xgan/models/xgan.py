@@ -14,7 +14,7 @@ from torch import nn
 from .. import degrade
 from .. import losses as L
 from ..grl import grad_reverse
-from ..networks import DOMAINS, Discriminator, DomainClassifier, DualAutoencoder, running_stats_frozen
+from ..networks import DOMAINS, Discriminator, DomainClassifier, DualAutoencoder, norms_as_at_test
 from .base import (Generator, Model, StepResult, critic_log_names, critics_step, refuse_gan_settings,
                    refuse_sem_settings)
 
@@ -68,13 +68,13 @@ class XGANGenerator(Generator):
         rec1, rec2 = ae.dec_private["face"](u[:b]), ae.dec_private["cartoon"](u[b:])
         fakes = {}
         if self.need_cross:
-            # Translations go through each private decoder as a batch of their own, with the running
-            # statistics frozen. Decoded in one batch with the reconstructions, the two halves share
-            # batch-norm statistics: the reconstruction loss then reaches the other domain's
-            # embeddings through them, and with every weight of L_sem and L_gan at 0 the
-            # translations already fall from L_rec + L_dann's FD ~130 to ~450
-            # (docs/benchmark/study.md, "the coupling").
-            with running_stats_frozen(ae.dec_private):
+            # Translations go through each private decoder as a batch of their own, normalised as at
+            # test time (running statistics). Decoded in one batch with the reconstructions, the two
+            # halves shared batch statistics: the reconstruction loss reached the other domain's embeddings
+            # through them, and with L_sem's and L_gan's weights at 0 the translations fell from
+            # L_rec + L_dann's FD ~130 to ~450. Normalised by their own batch, what L_sem and L_gan
+            # train is not what evaluation draws (docs/benchmark/study.md, "batch norm").
+            with norms_as_at_test(ae.dec_private):
                 g12, g21 = ae.dec_private["cartoon"](u[:b]), ae.dec_private["face"](u[b:])
             fakes = {"face2cartoon": g12, "cartoon2face": g21}
         logs: dict[str, torch.Tensor] = {}
@@ -89,7 +89,7 @@ class XGANGenerator(Generator):
             total = total + terms["dann"]
         if w["w_sem"] > 0:
             t21, t12 = (g21.detach(), g12.detach()) if w.get("sem_detach") else (g21, g12)
-            with running_stats_frozen(ae):  # e1(g21(x2)), e2(g12(x1)); the encoders' statistics stay the real images'
+            with norms_as_at_test(ae):  # e1(g21(x2)), e2(g12(x1)), normalised as at test
                 zz = ae.encode([self.perturb(t21), self.perturb(t12)], DOMAINS)
             zf, zz = z.float(), zz.float()
             logs["sem"] = L.cosine_distance(zf[:b], zz[b:]) + L.cosine_distance(zf[b:], zz[:b])
