@@ -108,6 +108,26 @@ def test_a_checkpoint_older_than_a_config_key_resumes_with_its_default(tmp_path)
         run(tmp_path / "run", tiny("train.steps=7", "optim.weight_decay=0.01"), resume=True)
 
 
+def test_a_run_of_an_older_training_step_is_neither_resumed_nor_reused(tmp_path):
+    """Checkpoints record the revision of the model's training step; one that trained differently
+    (XGAN's translations before they had their own batch statistics) is refused in one line."""
+    from xgan.benchmark.harness import finished
+    from xgan.models import model_revision
+
+    config = tiny("train.steps=3")
+    assert model_revision(config) == 2 and model_revision(tiny("loss.w_sem=0", "loss.w_gan=0")) == 1
+    run(tmp_path / "run", config)
+    assert finished(tmp_path / "run", config)
+    for path in [tmp_path / "run" / "model.pt"] + [p for _, p in ckpt.list_steps(tmp_path / "run" / "checkpoints")]:
+        blob = torch.load(path, weights_only=True)
+        assert blob["model_revision"] == 2
+        del blob["model_revision"]  # as written before revisions were recorded: revision 1
+        torch.save(blob, path)
+    assert not finished(tmp_path / "run", config)
+    with pytest.raises(RunError, match=r"revision 1 of xgan's training step .* revision 2.*start a new --out"):
+        run(tmp_path / "run", tiny("train.steps=5"), resume=True)
+
+
 def test_onecycle_schedule_and_weight_decay_are_torchs_adamw_one_cycle():
     from xgan.trainer import Trainer
 

@@ -36,7 +36,7 @@ from .config import SCHEDULES, differences, score_is_better, to_toml, with_defau
 from .data import BatchStream, DomainArrays, fixed_samples, sizes_match, to_model_input, to_uint8
 from .devices import Placement, autocast, barrier, place
 from .grid import grid, save_png
-from .models import Model, StepResult, build_model, set_requires_grad
+from .models import Model, StepResult, build_model, model_revision, set_requires_grad
 from .networks import DOMAINS
 from .runlog import RunLog, plot_log
 from .teacher import Teacher, TeacherUnavailable, load_teacher
@@ -151,6 +151,7 @@ class Trainer:
         if torch.cuda.is_available() and self.placement.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.placement.device)
         return {"config": dict(self.config), "step": self.step, "model_extra": self.model.extra_state(),
+                "model_revision": model_revision(self.config) if isinstance(self.model, Model) else 1,
                 "networks": {n: m.state_dict() for n, m in self.model.networks().items()},
                 "optimizers": {"gen": self.opt_gen.state_dict(),
                                **({"dis": self.opt_dis.state_dict()} if self.opt_dis is not None else {})},
@@ -226,6 +227,7 @@ def lr_factor(schedule: str, step: int, steps: int) -> float:
 def export_model(model: Model, config: Mapping, path: str | Path, step: int) -> Path:
     """The weights alone with their configuration: what ``xgan translate`` / ``sample`` load."""
     return ckpt.save(path, {"config": dict(config), "step": step, "model_extra": model.extra_state(),
+                            "model_revision": model_revision(config),
                             "networks": {n: m.state_dict() for n, m in model.networks().items()}})
 
 
@@ -260,6 +262,10 @@ def _check_resume(saved: Mapping, config: Mapping, data: DomainArrays, world: in
     if diff:
         raise RunError(f"{source} was trained with another configuration ({'; '.join(diff[:3])}); "
                        "resume with the run's own config.toml or start a new --out")
+    old, now = int(saved.get("model_revision", 1)), model_revision(config)
+    if old != now:
+        raise RunError(f"{source} was trained by revision {old} of {config['model']}'s training step and this xgan "
+                       f"runs revision {now}, which learns differently; start a new --out")
     run = saved.get("run", {})
     if "sizes" in run and not sizes_match(run["sizes"], data):
         raise RunError(f"{source} was trained on {run['sizes']} images but the data now has {data.sizes()}; "

@@ -23,7 +23,7 @@ import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -40,6 +40,7 @@ from cartoonset.common.seeding import derive_seed, rng
 from ..config import resolve
 from ..data import DomainArrays, load_split
 from ..devices import pick_device
+from ..models import model_revision
 from ..grid import pairs_grid, save_png
 from ..trainer import load_model, train
 from ..translate import translate_images
@@ -185,24 +186,32 @@ def distilled_f(track: Track, work: Path, steps: int, seed: int, device, say) ->
     return path
 
 
-def finished(run_dir: Path, steps: int) -> bool:
-    """Whether ``run_dir`` holds a model trained for exactly ``steps`` steps."""
+def finished(run_dir: Path, config: Mapping) -> bool:
+    """Whether ``run_dir`` holds a model trained for exactly the configuration's steps by the training
+    step this xgan runs (a run of an older revision is not reused: resuming it says why)."""
     model_path = run_dir / "model.pt"
     if not model_path.exists():
         return False
-    return int(torch.load(model_path, map_location="cpu", weights_only=True).get("step", -1)) == steps
+    saved = torch.load(model_path, map_location="cpu", weights_only=True)
+    return (int(saved.get("step", -1)) == int(config["train"]["steps"])
+            and int(saved.get("model_revision", 1)) == model_revision(config))
+
+
+def run_config(method: Method, seed: int, base: str, steps: int, f_path: Path | None) -> dict:
+    """The resolved configuration of one benchmark run."""
+    overrides: dict = {"train": {"steps": steps, "seed": seed}}
+    if method.needs_f:
+        overrides["dtn"] = {"f_checkpoint": str(f_path)}
+    return resolve([base, *method.presets], overrides)
 
 
 def run_one(track: Track, method: Method, seed: int, base: str, steps: int, run_dir: Path, device: str,
             f_path: Path | None, show_progress: bool, evaluator=None) -> tuple[Path, bool]:
     """Train (or finish, or reuse) one run; returns its model.pt and whether it was reused as it stood."""
     model_path = run_dir / "model.pt"
-    if finished(run_dir, steps):
+    config = run_config(method, seed, base, steps, f_path)
+    if finished(run_dir, config):
         return model_path, True
-    overrides: dict = {"train": {"steps": steps, "seed": seed}}
-    if method.needs_f:
-        overrides["dtn"] = {"f_checkpoint": str(f_path)}
-    config = resolve([base, *method.presets], overrides)
     train(config, track.train, track.test, run_dir, device=device, resume=True, show_progress=show_progress,
           tensorboard=False, say=lambda m: None, evaluator=evaluator)
     return model_path, False
@@ -394,7 +403,8 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
         if jobs > 1:
             todo = [{"method": table[m], "seed": k, "base": base, "steps": steps, "device": device, "f_path": f_path,
                      "run_dir": out / "runs" / tr / m / f"seed{k}", "label": f"{table[m].label}, seed {k}"}
-                    for m in chosen for k in seeds if not finished(out / "runs" / tr / m / f"seed{k}", steps)]
+                    for m in chosen for k in seeds
+                    if not finished(out / "runs" / tr / m / f"seed{k}", run_config(table[m], k, base, steps, f_path))]
             if todo:
                 train_parallel(track, todo, jobs, out / "ruler.pt", device, min(limit, 256), say)
         for name in chosen:

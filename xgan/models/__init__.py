@@ -13,11 +13,23 @@ from typing import Mapping
 
 from .base import Model, SinglePlayer, StepResult, set_requires_grad
 
-__all__ = ["Model", "SinglePlayer", "StepResult", "build_model", "set_requires_grad"]
+__all__ = ["Model", "SinglePlayer", "StepResult", "build_model", "model_revision", "set_requires_grad"]
 
 
 def build_model(config: Mapping, **kwargs) -> Model:
     """The model a resolved configuration names, built from its ``[network]`` and ``[loss]`` tables."""
+    return _module(config).MODEL(config, **kwargs)
+
+
+def model_revision(config: Mapping) -> int:
+    """The revision of the training step the configuration's model runs (its module's ``revision``,
+    else 1). It rises when a fix changes what the same configuration learns; checkpoints record it,
+    and a run is resumed, or reused by the benchmark, only under the revision that trained it."""
+    revision = getattr(_module(config), "revision", None)
+    return int(revision(config)) if revision is not None else 1
+
+
+def _module(config: Mapping):
     name = config["model"]
     if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
         raise ValueError(f"model must be a module name under xgan.models, got {name!r}")
@@ -27,4 +39,4 @@ def build_model(config: Mapping, **kwargs) -> Model:
         if e.name == f"{__name__}.{name}":
             raise ValueError(f"unknown model {name!r}: there is no xgan/models/{name}.py") from None
         raise
-    return module.MODEL(config, **kwargs)
+    return module

@@ -43,6 +43,17 @@ def check_loss(cfg: Mapping) -> None:
         refuse_gan_settings(cfg, "XGAN with loss.w_gan = 0", "L_gan is off")
 
 
+def needs_translations(loss: Mapping) -> bool:
+    """Whether the generator step draws translations (for L_sem, L_gan or L_tv; not for L_rec + L_dann)."""
+    return loss["w_sem"] > 0 or loss["w_gan"] > 0 or loss["w_tv"] > 0
+
+
+def revision(config: Mapping) -> int:
+    """2: translations are decoded in batches of their own and normalised as at test (before, they
+    shared the reconstructions' batch statistics). L_rec + L_dann draws none, so it stays at 1."""
+    return 2 if needs_translations(config["loss"]) else 1
+
+
 class XGANGenerator(Generator):
     """Everything the generator step updates: both autoencoders, c_dann (through the GRL) and the
     teacher head. The critics are referenced, not owned: they are frozen here and updated after."""
@@ -55,7 +66,7 @@ class XGANGenerator(Generator):
         self.domain_classifier = DomainClassifier(net) if w["w_dann"] > 0 else None
         self.teacher_head = nn.Linear(net["embedding"][-1], teacher_dim) if w["w_teach"] > 0 else None
         self.paths = [n for n in CRITICS if n == "face2cartoon" or w["gan"] == "both"]
-        self.need_cross = w["w_sem"] > 0 or w["w_gan"] > 0 or w["w_tv"] > 0
+        self.need_cross = needs_translations(w)
         self.scale = {"sem": 1.0, "gan": 1.0}  # the ramps' factors at the current step (XGAN.at_step)
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> StepResult:
