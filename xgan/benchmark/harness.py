@@ -40,8 +40,8 @@ from cartoonset.common.seeding import derive_seed, rng
 from ..config import resolve
 from ..data import DomainArrays, load_split
 from ..devices import pick_device
-from ..models import model_revision
 from ..grid import pairs_grid, save_png
+from ..models import model_revision
 from ..trainer import load_model, train
 from ..translate import translate_images
 from . import classifier as ruler_mod
