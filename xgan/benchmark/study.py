@@ -43,6 +43,10 @@ VARIANTS = {
     # step 5000 (where L_rec + L_dann's are clean cartoons), then rising linearly to the paper's weights
     # at 15000, so the curve against rec-dann's reads as a dose-response of the two terms
     "ramped": (["no-teach"], ["loss.sem_ramp=[5000, 15000]", "loss.gan_ramp=[5000, 15000]"]),
+    # the ramp's two terms apart, each added alone to L_rec + L_dann at the paper's weight: which of
+    # them costs the translations their attributes?
+    "sem-only": (["no-teach", "no-gan"], []),
+    "gan-only": (["no-teach", "no-sem"], []),
 }
 
 
