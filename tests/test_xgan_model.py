@@ -235,6 +235,39 @@ def test_generator_step_leaves_critics_and_critic_step_leaves_generators():
     assert any(not torch.equal(a, b) for a, b in zip(d0, snap(model.discriminator)))
 
 
+def test_a_spectrally_normalised_critic_judges_each_image_alone_and_stays_normalised():
+    torch.manual_seed(0)
+    x = torch.rand(8, 3, 32, 32) * 2 - 1
+    batched = Discriminator(tiny()["network"]).train()
+    # the paper's critic normalises by the batch: an image's logit depends on the images beside it
+    assert not torch.allclose(batched(x[:1].repeat(2, 1, 1, 1))[0], batched(x)[0], atol=1e-4)
+    model = build_model(tiny("network.critic_norm=spectral"))
+    critic = model.discriminator.critics["face2cartoon"]
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in critic.modules())
+    layers = [m for m in critic.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    assert len(layers) == 4 and all(torch.nn.utils.parametrize.is_parametrized(m, "weight") for m in layers)
+    trainer = Trainer(model.config, model)
+    before = [m.parametrizations.weight.original.detach().clone() for m in layers]
+    for _ in range(30):  # real steps: the critic learns, one power iteration per forward pass
+        g = trainer.gen_update({"face": x[:4], "cartoon": x[4:]})
+        trainer.dis_update({"face": x[:4], "cartoon": x[4:]}, g.fakes)
+    assert any(not torch.equal(a, m.parametrizations.weight.original) for a, m in zip(before, layers))
+    for m in layers:
+        sigma = torch.linalg.matrix_norm(m.weight.detach().flatten(1), ord=2)
+        assert abs(float(sigma) - 1) < 0.1, sigma  # the largest singular value stays 1 as the weights move
+    critic.train()
+    assert torch.allclose(critic(x[:1].repeat(2, 1, 1, 1))[0], critic(x)[0], atol=1e-5)
+
+
+def test_critic_norm_is_checked_and_refused_where_nothing_reads_it():
+    with pytest.raises(ValueError, match=r"^network.critic_norm must be one of batch, spectral, none, got 'layer'$"):
+        build_model(tiny("network.critic_norm=layer"))
+    with pytest.raises(ValueError, match=r"network.critic_norm sets XGAN's and DTN's critic and must be batch for CycleGAN"):
+        build_model(resolve(["cpu-small", "cyclegan"], ["network.critic_norm=spectral"]))
+    plain = Discriminator({**tiny()["network"], "critic_norm": "none"})
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in plain.modules())
+
+
 def test_each_input_is_encoded_once_per_step():
     torch.manual_seed(0)
     model = build_model(tiny())

@@ -28,11 +28,12 @@ from torch import nn
 DOMAINS = ("face", "cartoon")
 
 
-def conv_block(cin: int, cout: int, kernel: int, last: bool = False) -> nn.Sequential:
-    """A stride-2 convolution halving the side (BN + ReLU unless it is the network's last layer)."""
-    layers: list[nn.Module] = [nn.Conv2d(cin, cout, kernel, 2, (kernel - 2) // 2, bias=last)]
+def conv_block(cin: int, cout: int, kernel: int, last: bool = False, norm: bool = True) -> nn.Sequential:
+    """A stride-2 convolution halving the side (BN + ReLU unless it is the network's last layer;
+    ``norm=False``: ReLU only, with a bias)."""
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, kernel, 2, (kernel - 2) // 2, bias=last or not norm)]
     if not last:
-        layers += [nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+        layers += ([nn.BatchNorm2d(cout)] if norm else []) + [nn.ReLU(inplace=True)]
     return nn.Sequential(*layers)
 
 
@@ -52,8 +53,22 @@ def linear_block(cin: int, cout: int, last: bool = False, flatten: bool = False,
     return nn.Sequential(*layers)
 
 
+#: what normalises the critic's hidden layers (``network.critic_norm``): the paper's batch norm,
+#: spectral normalisation of every layer's weights instead (Miyato et al. 2018), or nothing
+CRITIC_NORMS = ("batch", "spectral", "none")
+
+
+def critic_norm(cfg: Mapping) -> str:
+    """``network.critic_norm`` (``"batch"`` where a configuration predates it), checked."""
+    norm = cfg.get("critic_norm", "batch")
+    if norm not in CRITIC_NORMS:
+        raise ValueError(f"network.critic_norm must be one of {', '.join(CRITIC_NORMS)}, got {norm!r}")
+    return norm
+
+
 def check_network(cfg: Mapping) -> None:
     """Raise ValueError (one sentence) if the ``[network]`` table cannot build the paper's topology."""
+    critic_norm(cfg)
     size, k = cfg["image_size"], cfg["kernel"]
     if k < 2 or k % 2:
         raise ValueError(f"network.kernel must be an even number >= 2 (stride-2 blocks), got {k}")
@@ -145,15 +160,25 @@ class DualAutoencoder(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """conv 16/32/32/32 (stride 2) then one logit per image (Table 1c), or ``outputs`` logits."""
+    """conv 16/32/32/32 (stride 2) then one logit per image (Table 1c), or ``outputs`` logits.
+
+    ``network.critic_norm = "spectral"`` drops the batch norms and bounds every layer's largest
+    singular value by 1 instead: a batch-normed critic judges each batch of fakes by that batch's own
+    statistics, which a generator can exploit without looking like the real images.
+    """
 
     def __init__(self, cfg: Mapping, outputs: int = 1):
         super().__init__()
         chans, k, size = [3] + list(cfg["discriminator"]), cfg["kernel"], cfg["image_size"]
         side = size // 2 ** len(cfg["discriminator"])
+        norm = critic_norm(cfg)
         self.outputs = outputs
-        self.net = nn.Sequential(*[conv_block(a, b, k) for a, b in zip(chans[:-1], chans[1:])],
+        self.net = nn.Sequential(*[conv_block(a, b, k, norm=norm == "batch") for a, b in zip(chans[:-1], chans[1:])],
                                  linear_block(chans[-1] * side * side, outputs, last=True, flatten=True))
+        if norm == "spectral":
+            for m in self.net.modules():
+                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                    nn.utils.parametrizations.spectral_norm(m)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.net(x)

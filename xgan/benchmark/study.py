@@ -47,6 +47,9 @@ VARIANTS = {
     # them costs the translations their attributes?
     "sem-only": (["no-teach", "no-gan"], []),
     "gan-only": (["no-teach", "no-sem"], []),
+    # XGAN (no teacher) whose critic has spectral norm instead of batch norm: it can no longer judge a
+    # batch of translations by that batch's own statistics
+    "spectral-critic": (["no-teach"], ["network.critic_norm=spectral"]),
 }
 
 

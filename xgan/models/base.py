@@ -134,6 +134,10 @@ def check_baseline(config: Mapping, table: str, label: str, xgan_terms, own_weig
     refuse_gan_settings(w, label, f"{label}'s adversarial weights are its own")
     if w["gan"] != "both":
         raise ValueError(f"loss.gan must be both for {label} (a critic in each domain), got {w['gan']!r}")
+    norm = config["network"].get("critic_norm", "batch")
+    if norm != "batch":
+        raise ValueError(f"network.critic_norm sets XGAN's and DTN's critic and must be batch for {label} "
+                         f"(its PatchGAN critics use instance norm), got {norm!r}")
     return config[table]
 
 
