@@ -4,7 +4,7 @@ revision, and a Markdown table of where each stands (snapshot.md), written to OU
     python docs/benchmark/study/draw.py OUT STUDY_ROOT
 
 STUDY_ROOT holds bench/ (the benchmark's --out; revision-1 XGAN runs moved to bench/runs-rev1/),
-diag/ (revision-1 diagnosis variants) and diag3/ (revision 2).
+diag/ (revision-1 diagnosis variants), diag3/ and diag4/ (revision 2).
 """
 import sys
 from pathlib import Path
@@ -15,22 +15,34 @@ ROOT = Path(sys.argv[2])
 B = ROOT / "bench/runs/synthetic"
 D = ROOT / "diag"
 D3 = ROOT / "diag3"
+D4 = ROOT / "diag4"
 R1 = ROOT / "bench/runs-rev1/synthetic"
-runs = {"L_rec + L_dann": B / "rec-dann/seed1", "xgan-plus (rev. 1)": R1 / "xgan-plus/seed1",
-        "XGAN (paper, rev. 1)": R1 / "xgan/seed1", "L_rec + L_dann + perturbed L_sem (rev. 1)": D / "rec-dann-sem",
-        "L_rec + L_dann + detached L_sem (rev. 1)": D / "rec-dann-sem-detach",
-        "XGAN w/o L_teach, weights 0 to 5k (rev. 1)": D / "ramped",
-        "XGAN w/o L_teach (rev. 2)": D3 / "xgan",
-        "XGAN w/o L_teach, ramped 5k-15k (rev. 2)": D3 / "ramped",
-        "XGAN w/o L_teach, sem-aug (rev. 2)": D3 / "sem-aug"}
-runs = {k: v for k, v in runs.items() if (v / "log.csv").is_file()}
+#: label -> (run folder, figure): "methods" the benchmark's runs, "terms" XGAN's terms one at a time on
+#: L_rec + L_dann, "recipes" the candidate fixes, "rev1" the record of the coupled step
+runs = {"L_rec + L_dann": (B / "rec-dann/seed1", "methods terms recipes rev1"),
+        "XGAN (paper, rev. 2)": (B / "xgan/seed1", "methods"),
+        "DTN": (B / "dtn/seed1", "methods"),
+        "xgan-plus (rev. 1)": (R1 / "xgan-plus/seed1", "rev1"),
+        "XGAN (paper, rev. 1)": (R1 / "xgan/seed1", "rev1"),
+        "L_rec + L_dann + perturbed L_sem (rev. 1)": (D / "rec-dann-sem", "rev1"),
+        "L_rec + L_dann + detached L_sem (rev. 1)": (D / "rec-dann-sem-detach", "rev1"),
+        "XGAN w/o L_teach, weights 0 to 5k (rev. 1)": (D / "ramped", "rev1"),
+        "XGAN w/o L_teach (rev. 2)": (D3 / "xgan", "methods terms recipes"),
+        "L_rec + L_dann + L_sem (rev. 2)": (D4 / "sem-only", "terms"),
+        "L_rec + L_dann + L_gan (rev. 2)": (D4 / "gan-only", "terms"),
+        "XGAN w/o L_teach, ramped 5k-15k (rev. 2)": (D3 / "ramped", "terms recipes"),
+        "XGAN w/o L_teach, sem-aug (rev. 2)": (D3 / "sem-aug", "recipes"),
+        "XGAN w/o L_teach, spectral-norm critic (rev. 2)": (D4 / "spectral-critic", "recipes")}
+runs = {k: v for k, v in runs.items() if (v[0] / "log.csv").is_file()}
 out = Path(sys.argv[1])
-rev2 = {k: [v] for k, v in runs.items() if "rev. 1" not in k}
-rev1 = {k: [v] for k, v in runs.items() if "rev. 2" not in k}
-learning_curves(rev2, out / "curves.png",
-                title="synthetic track, cpu-small, batch 32, seed 1: test scores during training (revision 2)")
-learning_curves(rev1, out / "curves-rev1.png",
-                title="the same, runs of revision 1 (translations sharing the reconstructions' batch statistics)")
+figures = {"methods": ("curves.png", "the benchmark's methods (revision 2)"),
+           "terms": ("curves-terms.png", "XGAN's terms added to L_rec + L_dann one at a time (revision 2)"),
+           "recipes": ("curves-recipes.png", "candidate XGAN recipes (revision 2)"),
+           "rev1": ("curves-rev1.png", "runs of revision 1 (translations sharing the reconstructions' batch statistics)")}
+for fig, (name, what) in figures.items():
+    chosen = {k: [d] for k, (d, figs) in runs.items() if fig in figs.split()}
+    learning_curves(chosen, out / name, title=f"synthetic track, cpu-small, batch 32, seed 1: {what}")
+runs = {k: d for k, (d, _) in runs.items()}
 cols = [c for c, _ in PANELS]
 lines = ["| run | step / 20000 | training min | attr. acc. (last) | best attr. acc. (step) | FD | L1 | high-freq. power | L_sem on test |",
          "|---|---|---|---|---|---|---|---|---|"]
