@@ -261,3 +261,24 @@ def test_jobs_train_runs_at_once_in_worker_processes_with_the_sequential_result(
     res = CliRunner().invoke(main, args)  # both finished: nothing is trained again
     assert res.exit_code == 0 and "processes" not in res.output
     assert "it reused 2 of the 2 runs" in (out / "results.md").read_text()
+
+
+def test_training_time_does_not_count_a_stopped_process(tmp_path):
+    """A run suspended for two hours between two log rows (``kill -STOP`` while the machine ran
+    something else) trained for 40 s, not for two hours and 40 s."""
+    from xgan.benchmark.harness import training_seconds
+    from xgan.config import resolve
+    from cartoonset.common.tomlio import dumps
+
+    config = resolve("cpu-small", ["train.batch=16"])
+    (tmp_path / "config.toml").write_text(dumps(config), "utf-8")
+    rows = [(50, 160.0), (100, 160.0), (150, 32 * 50 / 7200), (200, 160.0)]  # 0.2 s a step; one 2-hour row
+    with open(tmp_path / "log.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["step", "images_per_s", "rec"])
+        w.writerows([(s, r, 0.1) for s, r in rows])
+    assert training_seconds(tmp_path) == pytest.approx(200 * 0.2)
+    rows[2] = (150, 80.0)  # twice as slow (another process on the core) is training, and counts
+    with open(tmp_path / "log.csv", "w", newline="") as f:
+        csv.writer(f).writerows([("step", "images_per_s", "rec")] + [(s, r, 0.1) for s, r in rows])
+    assert training_seconds(tmp_path) == pytest.approx(150 * 0.2 + 50 * 0.4)

@@ -274,14 +274,21 @@ def train_parallel(track: Track, jobs_: Sequence[dict], workers: int, ruler_path
 
 
 def training_seconds(run_dir: Path) -> float:
-    """A run's training time, from its logged throughput (so runs reused from earlier invocations count too)."""
+    """A run's training time, from its logged throughput (so runs reused from earlier invocations count too).
+
+    A log interval slower than 10x the run's median time per step is a process that was suspended or
+    stopped (``kill -STOP``, a laptop asleep), not training: it counts at the median."""
     batch = toml_loads((run_dir / "config.toml").read_text("utf-8"))["train"]["batch"]
-    seconds, prev = 0.0, 0
+    steps, per_step, prev = [], [], 0
     for row in read_csv(run_dir / "log.csv"):
         step, rate = int(row["step"]), float(row["images_per_s"])
-        seconds += (step - prev) * 2 * batch / max(rate, 1e-9)  # both domains; benchmark runs are single-process
+        steps.append(step - prev)
+        per_step.append(2 * batch / max(rate, 1e-9))  # both domains; benchmark runs are single-process
         prev = step
-    return seconds
+    if not steps:
+        return 0.0
+    median = float(np.median(per_step))
+    return float(sum(n * (t if t <= 10 * median else median) for n, t in zip(steps, per_step)))
 
 
 def score_one(model_path: Path, track: Track, ruler_model, device, limit: int) -> dict:
