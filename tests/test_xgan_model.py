@@ -199,6 +199,57 @@ def test_generator_losses_by_hand(tmp_path):
     assert d.total.item() == pytest.approx(want_d.item(), rel=1e-5)
 
 
+def _embeddings_by_hand(ae, x1, x2):
+    """e(x) for both domains in train mode, and e(translation) as the step re-encodes it (eval mode)."""
+    b = len(x1)
+    with torch.no_grad():
+        z = ae.enc_shared(torch.cat([ae.enc_private["face"](x1), ae.enc_private["cartoon"](x2)]))
+        z = z / z.norm(dim=1, keepdim=True)
+        u = ae.dec_shared(z)
+        ae.eval()
+        g21, g12 = ae.dec_private["face"](u[b:]), ae.dec_private["cartoon"](u[:b])
+        zz = ae.enc_shared(torch.cat([ae.enc_private["face"](g21), ae.enc_private["cartoon"](g12)]))
+        zz = zz / zz.norm(dim=1, keepdim=True)
+        ae.train()
+    return z, zz
+
+
+def test_contrastive_sem_by_hand_and_why_it_exists():
+    torch.manual_seed(0)
+    b = 4
+    model = build_model(tiny("loss.w_gan=0", "loss.sem_form=contrastive", "loss.sem_temperature=0.5"))
+    x = {"face": torch.rand(b, 3, 32, 32) * 2 - 1, "cartoon": torch.rand(b, 3, 32, 32) * 2 - 1}
+    z, zz = _embeddings_by_hand(copy.deepcopy(model.generator.autoencoder), x["face"], x["cartoon"])
+    out = model.generator(x)
+
+    def info_nce(a, c):  # c_i against every a_j, its own a_i the right answer
+        logits = torch.stack([torch.stack([(ci * aj).sum() / 0.5 for aj in a]) for ci in c])
+        return -(logits.diagonal() - logits.logsumexp(1)).mean()
+
+    want = info_nce(z[:b], zz[b:]) + info_nce(z[b:], zz[:b])
+    assert out.logs["sem"].item() == pytest.approx(want.item(), rel=1e-4)
+    # the paper's cosine distance is met by narrowing the whole embedding around one direction; the
+    # contrastive form is not: pairs that keep their relative geometry keep their loss
+    g = torch.Generator().manual_seed(1)
+    centre, spread, noise = torch.randn(16), torch.randn(8, 16, generator=g), torch.randn(8, 16, generator=g)
+    cone = lambda eps: (torch.nn.functional.normalize(centre + eps * spread, dim=1),  # noqa: E731
+                        torch.nn.functional.normalize(centre + eps * (spread + 0.3 * noise), dim=1))
+    wide, narrow = cone(1.0), cone(0.01)
+    assert L.cosine_distance(*narrow) < L.cosine_distance(*wide) / 1000
+    assert L.contrastive_distance(*narrow, 0.1) > L.contrastive_distance(*wide, 0.1)
+
+
+def test_sem_form_settings_are_checked():
+    with pytest.raises(ValueError, match=r"^loss.sem_form must be one of cosine, contrastive; got 'l2'$"):
+        build_model(tiny("loss.sem_form=l2"))
+    with pytest.raises(ValueError, match=r"^loss.sem_temperature must be > 0, got 0.0$"):
+        build_model(tiny("loss.sem_form=contrastive", "loss.sem_temperature=0"))
+    with pytest.raises(ValueError, match=r"loss.sem_temperature is the contrastive L_sem's and must stay 0.1"):
+        build_model(tiny("loss.sem_temperature=0.5"))
+    with pytest.raises(ValueError, match=r"loss.sem_form sets how XGAN's L_sem .* must be off for XGAN with loss.w_sem = 0"):
+        build_model(tiny("loss.w_sem=0", "loss.sem_form=contrastive"))
+
+
 def test_lsgan_losses_by_hand():
     torch.manual_seed(1)
     model = build_model(tiny("loss.gan_loss=lsgan", "loss.w_gan=0.5", "loss.w_sem=0", "loss.w_dann=0"))

@@ -23,6 +23,18 @@ def cosine_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (1.0 - F.cosine_similarity(a, b, dim=1, eps=1e-8)).mean()
 
 
+def contrastive_distance(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
+    """InfoNCE over the batch (van den Oord et al. 2018): each ``b_i`` must be nearer, in cosine,
+    to its own ``a_i`` than to every other ``a_j``. Relative, so it cannot be met by shrinking the
+    whole embedding into a narrow cone, which meets a plain cosine distance."""
+    logits = F.normalize(b, dim=1, eps=1e-8) @ F.normalize(a, dim=1, eps=1e-8).T / temperature
+    return F.cross_entropy(logits, torch.arange(len(a), device=a.device))
+
+
+#: the forms of L_sem: the paper's cosine distance, or the contrastive one above
+SEM_FORMS = ("cosine", "contrastive")
+
+
 def ramp(step: int, span) -> float:
     """A term's weight factor at ``step`` for a ramp ``[A, B]``: 0 before A, rising linearly to 1 at B,
     1 after (``[0, 0]``: 1 throughout). A pure function of the step, so resumed runs follow it."""

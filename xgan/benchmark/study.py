@@ -50,6 +50,10 @@ VARIANTS = {
     # XGAN (no teacher) whose critic has spectral norm instead of batch norm: it can no longer judge a
     # batch of translations by that batch's own statistics
     "spectral-critic": (["no-teach"], ["network.critic_norm=spectral"]),
+    # L_sem in its contrastive form: a translation's re-encoding must be nearer its own source than the
+    # batch's other sources, which narrowing the embedding (how every cosine L_sem run met it) cannot do
+    "sem-contrastive": (["rec-dann"], ["loss.w_sem=1.0", "loss.sem_form=contrastive"]),
+    "xgan-contrastive": (["no-teach"], ["loss.sem_form=contrastive"]),
 }
 
 

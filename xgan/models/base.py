@@ -98,7 +98,8 @@ def scaled_widths(config: Mapping, table: str) -> tuple[int, int]:
 
 #: how XGAN's L_sem treats translations before re-encoding them, and when its weight rises: read by no
 #: other model (each with its off value)
-SEM_SETTINGS = {"sem_blur": 0, "sem_noise": 0, "sem_detach": False, "sem_ramp": [0, 0]}
+SEM_SETTINGS = {"sem_blur": 0, "sem_noise": 0, "sem_detach": False, "sem_ramp": [0, 0], "sem_form": "cosine",
+                "sem_temperature": 0.1}
 #: when XGAN's L_gan weight rises in its generator step: read by no other model
 GAN_SETTINGS = {"gan_ramp": [0, 0]}
 

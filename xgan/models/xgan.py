@@ -37,6 +37,15 @@ def check_loss(cfg: Mapping) -> None:
                 or not 0 <= span[0] <= span[1]):
             raise ValueError(f"loss.{key} must be two steps [A, B] with 0 <= A <= B (the weight rises from 0 at A "
                              f"to full at B), got {span}")
+    form = cfg.get("sem_form", "cosine")  # absent from configurations saved before it
+    if form not in L.SEM_FORMS:
+        raise ValueError(f"loss.sem_form must be one of {', '.join(L.SEM_FORMS)}; got {form!r}")
+    temperature = cfg.get("sem_temperature", 0.1)
+    if not temperature > 0:
+        raise ValueError(f"loss.sem_temperature must be > 0, got {temperature}")
+    if form == "cosine" and temperature != 0.1:
+        raise ValueError(f"loss.sem_temperature is the contrastive L_sem's and must stay 0.1 with loss.sem_form = "
+                         f"cosine (it would do nothing), got {temperature}")
     if cfg["w_sem"] == 0:
         refuse_sem_settings(cfg, "XGAN with loss.w_sem = 0", "L_sem is off")
     if cfg["w_gan"] == 0:
@@ -103,7 +112,11 @@ class XGANGenerator(Generator):
             with norms_as_at_test(ae):  # e1(g21(x2)), e2(g12(x1)), normalised as at test
                 zz = ae.encode([self.perturb(t21), self.perturb(t12)], DOMAINS)
             zf, zz = z.float(), zz.float()
-            logs["sem"] = L.cosine_distance(zf[:b], zz[b:]) + L.cosine_distance(zf[b:], zz[:b])
+            if w.get("sem_form", "cosine") == "contrastive":
+                t = w["sem_temperature"]
+                logs["sem"] = L.contrastive_distance(zf[:b], zz[b:], t) + L.contrastive_distance(zf[b:], zz[:b], t)
+            else:
+                logs["sem"] = L.cosine_distance(zf[:b], zz[b:]) + L.cosine_distance(zf[b:], zz[:b])
             terms["sem"] = w["w_sem"] * self.scale["sem"] * logs["sem"]
             total = total + terms["sem"]
         if w["w_gan"] > 0:
