@@ -26,6 +26,7 @@ PANELS = (
     ("test_diversity", "diversity (real = 1)"),
     ("test_sem_dist", "L_sem on test"),
     ("test_sem_dist_blur", "L_sem after blur σ=1"),
+    ("test_sem_dist_unrelated", "L_sem, unrelated pairs (spread)"),
     ("test_hf_share", "high-freq. power vs real"),
 )
 

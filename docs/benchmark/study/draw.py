@@ -48,7 +48,7 @@ for fig, (name, what) in figures.items():
     learning_curves(chosen, out / name, title=f"synthetic track, cpu-small, batch 32, seed 1: {what}")
 runs = {k: d for k, (d, _) in runs.items()}
 cols = [c for c, _ in PANELS]
-lines = ["| run | step / 20000 | training min | attr. acc. (last) | best attr. acc. (step) | FD | L1 | high-freq. power | L_sem on test |",
+lines = ["| run | step / 20000 | training min | attr. acc. (last) | best attr. acc. (step) | FD | L1 | high-freq. power | L_sem on test: own / unrelated pair |",
          "|---|---|---|---|---|---|---|---|---|"]
 for k, d in runs.items():
     c = read_curves(d, cols)
@@ -58,6 +58,6 @@ for k, d in runs.items():
     s, v = c["test_attr_acc"]
     last = lambda n: f"{c[n][1][-1]:.3f}" if n in c else "—"  # noqa: E731
     lines.append(f"| {k} | {step} | {training_seconds(d) / 60:.0f} | {v[-1]:.3f} (step {s[-1]}) | {v.max():.3f} ({s[v.argmax()]}) "
-                 f"| {c['test_fd'][1][-1]:.0f} | {c['test_l1'][1][-1]:.1f} | {last('test_hf_share')} | {last('test_sem_dist')} |")
+                 f"| {c['test_fd'][1][-1]:.0f} | {c['test_l1'][1][-1]:.1f} | {last('test_hf_share')} | {last('test_sem_dist')} / {last('test_sem_dist_unrelated')} |")
 (out / "snapshot.md").write_text("\n".join(lines) + "\n")
 print("\n".join(lines))
