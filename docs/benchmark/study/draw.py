@@ -34,6 +34,7 @@ runs = {"L_rec + L_dann": (B / "rec-dann/seed1", "methods terms recipes rev1"),
         "L_rec + L_dann + contrastive L_sem (rev. 2)": (D4 / "sem-contrastive", "terms"),
         "L_rec + L_dann + contrastive L_sem at 0.1 (rev. 2)": (D4 / "sem-contrastive-0.1", "terms recipes"),
         "XGAN w/o L_teach, contrastive L_sem at 0.1 (rev. 2)": (D4 / "xgan-contrastive", "recipes"),
+        "XGAN w/o L_teach, contrastive L_sem at 0.1, spectral-norm critic (rev. 2)": (D4 / "xgan-contrastive-sn", "recipes"),
         "XGAN w/o L_teach, ramped 5k-15k (rev. 2)": (D3 / "ramped", "terms recipes"),
         "XGAN w/o L_teach, sem-aug (rev. 2)": (D3 / "sem-aug", "recipes"),
         "XGAN w/o L_teach, spectral-norm critic (rev. 2)": (D4 / "spectral-critic", "recipes")}
