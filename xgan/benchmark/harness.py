@@ -29,13 +29,13 @@ import numpy as np
 import torch
 
 from cartoonset import CartoonSet, to_tensor_cache
-from cartoonset.common.tomlio import loads as toml_loads
 from cartoonset.common.atomic import write_json
 from cartoonset.common.records import read_csv
+from cartoonset.common.seeding import derive_seed, rng
 from cartoonset.common.template import TEMPLATE_POINTS, alignment_matrix, warp
+from cartoonset.common.tomlio import loads as toml_loads
 from cartoonset.pack import load_pack
 from cartoonset.schema import attribute_names
-from cartoonset.common.seeding import derive_seed, rng
 
 from ..config import resolve
 from ..data import DomainArrays, load_split
@@ -46,7 +46,14 @@ from ..trainer import load_model, train
 from ..translate import translate_images
 from . import classifier as ruler_mod
 from .curves import benchmark_curves
-from .evaluate import METRICS, Track, TrainingEvaluator, evaluate, palette_luminance, reference_rows
+from .evaluate import (
+    METRICS,
+    Track,
+    TrainingEvaluator,
+    evaluate,
+    palette_luminance,
+    reference_rows,
+)
 from .photo import skin_and_hair_luminance
 from .report import MEANINGFUL_TEST_SIZE, summary_plot, write_report
 
