@@ -89,18 +89,17 @@ def learning_curves(runs: Mapping[str, Sequence[str | os.PathLike]], path: str |
     for k in range(len(present), nrow * ncol):
         axes[k // ncol, k % ncol].axis("off")
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    legend_rows = 0
+    bottom = 0.0
     if handles:
         # as many columns as the longest label allows across the figure (a size-8 character is
         # ~0.075 in wide), so long run names are not cut at the edges
         width = fig.get_size_inches()[0]
         ncol = max(1, min(4, len(labels), int(width / (0.075 * (max(map(len, labels)) + 6)))))
-        legend_rows = -(-len(labels) // ncol)
         fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
+        bottom = min(0.3, 0.02 + 0.08 * -(-len(labels) // ncol) / nrow)  # room for the legend's rows
     if title:
         fig.suptitle(title, fontsize=10)
-    bottom = (0.02 + 0.02 * legend_rows * 4 / nrow) if handles else 0
-    fig.tight_layout(rect=(0, min(bottom, 0.3), 1, 0.96 if title else 1))
+    fig.tight_layout(rect=(0, bottom, 1, 0.96 if title else 1))
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=80)

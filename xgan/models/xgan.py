@@ -15,7 +15,7 @@ from .. import degrade
 from .. import losses as L
 from ..grl import grad_reverse
 from ..networks import DOMAINS, Discriminator, DomainClassifier, DualAutoencoder, norms_as_at_test
-from .base import (Generator, Model, StepResult, critic_log_names, critics_step, refuse_gan_settings,
+from .base import (SEM_SETTINGS, Generator, Model, StepResult, critic_log_names, critics_step, refuse_gan_settings,
                    refuse_sem_settings)
 
 GAN_PATHS = ("face2cartoon", "both")
@@ -40,12 +40,13 @@ def check_loss(cfg: Mapping) -> None:
     form = cfg.get("sem_form", "cosine")  # absent from configurations saved before it
     if form not in L.SEM_FORMS:
         raise ValueError(f"loss.sem_form must be one of {', '.join(L.SEM_FORMS)}; got {form!r}")
-    temperature = cfg.get("sem_temperature", 0.1)
+    default = SEM_SETTINGS["sem_temperature"]
+    temperature = cfg.get("sem_temperature", default)
     if not temperature > 0:
         raise ValueError(f"loss.sem_temperature must be > 0, got {temperature}")
-    if form == "cosine" and temperature != 0.1:
-        raise ValueError(f"loss.sem_temperature is the contrastive L_sem's and must stay 0.1 with loss.sem_form = "
-                         f"cosine (it would do nothing), got {temperature}")
+    if form == "cosine" and temperature != default:
+        raise ValueError(f"loss.sem_temperature is the contrastive L_sem's and must stay {default} with "
+                         f"loss.sem_form = cosine (it would do nothing), got {temperature}")
     if cfg["w_sem"] == 0:
         refuse_sem_settings(cfg, "XGAN with loss.w_sem = 0", "L_sem is off")
     if cfg["w_gan"] == 0:
