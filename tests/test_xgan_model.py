@@ -156,25 +156,15 @@ def test_generator_losses_by_hand(tmp_path):
     clf, head = g.domain_classifier, g.teacher_head
     critics = model.discriminator.critics
     x1, x2 = x["face"], x["cartoon"]
-    # as the model runs: the real images in train mode, both domains through each shared layer as one
-    # batch; the translations and their re-encoding normalised by the running statistics (eval mode)
+    hand = _forward_by_hand(ae, x1, x2)
+    z, zz, rec1, rec2, g21, g12 = (hand[k] for k in ("z", "zz", "rec1", "rec2", "g21", "g12"))
     with torch.no_grad():
-        h = torch.cat([ae.enc_private["face"](x1), ae.enc_private["cartoon"](x2)])
-        z = ae.enc_shared(h)
-        z = z / z.norm(dim=1, keepdim=True)
-        u = ae.dec_shared(z)
-        rec1, rec2 = ae.dec_private["face"](u[:b]), ae.dec_private["cartoon"](u[b:])
-        ae.eval()
-        g21, g12 = ae.dec_private["face"](u[b:]), ae.dec_private["cartoon"](u[:b])
         rec = ((rec1 - x1) ** 2).mean() + ((rec2 - x2) ** 2).mean()
         logits = clf(z)
         labels = torch.tensor([0.0] * b + [1.0] * b)
         p = torch.sigmoid(logits)
         dann = -(labels * p.log() + (1 - labels) * (1 - p).log()).mean()
         dann_acc = ((logits > 0).float() == labels).float().mean()
-        zz = ae.enc_shared(torch.cat([ae.enc_private["face"](g21), ae.enc_private["cartoon"](g12)]))
-        zz = zz / zz.norm(dim=1, keepdim=True)
-        ae.train()
         cos = lambda a, c: (a * c).sum(1) / (a.norm(dim=1) * c.norm(dim=1))  # noqa: E731
         sem = (1 - cos(z[:b], zz[b:])).mean() + (1 - cos(z[b:], zz[:b])).mean()  # e1(x1)~e2(g12), e2(x2)~e1(g21)
         gan = sum(-torch.log(torch.sigmoid(critics[path](fake))).mean()
@@ -199,19 +189,22 @@ def test_generator_losses_by_hand(tmp_path):
     assert d.total.item() == pytest.approx(want_d.item(), rel=1e-5)
 
 
-def _embeddings_by_hand(ae, x1, x2):
-    """e(x) for both domains in train mode, and e(translation) as the step re-encodes it (eval mode)."""
+def _forward_by_hand(ae, x1, x2):
+    """The autoencoders' part of the generator step, from the networks: the real images in train mode,
+    both domains through each shared layer as one batch; the translations and their re-encoding
+    normalised by the running statistics (eval mode), as the model runs them."""
     b = len(x1)
     with torch.no_grad():
         z = ae.enc_shared(torch.cat([ae.enc_private["face"](x1), ae.enc_private["cartoon"](x2)]))
         z = z / z.norm(dim=1, keepdim=True)
         u = ae.dec_shared(z)
+        rec1, rec2 = ae.dec_private["face"](u[:b]), ae.dec_private["cartoon"](u[b:])
         ae.eval()
         g21, g12 = ae.dec_private["face"](u[b:]), ae.dec_private["cartoon"](u[:b])
         zz = ae.enc_shared(torch.cat([ae.enc_private["face"](g21), ae.enc_private["cartoon"](g12)]))
         zz = zz / zz.norm(dim=1, keepdim=True)
         ae.train()
-    return z, zz
+    return {"z": z, "zz": zz, "rec1": rec1, "rec2": rec2, "g21": g21, "g12": g12}
 
 
 def test_contrastive_sem_by_hand_and_why_it_exists():
@@ -219,7 +212,8 @@ def test_contrastive_sem_by_hand_and_why_it_exists():
     b = 4
     model = build_model(tiny("loss.w_gan=0", "loss.sem_form=contrastive", "loss.sem_temperature=0.5"))
     x = {"face": torch.rand(b, 3, 32, 32) * 2 - 1, "cartoon": torch.rand(b, 3, 32, 32) * 2 - 1}
-    z, zz = _embeddings_by_hand(copy.deepcopy(model.generator.autoencoder), x["face"], x["cartoon"])
+    hand = _forward_by_hand(copy.deepcopy(model.generator.autoencoder), x["face"], x["cartoon"])
+    z, zz = hand["z"], hand["zz"]
     out = model.generator(x)
 
     def info_nce(a, c):  # c_i against every a_j, its own a_i the right answer
