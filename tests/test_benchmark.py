@@ -1,5 +1,6 @@
 """The benchmark: its metrics on inputs with known answers, and `xgan benchmark --quick` end to end."""
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -140,6 +141,33 @@ def test_report_warns_about_a_tiny_test_split_and_says_why_a_metric_is_missing(t
     assert row["fd_mean"] == "" and row["unavailable"].startswith("fd: FD needs")
 
 
+def test_the_table_scores_test_images_the_learning_curves_never_read():
+    """The curves (and every choice read from them) see the first test images; results.md the next
+    ones, each still beside its own paired truth. A split too small to spare them is scored whole."""
+    from cartoonset.schema import attribute_names
+    from xgan.benchmark.evaluate import Track
+    from xgan.benchmark.harness import HELD_OUT_MIN, scored_part
+    from xgan.data import DomainArrays
+
+    n, count = 20 + HELD_OUT_MIN + 7, 20
+    ids = np.arange(n)
+    images = np.zeros((n, 8, 8, 3), np.uint8) + ids[:, None, None, None].astype(np.uint8)  # image i is all i
+    attrs = np.stack([ids] * 18, 1)
+    test = DomainArrays({"face": images, "cartoon": images[::-1].copy()},
+                        {"face": [f"f{i}" for i in ids], "cartoon": [f"c{i}" for i in ids[::-1]]})
+    track = Track("synthetic", test, test, attrs[::-1].copy(), attribute_names(), paired_attrs=attrs,
+                  paired_targets=images * 2)
+    part, where = scored_part(track, count, limit=30)
+    assert where == {"start": count, "sources": 30, "cartoons": 30, "curve_count": count}
+    src = part.test.images["face"][:, 0, 0, 0]
+    assert src.tolist() == list(range(count, count + 30))  # the 30 after the curves' 20
+    assert part.paired_attrs[:, 0].tolist() == src.tolist() and (part.paired_targets[:, 0, 0, 0] == 2 * src).all()
+    assert part.test.keys["face"][0] == f"f{count}" and part.cartoon_attrs[0, 0] == n - 1 - count
+    assert part.test.images["cartoon"][0, 0, 0, 0] == n - 1 - count
+    whole, where = scored_part(track, count + 8, limit=1000)  # 7 + 50 left: not enough to spare
+    assert where["start"] == 0 and whole.test.images["face"].shape[0] == n
+
+
 def test_tracks_are_named_and_an_unknown_one_is_refused(tmp_path):
     from xgan.benchmark.harness import TRACKS, BenchmarkError, run_benchmark
 
@@ -193,7 +221,10 @@ def test_quick_benchmark_end_to_end(tmp_path_factory, xgan_data):
     text = (out / "results.md").read_text()
     assert "not Inception" in text and "| XGAN |" in text and "## Track: synthetic-hard" in text
     faces_part = text[text.index("## Track: faces"):]
-    assert "Test split: 1 source images" in faces_part and "Warning: test split too small" in faces_part
+    assert "scored on 1 test source images" in faces_part and "the images the learning curves read" in faces_part
+    assert "Warning: test split too small" in faces_part
+    scored_on = json.loads((out / "runs" / "faces" / "xgan" / "seed1" / "scores.json").read_text())["scored_on"]
+    assert scored_on["start"] == 0 and scored_on["sources"] == 1  # one test face: nothing to hold out
     assert "| XGAN | n/a | n/a |" in faces_part
     assert (out / "summary.png").stat().st_size > 10000
 

@@ -6,6 +6,7 @@ A direction a method does not have (DTN has no cartoon -> face decoder) or an em
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,19 @@ class Track:
     paired_targets: np.ndarray | None = None   # synthetic: the target-style rendering of each
     photo_colours: tuple[np.ndarray, np.ndarray] | None = None  # faces: (skin, hair) luminance
     palettes: dict[str, np.ndarray] = field(default_factory=dict)  # colour attr -> luminance per variant
+
+    def part(self, start: int, stop: int) -> Track:
+        """This track with its test split cut to images [start, stop) of each domain, and everything
+        aligned with them: to score images the learning curves never read."""
+        def cut(a):
+            return None if a is None else a[start:stop]
+
+        test = DomainArrays({d: a[start:stop] for d, a in self.test.images.items()},
+                            {d: list(k[start:stop]) for d, k in self.test.keys.items()}, self.test.roots)
+        colours = None if self.photo_colours is None else tuple(cut(c) for c in self.photo_colours)
+        return dataclasses.replace(self, test=test, cartoon_attrs=cut(self.cartoon_attrs),
+                                   paired_attrs=cut(self.paired_attrs), paired_targets=cut(self.paired_targets),
+                                   photo_colours=colours)
 
 
 @torch.no_grad()

@@ -60,6 +60,8 @@ from .report import MEANINGFUL_TEST_SIZE, summary_plot, write_report
 TRACKS = ("synthetic", "synthetic-hard", "faces")
 DEFAULT_TRACKS = ("synthetic", "faces")  # the harder synthetic track is asked for by name (--tracks)
 SOURCE_PACKS = {"synthetic": "shaded", "synthetic-hard": "portrait"}  # the paired tracks' source styles
+CURVE_COUNT = 256  # test images per domain the learning curves score (fewer when --limit is smaller)
+HELD_OUT_MIN = max(MEANINGFUL_TEST_SIZE.values())  # test images per domain the table needs beyond the curves'
 TARGET_PACK = "default"
 
 
@@ -161,6 +163,17 @@ def load_track(name: str, cartoons: Path, faces: Path | None, work: Path, say: C
 def split_sizes(track: Track) -> dict[str, int]:
     """The test split's size per domain (the report warns when it is too small to mean anything)."""
     return {"sources": len(track.test.images["face"]), "cartoons": len(track.test.images["cartoon"])}
+
+
+def scored_part(track: Track, curve_count: int, limit: int) -> tuple[Track, dict]:
+    """The part of the test split ``results.md`` scores, and where it lies. The learning curves, and
+    every choice read from them, use the first ``curve_count`` test images of each domain; the table
+    scores the next ``limit``, so none of its numbers comes from an image a choice was made on. A
+    split too small to spare them (fewer than ``HELD_OUT_MIN`` left per domain) is scored whole."""
+    have = split_sizes(track)
+    start = curve_count if min(have.values()) >= curve_count + HELD_OUT_MIN else 0
+    part = track.part(start, start + limit)
+    return part, {"start": start, **split_sizes(part), "curve_count": curve_count}
 
 
 # ------------------------------------------------------------------------------------------ ruler
@@ -298,12 +311,17 @@ def training_seconds(run_dir: Path) -> float:
     return float(sum(n * (t if t <= 10 * median else median) for n, t in zip(steps, per_step)))
 
 
-def score_one(model_path: Path, track: Track, ruler_model, device, limit: int) -> dict:
+def score_one(model_path: Path, track: Track, ruler_model, device, scored_on: Mapping) -> dict:
+    """The run's scores on ``track`` (the part ``scored_on`` describes), cached beside the model
+    until the model or the part changes."""
     cached = model_path.with_name("scores.json")
     if cached.exists() and cached.stat().st_mtime >= model_path.stat().st_mtime:
-        return json.loads(cached.read_text())
+        scores = json.loads(cached.read_text())
+        if scores.get("scored_on") == dict(scored_on):
+            return scores
     model, _ = load_model(model_path, device)
-    scores = evaluate(model, track, ruler_model, device=device, limit=limit)
+    scores = {**evaluate(model, track, ruler_model, device=device, limit=len(track.test.images["face"])),
+              "scored_on": dict(scored_on)}
     write_json(cached, scores)
     return scores
 
@@ -396,20 +414,23 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
     say(f"ruler: mean test accuracy {ruler_report.accuracy['mean']:.3f}")
     rows = []
     sizes: dict[str, dict[str, int]] = {}
+    scored_on: dict[str, dict] = {}
     runs = reused = 0
     train_s = 0.0
     for tr in tracks:
         work = out / "data" / tr
         work.mkdir(parents=True, exist_ok=True)
         track = load_track(tr, cartoons, faces, work, say)
-        sizes[tr] = split_sizes(track)
+        curve_count = min(limit, CURVE_COUNT)
+        scored, scored_on[tr] = scored_part(track, curve_count, limit)
+        sizes[tr] = split_sizes(scored)
         if min(sizes[tr].values()) < min(MEANINGFUL_TEST_SIZE.values()):
             say(f"[{tr}] warning: the test split has {sizes[tr]['sources']} source images and {sizes[tr]['cartoons']} "
                 "cartoons, too few for some metrics to mean anything (results.md says which)")
         f_path = distilled_f(track, work, f_steps, 0, dev, say) if any(table[m].needs_f for m in chosen) else None
         train_attrs = CartoonSet(cartoons, split="train", target_type=None).attrs
         labels = {"oracle": "reference: the true target rendering", "majority": "reference: majority-class guess"}
-        for name, scores in reference_rows(track, ruler_model, train_attrs, dev, limit).items():
+        for name, scores in reference_rows(scored, ruler_model, train_attrs, dev, limit).items():
             rows.append({"track": tr, "method": name, "label": labels[name], "seeds": [0],
                          "values": {k: np.array([scores.get(k, np.nan)], dtype=float) for k, _, _ in METRICS},
                          "per": {k: scores[k] for k in ("attr_acc_per",) if k in scores},
@@ -420,7 +441,7 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
                     for m in chosen for k in seeds
                     if not finished(out / "runs" / tr / m / f"seed{k}", run_config(table[m], k, base, steps, f_path))]
             if todo:
-                train_parallel(track, todo, jobs, out / "ruler.pt", device, min(limit, 256), say)
+                train_parallel(track, todo, jobs, out / "ruler.pt", device, curve_count, say)
         for name in chosen:
             method = table[name]
             values = {k: [] for k, _, _ in METRICS}
@@ -430,11 +451,11 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
                 run_dir = out / "runs" / tr / name / f"seed{seed}"
                 say(f"[{tr}] {method.label}, seed {seed}")
                 model_path, was_reused = run_one(track, method, seed, base, steps, run_dir, device, f_path, show_progress,
-                                                 TrainingEvaluator(track, ruler_model, min(limit, 256), dev))
+                                                 TrainingEvaluator(track, ruler_model, curve_count, dev))
                 runs += 1
                 reused += was_reused
                 train_s += training_seconds(run_dir)
-                scores = score_one(model_path, track, ruler_model, dev, limit)
+                scores = score_one(model_path, scored, ruler_model, dev, scored_on[tr])
                 for k, _, _ in METRICS:
                     values[k].append(scores.get(k, float("nan")))
                 unavailable.update(scores.get("unavailable", {}))
@@ -444,7 +465,7 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
                         for n, v in scores[key].items():
                             acc[n].append(v)
                 if seed == seeds[0]:
-                    figure(model_path, track, out / "figures" / f"{tr}-{name}.png", dev)
+                    figure(model_path, scored, out / "figures" / f"{tr}-{name}.png", dev)
             rows.append({"track": tr, "method": name, "label": method.label, "seeds": list(seeds),
                          "values": {k: np.array(v, dtype=float) for k, v in values.items()},
                          "per": {k: {n: float(np.mean(v)) for n, v in d.items()} for k, d in per.items()},
@@ -453,4 +474,4 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
     summary_plot(rows, out / "summary.png")
     info["seconds"] = time.perf_counter() - t0
     info["runs"], info["reused"], info["train_seconds"] = runs, reused, train_s
-    return write_report(out, rows, ruler_report, info, sizes)
+    return write_report(out, rows, ruler_report, info, scored_on)

@@ -102,6 +102,20 @@ def small_split_warning(sizes: Mapping[str, int], shown: Sequence[str]) -> str |
             + ". These numbers say little about the methods; use more test data.")
 
 
+def scored_text(sizes: Mapping[str, int]) -> str:
+    """Which test images the table scores, against the ones the learning curves read."""
+    n, m, start, curves = sizes.get("sources"), sizes.get("cartoons"), sizes.get("start", 0), sizes.get("curve_count")
+    scored = f"{n} test source images and {m} test cartoons"
+    if curves is None:
+        return f"Scored on {scored}."
+    if start:
+        return (f"Scored on {scored} (test images {start + 1}-{start + max(n, m)}), held out from the learning "
+                f"curves, which read the first {curves} of each domain: no choice was made on these images.")
+    return (f"> **Note: scored on {scored}, the images the learning curves read.** The test split is too small to "
+            f"hold out the curves' {curves} per domain and enough beyond them; a choice made from the curves "
+            "was made on these same images.")
+
+
 def write_csv_table(out: Path, rows: list[dict]) -> Path:
     fields = ["track", "method", "label", "seeds"] + [f"{k}_{s}" for k, _, _ in METRICS for s in ("mean", "std")] \
         + ["unavailable"]
@@ -121,7 +135,8 @@ def write_csv_table(out: Path, rows: list[dict]) -> Path:
 def write_report(out: Path, rows: list[dict], ruler_report, info: dict,
                  track_sizes: Mapping[str, Mapping[str, int]] | None = None) -> Path:
     """``results.csv`` and ``results.md``; ``track_sizes[track]`` = ``{"sources": n, "cartoons": m}``
-    of its test split (for the small-split warning)."""
+    of the test images scored (for the small-split warning), and where they start in the test split
+    (``start``) after the learning curves' first ``curve_count``."""
     write_csv_table(out, rows)
     track_sizes = track_sizes or {}
     lines = ["# XGAN benchmark results", "",
@@ -147,7 +162,7 @@ def write_report(out: Path, rows: list[dict], ruler_report, info: dict,
         lines += ["", f"## Track: {tr}", "", TRACK_TEXT.get(tr, ""), ""]
         sizes = track_sizes.get(tr, {})
         if sizes:
-            lines += [f"Test split: {sizes.get('sources')} source images, {sizes.get('cartoons')} cartoons.", ""]
+            lines += [scored_text(sizes), ""]
             warning = small_split_warning(sizes, [k for k, _, _ in keep])
             if warning:
                 lines += [warning, ""]
