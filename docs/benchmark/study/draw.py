@@ -13,6 +13,7 @@ from cartoonset.common.records import read_csv
 from xgan.benchmark.harness import training_seconds
 ROOT = Path(sys.argv[2])
 B = ROOT / "bench/runs/synthetic"
+H = ROOT / "bench/runs/synthetic-hard"
 D = ROOT / "diag"
 D3 = ROOT / "diag3"
 D4 = ROOT / "diag4"
@@ -22,6 +23,12 @@ R1 = ROOT / "bench/runs-rev1/synthetic"
 runs = {"L_rec + L_dann": (B / "rec-dann/seed1", "methods terms recipes rev1"),
         "XGAN (paper, rev. 2)": (B / "xgan/seed1", "methods"),
         "DTN": (B / "dtn/seed1", "methods"),
+        "xgan-plus (rev. 2)": (B / "xgan-plus/seed1", "methods recipes"),
+        "CycleGAN": (B / "cyclegan/seed1", "methods"),
+        "UNIT": (B / "unit/seed1", "methods"),
+        **{f"{label}, synthetic-hard": (H / f"{m}/seed1", "hard")
+           for m, label in (("rec-dann", "L_rec + L_dann"), ("xgan", "XGAN (paper, rev. 2)"), ("xgan-plus", "xgan-plus"),
+                            ("dtn", "DTN"), ("cyclegan", "CycleGAN"), ("unit", "UNIT"))},
         "xgan-plus (rev. 1)": (R1 / "xgan-plus/seed1", "rev1"),
         "XGAN (paper, rev. 1)": (R1 / "xgan/seed1", "rev1"),
         "L_rec + L_dann + perturbed L_sem (rev. 1)": (D / "rec-dann-sem", "rev1"),
@@ -40,13 +47,18 @@ runs = {"L_rec + L_dann": (B / "rec-dann/seed1", "methods terms recipes rev1"),
         "XGAN w/o L_teach, spectral-norm critic (rev. 2)": (D4 / "spectral-critic", "recipes")}
 runs = {k: v for k, v in runs.items() if (v[0] / "log.csv").is_file()}
 out = Path(sys.argv[1])
-figures = {"methods": ("curves.png", "the benchmark's methods (revision 2)"),
-           "terms": ("curves-terms.png", "XGAN's terms added to L_rec + L_dann one at a time (revision 2)"),
-           "recipes": ("curves-recipes.png", "candidate XGAN recipes (revision 2)"),
-           "rev1": ("curves-rev1.png", "runs of revision 1 (translations sharing the reconstructions' batch statistics)")}
+figures = {"methods": ("curves.png", "the benchmark's methods on the synthetic track (revision 2)"),
+           "terms": ("curves-terms.png", "XGAN's terms added to L_rec + L_dann one at a time (synthetic, seed 1)"),
+           "recipes": ("curves-recipes.png", "candidate XGAN recipes (synthetic track, revision 2, seed 1)"),
+           "hard": ("curves-hard.png", "the benchmark's methods on the synthetic-hard track"),
+           "rev1": ("curves-rev1.png", "runs of revision 1, synthetic, seed 1 (translations sharing the reconstructions' "
+                    "batch statistics)")}
 for fig, (name, what) in figures.items():
-    chosen = {k: [d] for k, (d, figs) in runs.items() if fig in figs.split()}
-    learning_curves(chosen, out / name, title=f"synthetic track, cpu-small, batch 32, seed 1: {what}")
+    # on the methods' figures a benchmark run brings its other seeds (bands); the others compare seed 1s
+    chosen = {k: sorted(p for p in d.parent.glob("seed*") if (p / "log.csv").is_file())
+              if d.name == "seed1" and fig in ("methods", "hard") else [d]
+              for k, (d, figs) in runs.items() if fig in figs.split()}
+    learning_curves(chosen, out / name, title=f"cpu-small, batch 32: {what}")
 runs = {k: d for k, (d, _) in runs.items()}
 cols = [c for c, _ in PANELS]
 lines = ["| run | step / 20000 | training min | attr. acc. (last) | best attr. acc. (step) | FD | L1 | high-freq. power | L_sem on test: own / unrelated pair |",
