@@ -112,7 +112,7 @@ def _guarded(out: dict, key: str, compute) -> None:
 
 
 def score_translations(fakes: np.ndarray, track: Track, ruler: AttributeClassifier, device="cpu",
-                       limit: int = 1000) -> tuple[dict, np.ndarray]:
+                       limit: int | None = 1000) -> tuple[dict, np.ndarray]:
     """The image-only metrics of translated test sources (uint8, in test order): realism,
     diversity, and against the truth where the track has it. Also returns the predictions."""
     cartoons = np.asarray(track.test.images["cartoon"][:limit])
@@ -140,8 +140,9 @@ def score_translations(fakes: np.ndarray, track: Track, ruler: AttributeClassifi
     return out, pred_f
 
 
-def evaluate(model, track: Track, ruler: AttributeClassifier, device="cpu", limit: int = 1000) -> dict:
-    """All metrics of one model on one track (test split), plus per-attribute breakdowns."""
+def evaluate(model, track: Track, ruler: AttributeClassifier, device="cpu", limit: int | None = 1000) -> dict:
+    """All metrics of one model on one track (the first ``limit`` test images of each domain; all of
+    them with None), plus per-attribute breakdowns."""
     device = torch.device(device)
     model = model.to(device).eval()
     sources = np.asarray(track.test.images["face"][:limit])

@@ -320,7 +320,7 @@ def score_one(model_path: Path, track: Track, ruler_model, device, scored_on: Ma
         if scores.get("scored_on") == dict(scored_on):
             return scores
     model, _ = load_model(model_path, device)
-    scores = {**evaluate(model, track, ruler_model, device=device, limit=len(track.test.images["face"])),
+    scores = {**evaluate(model, track, ruler_model, device=device, limit=None),
               "scored_on": dict(scored_on)}
     write_json(cached, scores)
     return scores
