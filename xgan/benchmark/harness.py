@@ -60,7 +60,7 @@ from .report import MEANINGFUL_TEST_SIZE, summary_plot, write_report
 TRACKS = ("synthetic", "synthetic-hard", "faces")
 DEFAULT_TRACKS = ("synthetic", "faces")  # the harder synthetic track is asked for by name (--tracks)
 SOURCE_PACKS = {"synthetic": "shaded", "synthetic-hard": "portrait"}  # the paired tracks' source styles
-CURVE_COUNT = 256  # test images per domain the learning curves score (fewer when --limit is smaller)
+CURVE_COUNT = 256  # test images per domain the learning curves score (fewer when `limit` is smaller)
 HELD_OUT_MIN = max(MEANINGFUL_TEST_SIZE.values())  # test images per domain the table needs beyond the curves'
 TARGET_PACK = "default"
 
@@ -413,8 +413,7 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
     ruler_model, ruler_report = ruler(cartoons, out, ruler_steps, 0, str(dev), say)
     say(f"ruler: mean test accuracy {ruler_report.accuracy['mean']:.3f}")
     rows = []
-    sizes: dict[str, dict[str, int]] = {}
-    scored_on: dict[str, dict] = {}
+    scored_on: dict[str, dict] = {}  # per track: which test images the table scores
     runs = reused = 0
     train_s = 0.0
     for tr in tracks:
@@ -423,9 +422,9 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
         track = load_track(tr, cartoons, faces, work, say)
         curve_count = min(limit, CURVE_COUNT)
         scored, scored_on[tr] = scored_part(track, curve_count, limit)
-        sizes[tr] = split_sizes(scored)
-        if min(sizes[tr].values()) < min(MEANINGFUL_TEST_SIZE.values()):
-            say(f"[{tr}] warning: the test split has {sizes[tr]['sources']} source images and {sizes[tr]['cartoons']} "
+        have = split_sizes(scored)
+        if min(have.values()) < min(MEANINGFUL_TEST_SIZE.values()):
+            say(f"[{tr}] warning: the test split has {have['sources']} source images and {have['cartoons']} "
                 "cartoons, too few for some metrics to mean anything (results.md says which)")
         f_path = distilled_f(track, work, f_steps, 0, dev, say) if any(table[m].needs_f for m in chosen) else None
         train_attrs = CartoonSet(cartoons, split="train", target_type=None).attrs
