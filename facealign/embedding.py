@@ -103,7 +103,9 @@ class embedding_pool:
     minutes of embedding) that die with their parent."""
 
     def __init__(self, workers: int):
-        self.workers, self.pool = max(1, workers), None
+        # a daemonic process (a multiprocessing pool's worker) may not start children: embed in it
+        self.workers = 1 if mp.current_process().daemon else max(1, workers)
+        self.pool = None
 
     def __enter__(self) -> Callable[[Iterable[np.ndarray]], Iterator[np.ndarray]]:
         if self.workers == 1:

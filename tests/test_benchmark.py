@@ -260,6 +260,7 @@ def test_quick_benchmark_end_to_end(tmp_path_factory, xgan_data):
     assert "| CycleGAN |" in text and "| UNIT |" in text
 
 
+
 def test_jobs_train_runs_at_once_in_worker_processes_with_the_sequential_result(tmp_path):
     """--jobs 2: two runs in two spawned processes; a run trained in a worker has the same weights as
     the same run trained in this process with the same thread count, and a rerun reuses both."""
@@ -292,6 +293,30 @@ def test_jobs_train_runs_at_once_in_worker_processes_with_the_sequential_result(
     res = CliRunner().invoke(main, args)  # both finished: nothing is trained again
     assert res.exit_code == 0 and "processes" not in res.output
     assert "it reused 2 of the 2 runs" in (out / "results.md").read_text()
+
+
+@pytest.mark.slow
+def test_jobs_train_teacher_methods_on_a_fresh_cache(tmp_path, monkeypatch):
+    """--jobs 2 with XGAN on a machine with no teacher table yet: the table is built once (a pool's
+    worker may not start the embedding processes itself: it died with "daemonic processes are not
+    allowed to have children") and both runs train against it."""
+    from cartoonset.pipeline import render
+    from xgan.teacher import teacher_cache_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    render(n=40, out=tmp_path / "cartoons", seed=6, size=128, workers=1, show_progress=False)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["benchmark", "--cartoons", str(tmp_path / "cartoons"), "--out", str(out), "--quick",
+                                    "--seeds", "1,2", "--device", "cpu", "--methods", "xgan", "--tracks", "synthetic",
+                                    "--jobs", "2"])
+    assert res.exit_code == 0, res.output
+    assert "failed" not in res.output and "training 2 runs on 2 processes" in res.output
+    tables = list(teacher_cache_dir().glob("dlib-resnet-v1-*.pt"))
+    assert len(tables) == 1
+    for k in (1, 2):
+        saved = torch.load(out / "runs" / "synthetic" / "xgan" / f"seed{k}" / "model.pt", weights_only=True)
+        assert saved["step"] == 20
+        assert "teach" in (out / "runs" / "synthetic" / "xgan" / f"seed{k}" / "log.csv").read_text().splitlines()[0]
 
 
 def test_training_time_does_not_count_a_stopped_process(tmp_path):

@@ -1,5 +1,6 @@
 """Evaluation during training, diagnostics, schedules, --keep best, resume fallback, the robust ruler."""
 import csv
+import shutil
 import subprocess
 import sys
 
@@ -82,6 +83,25 @@ def test_scores_diagnostics_schedule_and_best_during_training(tmp_path):
     text = (tmp_path / "bench" / "progress.md").read_text()
     assert "| XGAN | 1 | 8 / 8 |" in text and f"{float(rows[8]['test_attr_acc']):.3f}" in text
     assert (tmp_path / "bench" / "curves-synthetic.png").stat().st_size > 5000
+
+    # the run's curve record (its scored rows) draws and times it once the run folder is gone
+    from xgan.benchmark.curves import benchmark_curves, read_curves
+    from xgan.benchmark.harness import training_seconds
+
+    record = tmp_path / "bench" / "curves" / "synthetic" / "xgan-seed1.csv"
+    cols = ["test_attr_acc", "test_l1", "d_face2cartoon_acc", "gn_rec"]
+    live, seconds = read_curves(out, cols), training_seconds(out)
+    assert [int(r["step"]) for r in _rows(record)] == [3, 4, 6, 8]  # scored or diagnosed
+    assert training_seconds(record) == pytest.approx(seconds, abs=1e-3)
+    shutil.rmtree(tmp_path / "bench" / "runs")
+    (tmp_path / "bench" / "curves-synthetic.png").unlink()
+    kept = read_curves(record, cols)
+    assert set(kept) == set(cols)
+    for c, (steps, values) in kept.items():
+        at = dict(zip(*live[c]))
+        want = [3, 6] if c == "gn_rec" else [3, 4, 6, 8] if c == "d_face2cartoon_acc" else [4, 8]
+        assert steps.tolist() == want and np.allclose(values, [at[k] for k in want]), c
+    assert benchmark_curves(tmp_path / "bench", "synthetic").stat().st_size > 5000
     res = CliRunner().invoke(main, ["benchmark", "--out", str(tmp_path / "empty"), "--progress"])
     assert res.exit_code == 1 and "holds no benchmark runs" in res.output
     res = CliRunner().invoke(main, ["benchmark", "--out", str(tmp_path / "empty")])  # training needs the cartoons

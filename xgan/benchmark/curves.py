@@ -4,6 +4,10 @@ Read from the run folders' ``log.csv`` (the ``test_*`` columns the trainer's eva
 any set of runs (a benchmark's, a diagnosis's, one ``xgan train``) can be drawn after the fact.
 A verdict read from curves says whether a method has converged; one read from a single point
 does not.
+
+A run's folder holds gigabytes of checkpoints and can be lost with its machine; its **curve record**
+(``export_curves``: the scored rows of its log, a few tens of kB) is what a results folder keeps, and
+every function here reads a record wherever it reads a run folder.
 """
 from __future__ import annotations
 
@@ -14,7 +18,8 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from cartoonset.common.atomic import atomic_path
-from cartoonset.common.records import read_csv
+from cartoonset.common.records import read_csv, write_csv
+from cartoonset.common.tomlio import loads as toml_loads
 
 #: the curves drawn by default, in panel order: (column, title)
 PANELS = (
@@ -31,13 +36,45 @@ PANELS = (
 )
 
 
-def read_curves(run_dir: str | os.PathLike, columns: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """``{column: (steps, values)}`` of the rows of ``run_dir``'s ``log.csv`` (and ``scores.csv``)
-    where the column is filled."""
+def _logged_rows(run_dir: str | os.PathLike) -> list[dict]:
+    """The rows of a run folder's ``log.csv`` and ``scores.csv``, or of a curve record (a ``.csv`` file)."""
+    if Path(run_dir).is_file():
+        return read_csv(run_dir)
     rows = []
     for name in ("log.csv", "scores.csv"):  # scores.csv: checkpoints scored after the run
         if (Path(run_dir) / name).is_file():
             rows += read_csv(Path(run_dir) / name)
+    return rows
+
+
+def cumulative_seconds(run_dir: str | os.PathLike) -> dict[int, float]:
+    """``{step: training seconds up to it}`` for every row of a run's ``log.csv``, from its logged
+    throughput (so a run resumed across invocations counts whole). A log interval slower than 10x the
+    run's median time per step is a process that was suspended (``kill -STOP``, a laptop asleep), not
+    training: it counts at the median. A curve record carries the figures in its ``train_seconds``."""
+    if Path(run_dir).is_file():
+        return {int(r["step"]): float(r["train_seconds"]) for r in read_csv(run_dir) if r.get("train_seconds")}
+    batch = toml_loads((Path(run_dir) / "config.toml").read_text("utf-8"))["train"]["batch"]
+    steps, per_step, prev = [], [], 0
+    for row in read_csv(Path(run_dir) / "log.csv"):
+        step, rate = int(row["step"]), float(row["images_per_s"])
+        steps.append((step, step - prev))
+        per_step.append(2 * batch / max(rate, 1e-9))  # both domains; benchmark runs are single-process
+        prev = step
+    if not steps:
+        return {}
+    median = float(np.median(per_step))
+    total, out = 0.0, {}
+    for (step, n), t in zip(steps, per_step):
+        total += n * (t if t <= 10 * median else median)
+        out[step] = total
+    return out
+
+
+def read_curves(run_dir: str | os.PathLike, columns: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{column: (steps, values)}`` of the rows of ``run_dir``'s ``log.csv`` (and ``scores.csv``),
+    or of a curve record, where the column is filled."""
+    rows = _logged_rows(run_dir)
     out = {}
     for c in columns:
         pts = sorted({int(r["step"]): float(r[c]) for r in rows if r.get(c, "") not in ("", None)}.items())
@@ -47,9 +84,37 @@ def read_curves(run_dir: str | os.PathLike, columns: Sequence[str]) -> dict[str,
     return out
 
 
+def curve_record(run_dir: str | os.PathLike, path: str | os.PathLike) -> Path | None:
+    """Write ``path``: every row of the run's log that holds a test score or a diagnostic (gradient
+    norms, BN gaps), all its columns (the losses and critic accuracy at that step too), and
+    ``train_seconds`` so far. None when the run has measured nothing of the kind yet."""
+    from ..runlog import scalar_group
+
+    rows = _logged_rows(run_dir)
+    seconds = cumulative_seconds(run_dir) if (Path(run_dir) / "log.csv").is_file() else {}
+    kept = [{**r, "train_seconds": f"{seconds.get(int(r['step']), float('nan')):.3f}"} for r in rows
+            if any(scalar_group(k) in ("test", "diagnostics") and v not in ("", None) for k, v in r.items())]
+    if not kept:
+        return None
+    fields = list(dict.fromkeys(k for r in kept for k in r))
+    return write_csv(path, sorted(kept, key=lambda r: int(r["step"])), fields)
+
+
+def export_curves(out: str | os.PathLike) -> list[Path]:
+    """``out/curves/<track>/<method>-seed<k>.csv``: the curve record of every run of a benchmark
+    folder (``out/runs/<track>/<method>/seed<k>/``); commit these, not the runs."""
+    written = []
+    for run_dir in sorted(Path(out).glob("runs/*/*/seed*")):
+        if (run_dir / "log.csv").is_file() and (run_dir / "config.toml").is_file():
+            track, method = run_dir.parts[-3], run_dir.parts[-2]
+            path = curve_record(run_dir, Path(out) / "curves" / track / f"{method}-{run_dir.name}.csv")
+            written += [path] if path else []
+    return written
+
+
 def learning_curves(runs: Mapping[str, Sequence[str | os.PathLike]], path: str | os.PathLike,
                     panels: Sequence[tuple[str, str]] = PANELS, title: str = "") -> Path | None:
-    """Draw ``{label: [run folders (one per seed)]}`` into one PNG: per panel, the mean over seeds
+    """Draw ``{label: [run folders or curve records (one per seed)]}`` into one PNG: per panel, the mean over seeds
     at the steps all of them reached, and a band from their min to max. None when no run has scores."""
     import matplotlib
 
@@ -109,13 +174,14 @@ def learning_curves(runs: Mapping[str, Sequence[str | os.PathLike]], path: str |
 
 
 def benchmark_curves(out: str | os.PathLike, track: str, labels: Mapping[str, str] | None = None) -> Path | None:
-    """``out/curves-<track>.png`` from a benchmark folder's ``runs/<track>/<method>/seed*/``."""
-    root = Path(out) / "runs" / track
+    """``out/curves-<track>.png`` from a benchmark folder's curve records (``export_curves`` first
+    brings them up to date with ``out/runs/``; a record whose run folder is gone still draws)."""
+    export_curves(out)
+    root = Path(out) / "curves" / track
     if not root.is_dir():
         return None
-    runs = {}
-    for method in sorted(p for p in root.iterdir() if p.is_dir()):
-        seeds = sorted(p for p in method.iterdir() if p.is_dir() and (p / "log.csv").is_file())
-        if seeds:
-            runs[(labels or {}).get(method.name, method.name)] = seeds
+    runs: dict[str, list[Path]] = {}
+    for record in sorted(root.glob("*-seed*.csv")):
+        method = record.stem.rsplit("-seed", 1)[0]
+        runs.setdefault((labels or {}).get(method, method), []).append(record)
     return learning_curves(runs, Path(out) / f"curves-{track}.png", title=f"{track} track: test scores during training")

@@ -45,7 +45,7 @@ from ..models import model_revision
 from ..trainer import load_model, train
 from ..translate import translate_images
 from . import classifier as ruler_mod
-from .curves import benchmark_curves
+from .curves import benchmark_curves, cumulative_seconds
 from .evaluate import (
     METRICS,
     Track,
@@ -188,18 +188,26 @@ def ruler(cartoons: Path, out: Path, steps: int, seed: int, device: str, say: Ca
 
 # ------------------------------------------------------------------------------------------- runs
 
+def track_teacher(track: Track, show_progress: bool = False):
+    """The dlib teacher's table of the track's training sources, built here on every core once and
+    cached by content: the runs of every method and seed (and ``--jobs`` workers, which may not start
+    processes of their own) read it from the cache."""
+    from ..teacher import load_teacher
+
+    return load_teacher("dlib", np.asarray(track.train.images["face"]), track.train.keys.get("face"),
+                        show_progress=show_progress)
+
+
 def distilled_f(track: Track, work: Path, steps: int, seed: int, device, say) -> Path:
     """DTN's fixed pretrained encoder f: a torch copy of the teacher network, trained on the track's
     training sources (once per track)."""
     from ..distill import distill_teacher
-    from ..teacher import load_teacher
 
     path = work / "f.pt"
     if path.exists():
         return path
     say(f"distilling the teacher into DTN's encoder f ({steps} steps)")
-    teacher = load_teacher("dlib", np.asarray(track.train.images["face"]), track.train.keys.get("face"),
-                           show_progress=False)  # the table the runs of this track share (cached by content)
+    teacher = track_teacher(track)
     report = distill_teacher(np.asarray(track.train.images["face"]), teacher, steps=steps, seed=seed, out_path=path,
                              device=device, show_progress=False)
     write_json(work / "f.json", report)
@@ -294,21 +302,9 @@ def train_parallel(track: Track, jobs_: Sequence[dict], workers: int, ruler_path
 
 
 def training_seconds(run_dir: Path) -> float:
-    """A run's training time, from its logged throughput (so runs reused from earlier invocations count too).
-
-    A log interval slower than 10x the run's median time per step is a process that was suspended or
-    stopped (``kill -STOP``, a laptop asleep), not training: it counts at the median."""
-    batch = toml_loads((run_dir / "config.toml").read_text("utf-8"))["train"]["batch"]
-    steps, per_step, prev = [], [], 0
-    for row in read_csv(run_dir / "log.csv"):
-        step, rate = int(row["step"]), float(row["images_per_s"])
-        steps.append(step - prev)
-        per_step.append(2 * batch / max(rate, 1e-9))  # both domains; benchmark runs are single-process
-        prev = step
-    if not steps:
-        return 0.0
-    median = float(np.median(per_step))
-    return float(sum(n * (t if t <= 10 * median else median) for n, t in zip(steps, per_step)))
+    """A run's training time (a run folder or its curve record): see ``curves.cumulative_seconds``."""
+    seconds = cumulative_seconds(run_dir)
+    return seconds[max(seconds)] if seconds else 0.0
 
 
 def score_one(model_path: Path, track: Track, ruler_model, device, scored_on: Mapping) -> dict:
@@ -422,8 +418,8 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
         track = load_track(tr, cartoons, faces, work, say)
         curve_count = min(limit, CURVE_COUNT)
         scored, scored_on[tr] = scored_part(track, curve_count, limit)
-        have = split_sizes(scored)
-        if min(have.values()) < min(MEANINGFUL_TEST_SIZE.values()):
+        have = scored_on[tr]
+        if min(have["sources"], have["cartoons"]) < min(MEANINGFUL_TEST_SIZE.values()):
             say(f"[{tr}] warning: the test split has {have['sources']} source images and {have['cartoons']} "
                 "cartoons, too few for some metrics to mean anything (results.md says which)")
         f_path = distilled_f(track, work, f_steps, 0, dev, say) if any(table[m].needs_f for m in chosen) else None
@@ -439,6 +435,10 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
                      "run_dir": out / "runs" / tr / m / f"seed{k}", "label": f"{table[m].label}, seed {k}"}
                     for m in chosen for k in seeds
                     if not finished(out / "runs" / tr / m / f"seed{k}", run_config(table[m], k, base, steps, f_path))]
+            losses = [run_config(j["method"], j["seed"], base, steps, f_path)["loss"] for j in todo]
+            if any(w["w_teach"] > 0 and w["teacher"] == "dlib" for w in losses):
+                say(f"[{tr}] the dlib teacher's table of {len(track.train.images['face'])} training sources")
+                track_teacher(track, show_progress)
             if todo:
                 train_parallel(track, todo, jobs, out / "ruler.pt", device, curve_count, say)
         for name in chosen:

@@ -4,11 +4,13 @@ revision, and a Markdown table of where each stands (snapshot.md), written to OU
     python docs/benchmark/study/draw.py OUT STUDY_ROOT
 
 STUDY_ROOT holds bench/ (the benchmark's --out; revision-1 XGAN runs moved to bench/runs-rev1/),
-diag/ (revision-1 diagnosis variants), diag3/ and diag4/ (revision 2).
+diag/ (revision-1 diagnosis variants), diag3/ and diag4/ (revision 2). Each run found there first
+refreshes its curve record in curves/ beside this script (committed: the runs' folders are not, and
+a machine's reset loses them); the figures and the table are drawn from the records.
 """
 import sys
 from pathlib import Path
-from xgan.benchmark.curves import learning_curves, read_curves, PANELS
+from xgan.benchmark.curves import curve_record, learning_curves, read_curves, PANELS
 from cartoonset.common.records import read_csv
 from xgan.benchmark.harness import training_seconds
 ROOT = Path(sys.argv[2])
@@ -45,7 +47,21 @@ runs = {"L_rec + L_dann": (B / "rec-dann/seed1", "methods terms recipes rev1"),
         "XGAN w/o L_teach, ramped 5k-15k (rev. 2)": (D3 / "ramped", "terms recipes"),
         "XGAN w/o L_teach, sem-aug (rev. 2)": (D3 / "sem-aug", "recipes"),
         "XGAN w/o L_teach, spectral-norm critic (rev. 2)": (D4 / "spectral-critic", "recipes")}
-runs = {k: v for k, v in runs.items() if (v[0] / "log.csv").is_file()}
+RECORDS = Path(__file__).parent / "curves"
+
+
+def records(run_dir: Path, seeds: bool = False) -> list[Path]:
+    """The curve records of a run (of all its seeds with ``seeds``), refreshed from the run folders present."""
+    name = "-".join(run_dir.relative_to(ROOT).parts)
+    dirs = sorted(run_dir.parent.glob("seed*")) if seeds else [run_dir]
+    for d in dirs:
+        if (d / "log.csv").is_file():
+            curve_record(d, RECORDS / f"{'-'.join(d.relative_to(ROOT).parts)}.csv")
+    pattern = name[: -len(run_dir.name)] + "seed*.csv" if seeds else f"{name}.csv"
+    return sorted(RECORDS.glob(pattern))
+
+
+runs = {k: v for k, v in runs.items() if records(v[0])}
 out = Path(sys.argv[1])
 figures = {"methods": ("curves.png", "the benchmark's methods on the synthetic track (revision 2)"),
            "terms": ("curves-terms.png", "XGAN's terms added to L_rec + L_dann one at a time (synthetic, seed 1)"),
@@ -55,17 +71,17 @@ figures = {"methods": ("curves.png", "the benchmark's methods on the synthetic t
                     "batch statistics)")}
 for fig, (name, what) in figures.items():
     # on the methods' figures a benchmark run brings its other seeds (bands); the others compare seed 1s
-    chosen = {k: sorted(p for p in d.parent.glob("seed*") if (p / "log.csv").is_file())
-              if d.name == "seed1" and fig in ("methods", "hard") else [d]
+    chosen = {k: records(d, seeds=d.name == "seed1" and fig in ("methods", "hard"))
               for k, (d, figs) in runs.items() if fig in figs.split()}
-    learning_curves(chosen, out / name, title=f"cpu-small, batch 32: {what}")
-runs = {k: d for k, (d, _) in runs.items()}
+    if chosen:  # a figure none of whose runs has a record is left as it was
+        learning_curves(chosen, out / name, title=f"cpu-small, batch 32: {what}")
+runs = {k: records(d)[0] for k, (d, _) in runs.items()}
 cols = [c for c, _ in PANELS]
 lines = ["| run | step / 20000 | training min | attr. acc. (last) | best attr. acc. (step) | FD | L1 | high-freq. power | L_sem on test: own / unrelated pair |",
          "|---|---|---|---|---|---|---|---|---|"]
 for k, d in runs.items():
     c = read_curves(d, cols)
-    step = int(read_csv(d / "log.csv")[-1]["step"])
+    step = int(read_csv(d)[-1]["step"])
     if "test_attr_acc" not in c:
         continue
     s, v = c["test_attr_acc"]
