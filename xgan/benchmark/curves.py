@@ -100,11 +100,11 @@ def curve_record(run_dir: str | os.PathLike, path: str | os.PathLike) -> Path | 
     return write_csv(path, sorted(kept, key=lambda r: int(r["step"])), fields)
 
 
-def export_curves(out: str | os.PathLike) -> list[Path]:
+def export_curves(out: str | os.PathLike, track: str = "*") -> list[Path]:
     """``out/curves/<track>/<method>-seed<k>.csv``: the curve record of every run of a benchmark
-    folder (``out/runs/<track>/<method>/seed<k>/``); commit these, not the runs."""
+    folder (``out/runs/<track>/<method>/seed<k>/``; one track, or all); commit these, not the runs."""
     written = []
-    for run_dir in sorted(Path(out).glob("runs/*/*/seed*")):
+    for run_dir in sorted(Path(out).glob(f"runs/{track}/*/seed*")):
         if (run_dir / "log.csv").is_file() and (run_dir / "config.toml").is_file():
             track, method = run_dir.parts[-3], run_dir.parts[-2]
             path = curve_record(run_dir, Path(out) / "curves" / track / f"{method}-{run_dir.name}.csv")
@@ -175,8 +175,8 @@ def learning_curves(runs: Mapping[str, Sequence[str | os.PathLike]], path: str |
 
 def benchmark_curves(out: str | os.PathLike, track: str, labels: Mapping[str, str] | None = None) -> Path | None:
     """``out/curves-<track>.png`` from a benchmark folder's curve records (``export_curves`` first
-    brings them up to date with ``out/runs/``; a record whose run folder is gone still draws)."""
-    export_curves(out)
+    brings them up to date with ``out/runs/<track>``; a record whose run folder is gone still draws)."""
+    export_curves(out, track)
     root = Path(out) / "curves" / track
     if not root.is_dir():
         return None

@@ -431,11 +431,11 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
                          "per": {k: scores[k] for k in ("attr_acc_per",) if k in scores},
                          "unavailable": dict(scores.get("unavailable", {}))})
         if jobs > 1:
+            configs = {(m, k): run_config(table[m], k, base, steps, f_path) for m in chosen for k in seeds}
             todo = [{"method": table[m], "seed": k, "base": base, "steps": steps, "device": device, "f_path": f_path,
                      "run_dir": out / "runs" / tr / m / f"seed{k}", "label": f"{table[m].label}, seed {k}"}
-                    for m in chosen for k in seeds
-                    if not finished(out / "runs" / tr / m / f"seed{k}", run_config(table[m], k, base, steps, f_path))]
-            losses = [run_config(j["method"], j["seed"], base, steps, f_path)["loss"] for j in todo]
+                    for (m, k), config in configs.items() if not finished(out / "runs" / tr / m / f"seed{k}", config)]
+            losses = [configs[j["method"].name, j["seed"]]["loss"] for j in todo]
             if any(w["w_teach"] > 0 and w["teacher"] == "dlib" for w in losses):
                 say(f"[{tr}] the dlib teacher's table of {len(track.train.images['face'])} training sources")
                 track_teacher(track, show_progress)
