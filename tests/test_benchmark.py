@@ -1,5 +1,6 @@
 """The benchmark: its metrics on inputs with known answers, and `xgan benchmark --quick` end to end."""
 import csv
+import dataclasses
 import json
 
 import numpy as np
@@ -118,6 +119,30 @@ def test_metrics_a_tiny_test_split_cannot_support_are_not_available_with_the_rea
     assert "1 translations" in scores["unavailable"]["fd"] and "1 measurable_photos" in scores["unavailable"]["skin_rho"]
 
 
+def test_colour_order_on_a_paired_track_tells_a_kept_order_from_an_inverted_one():
+    """A method that swaps light and dark skin can still score some accuracy; the rank correlation
+    against the true colour reads +1 for a kept order and -1 for an inverted one."""
+    from xgan.benchmark.evaluate import colour_order
+
+    track, _ = _one_face_track()
+    names = list(track.names)
+    r = np.random.default_rng(7)
+    truth = track.cartoon_attrs
+    paired = dataclasses.replace(track, name="synthetic", paired_attrs=truth, photo_colours=None)
+    skin, hair = names.index("face_color"), names.index("hair_color")
+    inverted = truth.copy()
+    inverted[:, skin] = len(paired.palettes["face_color"]) - 1 - truth[:, skin]
+    inverted[:, hair] = r.permutation(truth[:, hair])
+    kept = colour_order(truth, paired)
+    assert kept["skin_rho"]() == pytest.approx(1) and kept["hair_rho"]() == pytest.approx(1)
+    order = colour_order(inverted, paired)
+    assert order["skin_rho"]() == pytest.approx(-1) and abs(order["hair_rho"]()) < 1
+    few = colour_order(truth[:2], dataclasses.replace(paired, paired_attrs=truth[:2]))
+    with pytest.raises(metrics.NotEnoughSamples, match="got 2 sources"):
+        few["skin_rho"]()
+    assert colour_order(truth, dataclasses.replace(paired, palettes={})) == {}
+
+
 def test_report_warns_about_a_tiny_test_split_and_says_why_a_metric_is_missing(tmp_path):
     from xgan.benchmark.classifier import ClassifierReport
     from xgan.benchmark.evaluate import METRICS
@@ -209,7 +234,10 @@ def test_quick_benchmark_end_to_end(tmp_path_factory, xgan_data):
         assert syn["dtn"]["cycle_acc_mean"] == ""  # DTN has no cartoon -> face direction
         for m in table:
             assert 0 <= float(syn[m]["attr_acc_mean"]) <= 1 and float(syn[m]["fd_mean"]) >= 0
+            assert syn[m]["skin_rho_mean"] == "" or -1 <= float(syn[m]["skin_rho_mean"]) <= 1  # NaN: one colour read
             assert (out / "figures" / f"{track}-{m}.png").exists()
+        header = (out / "runs" / track / "xgan" / "seed1" / "log.csv").read_text().splitlines()[0]
+        assert "test_skin_rho" in header and "test_hair_rho" in header  # the colour order has curves too
     fac = {r["method"]: r for r in rows if r["track"] == "faces"}
     for m in table:  # one test face: no FD, KID, diversity or rank correlation, each with its reason
         assert fac[m]["fd_mean"] == fac[m]["kid_mean"] == fac[m]["diversity_mean"] == "", fac[m]

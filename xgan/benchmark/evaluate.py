@@ -128,16 +128,38 @@ def score_translations(fakes: np.ndarray, track: Track, ruler: AttributeClassifi
         per = attribute_agreement(pred_f, track.paired_attrs[:len(fakes)], track.names)
         out["attr_acc"], out["attr_acc_per"] = per["mean"], per
         out["l1"] = float(np.abs(fakes.astype(np.float32) - track.paired_targets[:len(fakes)].astype(np.float32)).mean())
-    if track.photo_colours is not None and track.palettes:
-        col = {n: j for j, n in enumerate(track.names)}
-        for key, measured, attr in (("skin_rho", track.photo_colours[0], "face_color"),
-                                    ("hair_rho", track.photo_colours[1], "hair_color")):
-            measured = measured[:len(fakes)]
-            predicted = track.palettes[attr][pred_f[:, col[attr]]]
-            ok = np.isfinite(measured)
-            _guarded(out, key, lambda: require_samples("a rank correlation", 3, measurable_photos=int(ok.sum()))
-                     or spearman(measured[ok], predicted[ok]))
+    for key, compute in colour_order(pred_f, track).items():
+        _guarded(out, key, compute)
     return out, pred_f
+
+
+COLOUR_ATTRS = (("skin_rho", "face_color"), ("hair_rho", "hair_color"))
+
+
+def has_colour_order(track: Track) -> bool:
+    return bool(track.palettes) and (track.photo_colours is not None or track.paired_attrs is not None)
+
+
+def colour_order(pred: np.ndarray, track: Track) -> dict:
+    """Spearman correlation between the source's colour and the palette luminance of the attribute the
+    ruler reads on its translation, per colour attribute (skin, hair): the luminance measured on the
+    photo (faces) or that of the true attribute (paired tracks). Accuracy counts a swapped colour as
+    one miss; the rank correlation shows a method that keeps or inverts the order (a -1 is an
+    inverted order). Returns key -> thunk, so a split too small for it is reported, not raised."""
+    if not has_colour_order(track):
+        return {}
+    col = {n: j for j, n in enumerate(track.names)}
+    out = {}
+    for i, (key, attr) in enumerate(COLOUR_ATTRS):
+        lum = track.palettes[attr]
+        measured = (track.photo_colours[i] if track.photo_colours is not None
+                    else lum[track.paired_attrs[:, col[attr]]])[:len(pred)]
+        predicted = lum[pred[:, col[attr]]]
+        ok = np.isfinite(measured)
+        unit = "measurable_photos" if track.photo_colours is not None else "sources"
+        out[key] = (lambda m=measured[ok], p=predicted[ok], u=unit: require_samples(
+            "a rank correlation", 3, **{u: len(m)}) or spearman(m, p))
+    return out
 
 
 def evaluate(model, track: Track, ruler: AttributeClassifier, device="cpu", limit: int | None = 1000) -> dict:
@@ -207,8 +229,8 @@ class TrainingEvaluator:
             keys += ["attr_acc", "l1"]
         if model.has_direction("cartoon", "face"):
             keys.append("cycle_acc")
-        if self.track.photo_colours is not None and self.track.palettes:
-            keys += ["skin_rho", "hair_rho"]
+        if has_colour_order(self.track):
+            keys += [k for k, _ in COLOUR_ATTRS]
         return tuple(keys)
 
     def __call__(self, model) -> dict[str, float]:

@@ -151,7 +151,7 @@ def synthetic_track(cartoons: Path, work: Path, size: int = 64, render_size: int
     train_d = DomainArrays({"face": src_train, "cartoon": car_train}, {"face": src_train_ids, "cartoon": train_ids}, roots)
     test_d = DomainArrays({"face": src_test, "cartoon": car_test}, {"face": list(test_ids), "cartoon": test_ids}, roots)
     return Track(name, train_d, test_d, test_attrs, attribute_names(), paired_attrs=test_attrs,
-                 paired_targets=np.asarray(car_test))
+                 paired_targets=np.asarray(car_test), palettes=palette_luminance(load_pack(TARGET_PACK)))
 
 
 def load_track(name: str, cartoons: Path, faces: Path | None, work: Path, say: Callable[[str], None]) -> Track:

@@ -229,7 +229,7 @@ def sample_size_text() -> str:
     labels = {k: lab for k, lab, _ in METRICS}
     return ("## Test-split sizes\nA metric the test split is too small to compute is shown as n/a with "
             "its reason (FD and KID need 2 translated test sources, diversity 2, the rank correlations 3 "
-            "photos where the region is measurable, the domain probe 2 per domain). The report warns "
+            "sources (photos: where the region is measurable), the domain probe 2 per domain). The report warns "
             "below these sizes, where a number means little: "
             + ", ".join(f"{labels[k]} {n}" for k, n in MEANINGFUL_TEST_SIZE.items()) + ".")
 
@@ -257,9 +257,11 @@ METRIC_TEXT = """## Metrics
   difference (0-255) to the target-style rendering of the same vector.
 - **cartoon->face->cartoon acc.**: the ruler's attributes of a test cartoon translated to the source
   domain and back, against the cartoon's own (methods with both directions).
-- **skin tone / hair lightness rank corr.** (faces): Spearman correlation between the luminance measured
-  on the photo (cheeks and forehead; the band above the forehead) and the luminance of the palette colour
-  the ruler predicts for its cartoon.
+- **skin tone / hair lightness rank corr.**: Spearman correlation between the source's colour and the
+  luminance of the palette colour the ruler predicts for its translation: on the faces track the luminance
+  measured on the photo (cheeks and forehead; the band above the forehead), on the synthetic tracks that of
+  the source's true colour. Accuracy counts a swapped colour as one miss; this tells a method that keeps
+  the light-to-dark order (+1) from one that inverts it (-1).
 - **domain probe acc.**: two-fold cross-validated accuracy of a linear probe telling test source
   embeddings from test cartoon embeddings (0.5: one shared embedding, the paper's good regime).
 - **semantic consistency dist.**: mean cosine distance between e_source(x) and e_cartoon(g(x)) on test.
