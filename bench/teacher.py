@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cartoonset.common.lifecycle import usable_cores
+
 
 def faces(n: int) -> np.ndarray:
     """``n`` distinct aligned 64 px faces: the two package photos aligned by facealign, shifted,
@@ -68,7 +70,7 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=96, help="faces per measurement (each round uses new ones)")
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--workers", type=int, default=usable_cores())
     a = ap.parse_args()
     if not dlib_available():
         raise SystemExit("needs the teacher extra: pip install 'cartoonset-xgan[teacher]'")
@@ -93,7 +95,7 @@ def main() -> None:
         cached = a.n / (time.perf_counter() - t)
     before, after = 2 * a.n / before_s, 2 * a.n / after_s
     capacity = parallel_capacity(a.workers)
-    print(f"{os.cpu_count()} cores, {a.workers} workers, load average {os.getloadavg()[0]:.1f}; "
+    print(f"{usable_cores()} cores, {a.workers} workers, load average {os.getloadavg()[0]:.1f}; "
           f"{2 * a.n} faces each; {a.workers} processes get {capacity:.2f}x the CPU work of one done here now")
     print(f"teacher images/s: before {before:.2f}, after {after:.2f} ({after / before:.2f}x), "
           f"cached {cached:.0f}")

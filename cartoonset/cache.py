@@ -20,6 +20,7 @@ from PIL import Image
 
 from .common.atomic import remove_stale_temps, temp_path_for
 from .common.cachedir import cache_dir as _cache_dir
+from .common.lifecycle import usable_cores
 from .common.progress import progress
 
 _DATASET = None  # the dataset a forked worker decodes from
@@ -107,7 +108,7 @@ def _build(dataset, path: Path, n: int, size: int, workers: int | None, show_pro
     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(n, size, size, 3))
     del out
     try:
-        workers = max(1, min(workers or os.cpu_count() or 1, max(1, n // 256)))
+        workers = max(1, min(workers or usable_cores(), max(1, n // 256)))
         step = 128
         chunks = [(str(tmp), s, min(n, s + step), size) for s in range(0, n, step)]
         bar = progress(total=n, desc="decode", unit="img", disable=None if show_progress else True)

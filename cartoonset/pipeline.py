@@ -26,7 +26,7 @@ from . import compose
 from . import layout as lay
 from .common.version import __version__
 from .common.atomic import Publisher, remove_stale_temps, write_json
-from .common.lifecycle import die_with_parent, stop_on_signals, stop_processes
+from .common.lifecycle import die_with_parent, stop_on_signals, stop_processes, usable_cores
 from .common.records import write_csv
 from .pack import LANDMARKS, Pack, load_pack
 from .common.png import encode_png
@@ -443,7 +443,7 @@ def write_selection(pack: Pack, sel: Selection, out: str | os.PathLike, key: dic
     if size < 8:
         raise ValueError("size must be at least 8 px")
     shard = shard if isinstance(shard, Shard) else Shard.parse(shard)
-    workers = max(1, workers if workers is not None else (os.cpu_count() or 1))
+    workers = max(1, workers if workers is not None else usable_cores())
     if task_size is not None and task_size < 1:
         raise ValueError(f"task_size must be at least 1, got {task_size}")
     if scheduler is not None:

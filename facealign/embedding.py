@@ -15,6 +15,8 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from cartoonset.common.lifecycle import usable_cores
+
 DLIB_FILES = ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat")
 # dlib's face box for an image aligned to cartoonset.common.template.FACE_TEMPLATE, as fractions of its side
 # (measured with dlib's own detector against the template's eye/mouth geometry).
@@ -137,5 +139,5 @@ def embed_keyed(keys: list[str], image_of: Callable[[str], np.ndarray], workers:
 def chunk_plan(count: int, workers: int | None, batch: int) -> tuple[int, int]:
     """(workers, batch) for ``count`` images: no more workers than images, and at least two chunks
     per worker so the last one does not run alone."""
-    workers = max(1, min(workers or os.cpu_count() or 1, count))
+    workers = max(1, min(workers or usable_cores(), count))
     return workers, max(1, min(batch, -(-count // (2 * workers))))

@@ -8,6 +8,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from cartoonset.common.lifecycle import usable_cores
 from xgan.benchmark import metrics
 from xgan.benchmark.evaluate import probe_accuracy
 from xgan.benchmark.harness import methods
@@ -297,8 +298,6 @@ def test_quick_benchmark_end_to_end(tmp_path_factory, xgan_data):
 def test_jobs_train_runs_at_once_in_worker_processes_with_the_sequential_result(tmp_path):
     """--jobs 2: two runs in two spawned processes; a run trained in a worker has the same weights as
     the same run trained in this process with the same thread count, and a rerun reuses both."""
-    import os
-
     from cartoonset.pipeline import render
     from xgan.benchmark.harness import run_benchmark
 
@@ -313,7 +312,7 @@ def test_jobs_train_runs_at_once_in_worker_processes_with_the_sequential_result(
                for k in (1, 2)}
     assert all(w["step"] == 20 for w in weights.values())
     threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // 2))  # what each of the two workers had
+    torch.set_num_threads(max(1, usable_cores() // 2))  # what each of the two workers had
     try:
         run_benchmark(tmp_path / "cartoons", tmp_path / "here", methods_=["rec-dann"], seeds=(2,), quick=True,
                       tracks=["synthetic"], device="cpu", show_progress=False, say=lambda m: None)

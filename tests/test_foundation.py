@@ -1,5 +1,8 @@
-"""The shared building blocks: atomic writes, seeded streams, record logs, shards, the face template."""
+"""The shared building blocks: atomic writes, seeded streams, record logs, shards, the face template,
+the cores a job may use."""
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -28,6 +31,18 @@ def test_stale_temps_removed_but_not_live_ones(tmp_path):
     live.write_text("y")
     assert atomic.remove_stale_temps(tmp_path) == 1
     assert live.exists() and not dead.exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this platform")
+def test_usable_cores_follow_the_process_affinity_not_the_machine():
+    """A job pinned to one core (taskset, a cpuset) must size its workers and threads for one core."""
+    code = "from cartoonset.common.lifecycle import usable_cores; print(usable_cores())"
+    one = sorted(os.sched_getaffinity(0))[:1]
+    pinned = subprocess.run([sys.executable, "-c", f"import os; os.sched_setaffinity(0, {set(one)}); {code}"],
+                            capture_output=True, text=True, check=True)
+    free = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert int(pinned.stdout) == 1
+    assert int(free.stdout) == len(os.sched_getaffinity(0))
 
 
 def test_uniforms_are_counter_based():

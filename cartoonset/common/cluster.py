@@ -16,7 +16,6 @@ import contextlib
 import hashlib
 import importlib.util
 import logging
-import os
 import pickle
 import threading
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from .progress import progress
+from .lifecycle import usable_cores
 
 INSTALL_HINT = "pip install 'cartoonset-xgan[cluster]'"
 LOCAL = "local"
@@ -130,7 +130,7 @@ def local_cluster(workers: int | None = None, dashboard: bool = True):
 
     distributed = require_distributed()
     with dask.config.set(LOCAL_CONFIG):  # read when the scheduler starts and handed to the workers
-        return distributed.LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+        return distributed.LocalCluster(n_workers=workers or usable_cores(), threads_per_worker=1,
                                         processes=True, host="127.0.0.1",
                                         dashboard_address="127.0.0.1:0" if dashboard else None,
                                         silence_logs=logging.ERROR)

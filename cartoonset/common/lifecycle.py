@@ -6,7 +6,8 @@ on a queue nobody feeds. :func:`die_with_parent` (called first thing in a worker
 kill the worker when its parent dies (``PR_SET_PDEATHSIG`` on Linux) and, on every platform, starts a
 watchdog thread that exits as soon as the parent process is gone. :func:`stop_on_signals` turns
 SIGTERM in the parent into an exception, so the job's ``finally`` stops its workers, and then
-re-delivers the signal, so the process still ends the way its sender asked.
+re-delivers the signal, so the process still ends the way its sender asked. :func:`usable_cores`
+is how many workers (or threads) a job should start by default.
 """
 from __future__ import annotations
 
@@ -21,6 +22,15 @@ from typing import Iterable, Iterator
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 WATCH_INTERVAL = 0.5  # seconds between the watchdog's looks at the parent pid
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity (``taskset``, a scheduler's cpuset), not
+    the machine's count, so two jobs pinned to one core each do not start two threads apiece."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity call on this platform
+        return max(1, os.cpu_count() or 1)
 
 
 class Terminated(BaseException):

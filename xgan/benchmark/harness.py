@@ -30,6 +30,7 @@ import torch
 
 from cartoonset import CartoonSet, to_tensor_cache
 from cartoonset.common.atomic import write_json
+from cartoonset.common.lifecycle import usable_cores
 from cartoonset.common.records import read_csv
 from cartoonset.common.seeding import derive_seed, rng
 from cartoonset.common.template import TEMPLATE_POINTS, alignment_matrix, warp
@@ -279,7 +280,7 @@ def train_parallel(track: Track, jobs_: Sequence[dict], workers: int, ruler_path
     from cartoonset.common.lifecycle import stop_on_signals
 
     workers = min(workers, len(jobs_))
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = max(1, usable_cores() // workers)
     say(f"[{track.name}] training {len(jobs_)} runs on {workers} processes ({threads} thread{'s' * (threads > 1)} each)")
     pool = mp.get_context("spawn").Pool(workers, initializer=_start_worker,
                                         initargs=(os.getpid(), track, ruler_path, threads, device, eval_count))
@@ -402,7 +403,7 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
     out.mkdir(parents=True, exist_ok=True)
     info = {"command": command or "xgan benchmark", "device": str(dev), "base": base, "steps": steps,
             "seeds": list(seeds), "hardware": f"{platform.processor() or platform.machine()}, "
-            f"{os.cpu_count()} cores" + (f", {torch.cuda.get_device_name(0)}" if dev.type == "cuda" else "")}
+            f"{usable_cores()} cores" + (f", {torch.cuda.get_device_name(0)}" if dev.type == "cuda" else "")}
     write_json(out / "benchmark.json", {**info, "methods": chosen, "tracks": tracks, "quick": quick,
                                         "ruler_steps": ruler_steps, "f_steps": f_steps, "limit": limit})
 
