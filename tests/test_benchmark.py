@@ -308,6 +308,11 @@ def test_jobs_train_runs_at_once_in_worker_processes_with_the_sequential_result(
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     assert "training 2 runs on 2 processes" in res.output and "L_rec+L_dann, seed 2: trained" in res.output
+    lines = res.output.splitlines()
+    done = [i for i, line in enumerate(lines) if line.endswith(" min)") and ": trained (" in line]
+    first = lines[done[0]].split(": trained")[0]
+    # the first run to finish is scored while the other still trains, not after both
+    assert any(line.startswith(first + ": scored (attribute accuracy") for line in lines[done[0]:done[1]]), res.output
     weights = {k: torch.load(out / "runs" / "synthetic" / "rec-dann" / f"seed{k}" / "model.pt", weights_only=True)
                for k in (1, 2)}
     assert all(w["step"] == 20 for w in weights.values())

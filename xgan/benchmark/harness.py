@@ -270,11 +270,14 @@ def _train_in_worker(job: dict) -> tuple[str, float, str | None]:
 
 
 def train_parallel(track: Track, jobs_: Sequence[dict], workers: int, ruler_path: Path, device: str,
-                   eval_count: int, say: Callable[[str], None]) -> None:
+                   eval_count: int, say: Callable[[str], None],
+                   trained: Callable[[dict], None] | None = None) -> None:
     """Train independent runs on ``workers`` processes at once (spawned, so CUDA is safe), each with
     an equal share of the CPU threads; every run seeds itself, so a run's result does not depend on
-    which worker trained it (same seed and thread count, same bytes). A run that fails is named
-    after the others have finished; the workers die with this process."""
+    which worker trained it (same seed and thread count, same bytes). ``trained(job)`` is called here
+    as each run finishes (the benchmark scores it then, so a long invocation stopped later keeps the
+    scores of the runs already done). A run that fails is named after the others have finished; the
+    workers die with this process."""
     import multiprocessing as mp
 
     from cartoonset.common.lifecycle import stop_on_signals
@@ -287,10 +290,16 @@ def train_parallel(track: Track, jobs_: Sequence[dict], workers: int, ruler_path
     failures = []
     try:
         with stop_on_signals():
+            by_label = {job["label"]: job for job in jobs_}
             for label, minutes, error in pool.imap_unordered(_train_in_worker, jobs_):
                 say(f"[{track.name}] {label}: {'failed: ' + error if error else 'trained'} ({minutes:.1f} min)")
                 if error:
                     failures.append(f"{label}: {error}")
+                elif trained is not None:
+                    try:
+                        trained(by_label[label])
+                    except Exception as e:  # scored again, and reported, after the others finish
+                        say(f"[{track.name}] {label}: not scored yet ({type(e).__name__}: {e})")
         pool.close()
     except BaseException:
         pool.terminate()
@@ -380,7 +389,7 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
                   limit: int | None = None, command: str = "", show_progress: bool = True,
                   say: Callable[[str], None] = print, jobs: int = 1) -> Path:
     """Train and score every method; returns the path of ``results.md``. ``jobs`` > 1 trains that many
-    runs at once in worker processes (then scores them here, one after another)."""
+    runs at once in worker processes (and scores each here as it finishes)."""
     t0 = time.perf_counter()
     cartoons, out = Path(cartoons), Path(out)
     table = methods()
@@ -441,7 +450,12 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
                 say(f"[{tr}] the dlib teacher's table of {len(track.train.images['face'])} training sources")
                 track_teacher(track, show_progress)
             if todo:
-                train_parallel(track, todo, jobs, out / "ruler.pt", device, curve_count, say)
+                def score_now(job: dict, scored=scored, part=scored_on[tr], tr=tr) -> None:
+                    scores = score_one(job["run_dir"] / "model.pt", scored, ruler_model, dev, part)
+                    acc = f" (attribute accuracy {scores['attr_acc']:.3f})" if "attr_acc" in scores else ""
+                    say(f"[{tr}] {job['label']}: scored{acc}")
+
+                train_parallel(track, todo, jobs, out / "ruler.pt", device, curve_count, say, trained=score_now)
         for name in chosen:
             method = table[name]
             values = {k: [] for k, _, _ in METRICS}
