@@ -2,6 +2,9 @@
 import csv
 import dataclasses
 import json
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -375,3 +378,28 @@ def test_training_time_does_not_count_a_stopped_process(tmp_path):
     with open(tmp_path / "log.csv", "w", newline="") as f:
         csv.writer(f).writerows([("step", "images_per_s", "rec")] + [(s, r, 0.1) for s, r in rows])
     assert training_seconds(tmp_path) == pytest.approx(150 * 0.2 + 50 * 0.4)
+
+
+def test_a_second_benchmark_on_a_folder_in_use_stops_with_one_line_and_a_killed_holder_frees_it(tmp_path):
+    """Two invocations on one --out would rewrite each other's results.md: the second is refused
+    before it writes anything; the lock is the OS's, so kill -9 of the first leaves none behind."""
+    from xgan.benchmark.harness import benchmark_lock
+
+    out = tmp_path / "bench"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time, pathlib\n"
+                               "from xgan.benchmark.harness import benchmark_lock\n"
+                               f"with benchmark_lock(pathlib.Path({str(out)!r})):\n"
+                               "    print('held', flush=True); time.sleep(600)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        res = CliRunner().invoke(main, ["benchmark", "--cartoons", str(tmp_path / "cartoons"), "--out", str(out),
+                                        "--quick", "--device", "cpu", "--tracks", "synthetic"])
+        assert res.exit_code != 0
+        assert res.output.strip().count("\n") == 0 and "in use by another `xgan benchmark`" in res.output, res.output
+        assert sorted(p.name for p in out.iterdir()) == [".benchmark.lock"]  # nothing written, nothing overwritten
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    with benchmark_lock(out):  # free again without anyone removing a stale file
+        pass

@@ -17,13 +17,14 @@ The report (tables, prose, figures) is :mod:`xgan.benchmark.report`.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -341,6 +342,25 @@ def figure(model_path: Path, track: Track, out: Path, device, count: int = 16) -
     return save_png(out, pairs_grid(picked, translate_images(model, picked, "face", device), columns=4))
 
 
+@contextlib.contextmanager
+def benchmark_lock(out: Path) -> Iterator[None]:
+    """Hold ``out`` for one ``xgan benchmark`` at a time: two on one folder would each rewrite
+    benchmark.json, results.md and the figures from only their own runs. The lock is the OS's
+    (``flock``), so a killed invocation leaves none behind; ``--progress`` only reads and takes none."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(out / ".benchmark.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise BenchmarkError(f"{out} is in use by another `xgan benchmark`: wait for it to finish, use another "
+                             "--out, or train the runs side by side in one invocation with --jobs") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def run_status(out: str | os.PathLike) -> list[dict]:
     """Where each run of a benchmark folder stands, training nothing: per track, method and seed the
     step reached and asked for, training minutes, the latest test scores and the best attribute accuracy."""
@@ -410,82 +430,86 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
     f_steps = f_steps or (40 if quick else 1500)
     limit = limit or (64 if quick else 1000)
     out.mkdir(parents=True, exist_ok=True)
-    info = {"command": command or "xgan benchmark", "device": str(dev), "base": base, "steps": steps,
-            "seeds": list(seeds), "hardware": f"{platform.processor() or platform.machine()}, "
-            f"{usable_cores()} cores" + (f", {torch.cuda.get_device_name(0)}" if dev.type == "cuda" else "")}
-    write_json(out / "benchmark.json", {**info, "methods": chosen, "tracks": tracks, "quick": quick,
-                                        "ruler_steps": ruler_steps, "f_steps": f_steps, "limit": limit})
+    with benchmark_lock(out):
+        info = {"command": command or "xgan benchmark", "device": str(dev), "base": base, "steps": steps,
+                "seeds": list(seeds), "hardware": f"{platform.processor() or platform.machine()}, "
+                f"{usable_cores()} cores" + (f", {torch.cuda.get_device_name(0)}" if dev.type == "cuda" else "")}
+        write_json(out / "benchmark.json", {**info, "methods": chosen, "tracks": tracks, "quick": quick,
+                                            "ruler_steps": ruler_steps, "f_steps": f_steps, "limit": limit})
 
-    ruler_model, ruler_report = ruler(cartoons, out, ruler_steps, 0, str(dev), say)
-    say(f"ruler: mean test accuracy {ruler_report.accuracy['mean']:.3f}")
-    rows = []
-    scored_on: dict[str, dict] = {}  # per track: which test images the table scores
-    runs = reused = 0
-    train_s = 0.0
-    for tr in tracks:
-        work = out / "data" / tr
-        work.mkdir(parents=True, exist_ok=True)
-        track = load_track(tr, cartoons, faces, work, say)
-        curve_count = min(limit, CURVE_COUNT)
-        scored, scored_on[tr] = scored_part(track, curve_count, limit)
-        have = scored_on[tr]
-        if min(have["sources"], have["cartoons"]) < min(MEANINGFUL_TEST_SIZE.values()):
-            say(f"[{tr}] warning: the test split has {have['sources']} source images and {have['cartoons']} "
-                "cartoons, too few for some metrics to mean anything (results.md says which)")
-        f_path = distilled_f(track, work, f_steps, 0, dev, say) if any(table[m].needs_f for m in chosen) else None
-        train_attrs = CartoonSet(cartoons, split="train", target_type=None).attrs
-        labels = {"oracle": "reference: the true target rendering", "majority": "reference: majority-class guess"}
-        for name, scores in reference_rows(scored, ruler_model, train_attrs, dev, limit).items():
-            rows.append({"track": tr, "method": name, "label": labels[name], "seeds": [0],
-                         "values": {k: np.array([scores.get(k, np.nan)], dtype=float) for k, _, _ in METRICS},
-                         "per": {k: scores[k] for k in ("attr_acc_per",) if k in scores},
-                         "unavailable": dict(scores.get("unavailable", {}))})
-        if jobs > 1:
-            configs = {(m, k): run_config(table[m], k, base, steps, f_path) for m in chosen for k in seeds}
-            todo = [{"method": table[m], "seed": k, "base": base, "steps": steps, "device": device, "f_path": f_path,
-                     "run_dir": out / "runs" / tr / m / f"seed{k}", "label": f"{table[m].label}, seed {k}"}
-                    for (m, k), config in configs.items() if not finished(out / "runs" / tr / m / f"seed{k}", config)]
-            losses = [configs[j["method"].name, j["seed"]]["loss"] for j in todo]
-            if any(w["w_teach"] > 0 and w["teacher"] == "dlib" for w in losses):
-                say(f"[{tr}] the dlib teacher's table of {len(track.train.images['face'])} training sources")
-                track_teacher(track, show_progress)
-            if todo:
-                def score_now(job: dict, scored=scored, part=scored_on[tr], tr=tr) -> None:
-                    scores = score_one(job["run_dir"] / "model.pt", scored, ruler_model, dev, part)
-                    acc = f" (attribute accuracy {scores['attr_acc']:.3f})" if "attr_acc" in scores else ""
-                    say(f"[{tr}] {job['label']}: scored{acc}")
+        ruler_model, ruler_report = ruler(cartoons, out, ruler_steps, 0, str(dev), say)
+        say(f"ruler: mean test accuracy {ruler_report.accuracy['mean']:.3f}")
+        rows = []
+        scored_on: dict[str, dict] = {}  # per track: which test images the table scores
+        runs = reused = 0
+        train_s = 0.0
+        for tr in tracks:
+            work = out / "data" / tr
+            work.mkdir(parents=True, exist_ok=True)
+            track = load_track(tr, cartoons, faces, work, say)
+            curve_count = min(limit, CURVE_COUNT)
+            scored, scored_on[tr] = scored_part(track, curve_count, limit)
+            have = scored_on[tr]
+            if min(have["sources"], have["cartoons"]) < min(MEANINGFUL_TEST_SIZE.values()):
+                say(f"[{tr}] warning: the test split has {have['sources']} source images and {have['cartoons']} "
+                    "cartoons, too few for some metrics to mean anything (results.md says which)")
+            f_path = distilled_f(track, work, f_steps, 0, dev, say) if any(table[m].needs_f for m in chosen) else None
+            train_attrs = CartoonSet(cartoons, split="train", target_type=None).attrs
+            labels = {"oracle": "reference: the true target rendering", "majority": "reference: majority-class guess"}
+            for name, scores in reference_rows(scored, ruler_model, train_attrs, dev, limit).items():
+                rows.append({"track": tr, "method": name, "label": labels[name], "seeds": [0],
+                             "values": {k: np.array([scores.get(k, np.nan)], dtype=float) for k, _, _ in METRICS},
+                             "per": {k: scores[k] for k in ("attr_acc_per",) if k in scores},
+                             "unavailable": dict(scores.get("unavailable", {}))})
+            if jobs > 1:
+                configs = {(m, k): run_config(table[m], k, base, steps, f_path) for m in chosen for k in seeds}
+                todo = [{"method": table[m], "seed": k, "base": base, "steps": steps, "device": device,
+                         "f_path": f_path, "run_dir": out / "runs" / tr / m / f"seed{k}",
+                         "label": f"{table[m].label}, seed {k}"}
+                        for (m, k), config in configs.items()
+                        if not finished(out / "runs" / tr / m / f"seed{k}", config)]
+                losses = [configs[j["method"].name, j["seed"]]["loss"] for j in todo]
+                if any(w["w_teach"] > 0 and w["teacher"] == "dlib" for w in losses):
+                    say(f"[{tr}] the dlib teacher's table of {len(track.train.images['face'])} training sources")
+                    track_teacher(track, show_progress)
+                if todo:
+                    def score_now(job: dict, scored=scored, part=scored_on[tr], tr=tr) -> None:
+                        scores = score_one(job["run_dir"] / "model.pt", scored, ruler_model, dev, part)
+                        acc = f" (attribute accuracy {scores['attr_acc']:.3f})" if "attr_acc" in scores else ""
+                        say(f"[{tr}] {job['label']}: scored{acc}")
 
-                train_parallel(track, todo, jobs, out / "ruler.pt", device, curve_count, say, trained=score_now)
-        for name in chosen:
-            method = table[name]
-            values = {k: [] for k, _, _ in METRICS}
-            per: dict[str, dict] = {}
-            unavailable: dict[str, str] = {}
-            for seed in seeds:
-                run_dir = out / "runs" / tr / name / f"seed{seed}"
-                say(f"[{tr}] {method.label}, seed {seed}")
-                model_path, was_reused = run_one(track, method, seed, base, steps, run_dir, device, f_path, show_progress,
-                                                 TrainingEvaluator(track, ruler_model, curve_count, dev))
-                runs += 1
-                reused += was_reused
-                train_s += training_seconds(run_dir)
-                scores = score_one(model_path, scored, ruler_model, dev, scored_on[tr])
-                for k, _, _ in METRICS:
-                    values[k].append(scores.get(k, float("nan")))
-                unavailable.update(scores.get("unavailable", {}))
-                for key in ("attr_acc_per", "cycle_acc_per"):
-                    if key in scores:
-                        acc = per.setdefault(key, {n: [] for n in scores[key]})
-                        for n, v in scores[key].items():
-                            acc[n].append(v)
-                if seed == seeds[0]:
-                    figure(model_path, scored, out / "figures" / f"{tr}-{name}.png", dev)
-            rows.append({"track": tr, "method": name, "label": method.label, "seeds": list(seeds),
-                         "values": {k: np.array(v, dtype=float) for k, v in values.items()},
-                         "per": {k: {n: float(np.mean(v)) for n, v in d.items()} for k, d in per.items()},
-                         "unavailable": unavailable})
-        benchmark_curves(out, tr, {m: table[m].label for m in chosen})  # test scores vs step, seeds as bands
-    summary_plot(rows, out / "summary.png")
-    info["seconds"] = time.perf_counter() - t0
-    info["runs"], info["reused"], info["train_seconds"] = runs, reused, train_s
-    return write_report(out, rows, ruler_report, info, scored_on)
+                    train_parallel(track, todo, jobs, out / "ruler.pt", device, curve_count, say, trained=score_now)
+            for name in chosen:
+                method = table[name]
+                values = {k: [] for k, _, _ in METRICS}
+                per: dict[str, dict] = {}
+                unavailable: dict[str, str] = {}
+                for seed in seeds:
+                    run_dir = out / "runs" / tr / name / f"seed{seed}"
+                    say(f"[{tr}] {method.label}, seed {seed}")
+                    model_path, was_reused = run_one(track, method, seed, base, steps, run_dir, device, f_path,
+                                                     show_progress, TrainingEvaluator(track, ruler_model,
+                                                                                      curve_count, dev))
+                    runs += 1
+                    reused += was_reused
+                    train_s += training_seconds(run_dir)
+                    scores = score_one(model_path, scored, ruler_model, dev, scored_on[tr])
+                    for k, _, _ in METRICS:
+                        values[k].append(scores.get(k, float("nan")))
+                    unavailable.update(scores.get("unavailable", {}))
+                    for key in ("attr_acc_per", "cycle_acc_per"):
+                        if key in scores:
+                            acc = per.setdefault(key, {n: [] for n in scores[key]})
+                            for n, v in scores[key].items():
+                                acc[n].append(v)
+                    if seed == seeds[0]:
+                        figure(model_path, scored, out / "figures" / f"{tr}-{name}.png", dev)
+                rows.append({"track": tr, "method": name, "label": method.label, "seeds": list(seeds),
+                             "values": {k: np.array(v, dtype=float) for k, v in values.items()},
+                             "per": {k: {n: float(np.mean(v)) for n, v in d.items()} for k, d in per.items()},
+                             "unavailable": unavailable})
+            benchmark_curves(out, tr, {m: table[m].label for m in chosen})  # test scores vs step, seeds as bands
+        summary_plot(rows, out / "summary.png")
+        info["seconds"] = time.perf_counter() - t0
+        info["runs"], info["reused"], info["train_seconds"] = runs, reused, train_s
+        return write_report(out, rows, ruler_report, info, scored_on)
