@@ -1,5 +1,6 @@
 """Evaluation during training, diagnostics, schedules, --keep best, resume fallback, the robust ruler."""
 import csv
+import json
 import shutil
 import subprocess
 import sys
@@ -78,10 +79,15 @@ def test_scores_diagnostics_schedule_and_best_during_training(tmp_path):
     assert (status["track"], status["method"], status["seed"], status["step"], status["steps"]) == ("synthetic", "xgan", 1, 8, 8)
     assert status["latest"]["attr_acc"] == (8, pytest.approx(float(rows[8]["test_attr_acc"])))
     assert status["best_attr_acc"][1] == pytest.approx(max(float(rows[s]["test_attr_acc"]) for s in (4, 8)))
+    # the runs the invocation asked for that have not begun are listed too, at step 0
+    (tmp_path / "bench" / "benchmark.json").write_text(json.dumps(
+        {"tracks": ["synthetic"], "methods": ["xgan", "rec-dann"], "seeds": [1, 2], "steps": 8}))
     res = CliRunner().invoke(main, ["benchmark", "--out", str(tmp_path / "bench"), "--progress"])
     assert res.exit_code == 0, res.output
     text = (tmp_path / "bench" / "progress.md").read_text()
-    assert "| XGAN | 1 | 8 / 8 |" in text and f"{float(rows[8]['test_attr_acc']):.3f}" in text
+    assert text.count("| XGAN | 1 | 8 / 8 |") == 1 and f"{float(rows[8]['test_attr_acc']):.3f}" in text
+    for queued in ("| XGAN | 2 | 0 / 8 |", "| XGAN L_rec+L_dann | 1 | 0 / 8 |", "| XGAN L_rec+L_dann | 2 | 0 / 8 |"):
+        assert queued in text, queued
     assert (tmp_path / "bench" / "curves-synthetic.png").stat().st_size > 5000
 
     # the run's curve record (its scored rows) draws and times it once the run folder is gone

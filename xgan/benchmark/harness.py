@@ -397,7 +397,19 @@ def report_progress(out: str | os.PathLike) -> Path:
     labels = {r["method"]: r["label"] for r in rows}
     curves = {tr: benchmark_curves(out, tr, labels) for tr in dict.fromkeys(r["track"] for r in rows)}
     info = json.loads((Path(out) / "benchmark.json").read_text()) if (Path(out) / "benchmark.json").is_file() else {}
-    return write_progress(Path(out), rows, info, {tr: p for tr, p in curves.items() if p is not None})
+    return write_progress(Path(out), rows + queued_runs(info, rows), info,
+                          {tr: p for tr, p in curves.items() if p is not None})
+
+
+def queued_runs(info: Mapping, started: Sequence[Mapping]) -> list[dict]:
+    """The runs the latest invocation (``benchmark.json``) asked for that have not logged a step yet,
+    as progress rows at step 0, so ``--progress`` shows the whole queue, not only what has begun."""
+    have = {(r["track"], r["method"], r["seed"]) for r in started}
+    table = methods()
+    return [{"track": tr, "method": m, "label": table[m].label if m in table else m, "seed": int(k), "step": 0,
+             "steps": int(info.get("steps", 0)), "minutes": 0.0, "latest": {}, "best_attr_acc": None}
+            for tr in info.get("tracks", []) for m in info.get("methods", []) for k in info.get("seeds", [])
+            if (tr, m, int(k)) not in have]
 
 
 # ------------------------------------------------------------------------------------------- main
