@@ -31,7 +31,7 @@ import torch
 
 from cartoonset import CartoonSet, to_tensor_cache
 from cartoonset.common.atomic import write_json
-from cartoonset.common.lifecycle import usable_cores
+from cartoonset.common.lifecycle import die_with_parent, stop_on_signals, usable_cores
 from cartoonset.common.records import read_csv
 from cartoonset.common.seeding import derive_seed, rng
 from cartoonset.common.template import TEMPLATE_POINTS, alignment_matrix, warp
@@ -251,8 +251,6 @@ _WORKER: dict = {}  # what one --jobs worker process holds for all its runs: the
 
 
 def _start_worker(parent_pid: int, track: Track, ruler_path: Path, threads: int, device: str, eval_count: int) -> None:
-    from cartoonset.common.lifecycle import die_with_parent
-
     die_with_parent(parent_pid)
     torch.set_num_threads(threads)
     ruler_model, _ = ruler_mod.load(ruler_path)
@@ -281,17 +279,15 @@ def train_parallel(track: Track, jobs_: Sequence[dict], workers: int, ruler_path
     workers die with this process."""
     import multiprocessing as mp
 
-    from cartoonset.common.lifecycle import stop_on_signals
-
     workers = min(workers, len(jobs_))
     threads = max(1, usable_cores() // workers)
     say(f"[{track.name}] training {len(jobs_)} runs on {workers} processes ({threads} thread{'s' * (threads > 1)} each)")
     pool = mp.get_context("spawn").Pool(workers, initializer=_start_worker,
                                         initargs=(os.getpid(), track, ruler_path, threads, device, eval_count))
     failures = []
+    by_label = {job["label"]: job for job in jobs_}
     try:
         with stop_on_signals():
-            by_label = {job["label"]: job for job in jobs_}
             for label, minutes, error in pool.imap_unordered(_train_in_worker, jobs_):
                 say(f"[{track.name}] {label}: {'failed: ' + error if error else 'trained'} ({minutes:.1f} min)")
                 if error:
