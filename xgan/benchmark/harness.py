@@ -410,16 +410,33 @@ def queued_runs(info: Mapping, started: Sequence[Mapping]) -> list[dict]:
 
 # ------------------------------------------------------------------------------------------- main
 
-def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: str | os.PathLike | None = None,
-                  methods_: Sequence[str] | None = None, steps: int | None = None, seeds: Sequence[int] = (1, 2, 3),
-                  quick: bool = False, tracks: Sequence[str] | None = None, base: str | None = None,
-                  device: str = "auto", ruler_steps: int | None = None, f_steps: int | None = None,
-                  limit: int | None = None, command: str = "", show_progress: bool = True,
-                  say: Callable[[str], None] = print, jobs: int = 1) -> Path:
-    """Train and score every method; returns the path of ``results.md``. ``jobs`` > 1 trains that many
-    runs at once in worker processes (and scores each here as it finishes)."""
-    t0 = time.perf_counter()
-    cartoons, out = Path(cartoons), Path(out)
+@dataclass(frozen=True)
+class Plan:
+    """One invocation's choices with its defaults filled in (they depend on the device and --quick)."""
+
+    cartoons: Path
+    out: Path
+    faces: Path | None
+    methods: tuple[str, ...]
+    tracks: tuple[str, ...]
+    seeds: tuple[int, ...]
+    base: str
+    steps: int
+    device: str  # as asked ("auto", "cpu", ...): what the runs and --jobs workers resolve
+    dev: torch.device  # what it resolved to here
+    ruler_steps: int
+    f_steps: int
+    limit: int
+    jobs: int
+    quick: bool
+    show_progress: bool
+    say: Callable[[str], None]
+
+
+def make_plan(cartoons, out, faces=None, methods_=None, steps=None, seeds=(1, 2, 3), quick=False, tracks=None,
+              base=None, device="auto", ruler_steps=None, f_steps=None, limit=None, show_progress=True,
+              say: Callable[[str], None] = print, jobs: int = 1) -> Plan:
+    """Check the invocation's names (one line for an unknown one) and fill in its defaults."""
     table = methods()
     chosen = list(methods_) if methods_ else list(table)
     unknown = [m for m in chosen if m not in table]
@@ -432,92 +449,127 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
     if "faces" in tracks and faces is None:
         raise BenchmarkError("the faces track needs --faces (a facealign output folder)")
     dev = pick_device(device)
-    base = base or ("cpu-small" if quick or dev.type == "cpu" else "paper")
-    steps = steps or (20 if quick else 2000)
-    ruler_steps = ruler_steps or (60 if quick else 2500)
-    f_steps = f_steps or (40 if quick else 1500)
-    limit = limit or (64 if quick else 1000)
-    out.mkdir(parents=True, exist_ok=True)
-    with benchmark_lock(out):
-        info = {"command": command or "xgan benchmark", "device": str(dev), "base": base, "steps": steps,
-                "seeds": list(seeds), "hardware": f"{platform.processor() or platform.machine()}, "
+    return Plan(cartoons=Path(cartoons), out=Path(out), faces=Path(faces) if faces is not None else None,
+                methods=tuple(chosen), tracks=tuple(tracks), seeds=tuple(seeds),
+                base=base or ("cpu-small" if quick or dev.type == "cpu" else "paper"),
+                steps=steps or (20 if quick else 2000), device=device, dev=dev,
+                ruler_steps=ruler_steps or (60 if quick else 2500), f_steps=f_steps or (40 if quick else 1500),
+                limit=limit or (64 if quick else 1000), jobs=jobs, quick=quick, show_progress=show_progress,
+                say=say)
+
+
+def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: str | os.PathLike | None = None,
+                  methods_: Sequence[str] | None = None, steps: int | None = None, seeds: Sequence[int] = (1, 2, 3),
+                  quick: bool = False, tracks: Sequence[str] | None = None, base: str | None = None,
+                  device: str = "auto", ruler_steps: int | None = None, f_steps: int | None = None,
+                  limit: int | None = None, command: str = "", show_progress: bool = True,
+                  say: Callable[[str], None] = print, jobs: int = 1) -> Path:
+    """Train and score every method; returns the path of ``results.md``. ``jobs`` > 1 trains that many
+    runs at once in worker processes (and scores each here as it finishes)."""
+    t0 = time.perf_counter()
+    plan = make_plan(cartoons, out, faces, methods_, steps, seeds, quick, tracks, base, device, ruler_steps,
+                     f_steps, limit, show_progress, say, jobs)
+    plan.out.mkdir(parents=True, exist_ok=True)
+    with benchmark_lock(plan.out):
+        dev = plan.dev
+        info = {"command": command or "xgan benchmark", "device": str(dev), "base": plan.base, "steps": plan.steps,
+                "seeds": list(plan.seeds), "hardware": f"{platform.processor() or platform.machine()}, "
                 f"{usable_cores()} cores" + (f", {torch.cuda.get_device_name(0)}" if dev.type == "cuda" else "")}
-        write_json(out / "benchmark.json", {**info, "methods": chosen, "tracks": tracks, "quick": quick,
-                                            "ruler_steps": ruler_steps, "f_steps": f_steps, "limit": limit})
-
-        ruler_model, ruler_report = ruler(cartoons, out, ruler_steps, 0, str(dev), say)
+        write_json(plan.out / "benchmark.json", {**info, "methods": list(plan.methods), "tracks": list(plan.tracks),
+                                                 "quick": plan.quick, "ruler_steps": plan.ruler_steps,
+                                                 "f_steps": plan.f_steps, "limit": plan.limit})
+        ruler_model, ruler_report = ruler(plan.cartoons, plan.out, plan.ruler_steps, 0, str(dev), say)
         say(f"ruler: mean test accuracy {ruler_report.accuracy['mean']:.3f}")
-        rows = []
-        scored_on: dict[str, dict] = {}  # per track: which test images the table scores
-        runs = reused = 0
-        train_s = 0.0
-        for tr in tracks:
-            work = out / "data" / tr
-            work.mkdir(parents=True, exist_ok=True)
-            track = load_track(tr, cartoons, faces, work, say)
-            curve_count = min(limit, CURVE_COUNT)
-            scored, scored_on[tr] = scored_part(track, curve_count, limit)
-            have = scored_on[tr]
-            if min(have["sources"], have["cartoons"]) < min(MEANINGFUL_TEST_SIZE.values()):
-                say(f"[{tr}] warning: the test split has {have['sources']} source images and {have['cartoons']} "
-                    "cartoons, too few for some metrics to mean anything (results.md says which)")
-            f_path = distilled_f(track, work, f_steps, 0, dev, say) if any(table[m].needs_f for m in chosen) else None
-            train_attrs = CartoonSet(cartoons, split="train", target_type=None).attrs
-            labels = {"oracle": "reference: the true target rendering", "majority": "reference: majority-class guess"}
-            for name, scores in reference_rows(scored, ruler_model, train_attrs, dev, limit).items():
-                rows.append({"track": tr, "method": name, "label": labels[name], "seeds": [0],
-                             "values": {k: np.array([scores.get(k, np.nan)], dtype=float) for k, _, _ in METRICS},
-                             "per": {k: scores[k] for k in ("attr_acc_per",) if k in scores},
-                             "unavailable": dict(scores.get("unavailable", {}))})
-            if jobs > 1:
-                configs = {(m, k): run_config(table[m], k, base, steps, f_path) for m in chosen for k in seeds}
-                todo = [{"method": table[m], "seed": k, "base": base, "steps": steps, "device": device,
-                         "f_path": f_path, "run_dir": out / "runs" / tr / m / f"seed{k}",
-                         "label": f"{table[m].label}, seed {k}"}
-                        for (m, k), config in configs.items()
-                        if not finished(out / "runs" / tr / m / f"seed{k}", config)]
-                losses = [configs[j["method"].name, j["seed"]]["loss"] for j in todo]
-                if any(w["w_teach"] > 0 and w["teacher"] == "dlib" for w in losses):
-                    say(f"[{tr}] the dlib teacher's table of {len(track.train.images['face'])} training sources")
-                    track_teacher(track, show_progress)
-                if todo:
-                    def score_now(job: dict, scored=scored, part=scored_on[tr], tr=tr) -> None:
-                        scores = score_one(job["run_dir"] / "model.pt", scored, ruler_model, dev, part)
-                        acc = f" (attribute accuracy {scores['attr_acc']:.3f})" if "attr_acc" in scores else ""
-                        say(f"[{tr}] {job['label']}: scored{acc}")
-
-                    train_parallel(track, todo, jobs, out / "ruler.pt", device, curve_count, say, trained=score_now)
-            for name in chosen:
-                method = table[name]
-                values = {k: [] for k, _, _ in METRICS}
-                per: dict[str, dict] = {}
-                unavailable: dict[str, str] = {}
-                for seed in seeds:
-                    run_dir = out / "runs" / tr / name / f"seed{seed}"
-                    say(f"[{tr}] {method.label}, seed {seed}")
-                    model_path, was_reused = run_one(track, method, seed, base, steps, run_dir, device, f_path,
-                                                     show_progress, TrainingEvaluator(track, ruler_model,
-                                                                                      curve_count, dev))
-                    runs += 1
-                    reused += was_reused
-                    train_s += training_seconds(run_dir)
-                    scores = score_one(model_path, scored, ruler_model, dev, scored_on[tr])
-                    for k, _, _ in METRICS:
-                        values[k].append(scores.get(k, float("nan")))
-                    unavailable.update(scores.get("unavailable", {}))
-                    for key in ("attr_acc_per", "cycle_acc_per"):
-                        if key in scores:
-                            acc = per.setdefault(key, {n: [] for n in scores[key]})
-                            for n, v in scores[key].items():
-                                acc[n].append(v)
-                    if seed == seeds[0]:
-                        figure(model_path, scored, out / "figures" / f"{tr}-{name}.png", dev)
-                rows.append({"track": tr, "method": name, "label": method.label, "seeds": list(seeds),
-                             "values": {k: np.array(v, dtype=float) for k, v in values.items()},
-                             "per": {k: {n: float(np.mean(v)) for n, v in d.items()} for k, d in per.items()},
-                             "unavailable": unavailable})
-            benchmark_curves(out, tr, {m: table[m].label for m in chosen})  # test scores vs step, seeds as bands
-        summary_plot(rows, out / "summary.png")
+        rows, scored_on, tally = [], {}, {"runs": 0, "reused": 0, "train_seconds": 0.0}
+        for tr in plan.tracks:
+            track_rows, scored_on[tr] = benchmark_track(plan, tr, ruler_model, tally)
+            rows += track_rows
+        summary_plot(rows, plan.out / "summary.png")
         info["seconds"] = time.perf_counter() - t0
-        info["runs"], info["reused"], info["train_seconds"] = runs, reused, train_s
-        return write_report(out, rows, ruler_report, info, scored_on)
+        info.update(tally)
+        return write_report(plan.out, rows, ruler_report, info, scored_on)
+
+
+def benchmark_track(plan: Plan, tr: str, ruler_model, tally: dict) -> tuple[list[dict], dict]:
+    """One track's table rows (the two references, then a row per method over its seeds) and which
+    test images they score; trains what is not finished (``plan.jobs`` at once) and draws its curves."""
+    work = plan.out / "data" / tr
+    work.mkdir(parents=True, exist_ok=True)
+    track = load_track(tr, plan.cartoons, plan.faces, work, plan.say)
+    curve_count = min(plan.limit, CURVE_COUNT)
+    scored, part = scored_part(track, curve_count, plan.limit)
+    if min(part["sources"], part["cartoons"]) < min(MEANINGFUL_TEST_SIZE.values()):
+        plan.say(f"[{tr}] warning: the test split has {part['sources']} source images and {part['cartoons']} "
+                 "cartoons, too few for some metrics to mean anything (results.md says which)")
+    table = methods()
+    f_path = (distilled_f(track, work, plan.f_steps, 0, plan.dev, plan.say)
+              if any(table[m].needs_f for m in plan.methods) else None)
+    train_attrs = CartoonSet(plan.cartoons, split="train", target_type=None).attrs
+    labels = {"oracle": "reference: the true target rendering", "majority": "reference: majority-class guess"}
+    rows = [{"track": tr, "method": name, "label": labels[name], "seeds": [0],
+             "values": {k: np.array([scores.get(k, np.nan)], dtype=float) for k, _, _ in METRICS},
+             "per": {k: scores[k] for k in ("attr_acc_per",) if k in scores},
+             "unavailable": dict(scores.get("unavailable", {}))}
+            for name, scores in reference_rows(scored, ruler_model, train_attrs, plan.dev, plan.limit).items()]
+    if plan.jobs > 1:
+        train_at_once(plan, track, scored, part, f_path, ruler_model)
+    rows += [method_row(plan, table[name], track, scored, part, f_path, ruler_model, tally)
+             for name in plan.methods]
+    benchmark_curves(plan.out, tr, {m: table[m].label for m in plan.methods})  # test scores vs step, seeds as bands
+    return rows, part
+
+
+def train_at_once(plan: Plan, track: Track, scored: Track, part: dict, f_path: Path | None, ruler_model) -> None:
+    """``--jobs``: train the track's unfinished runs ``plan.jobs`` at a time, scoring each as it finishes."""
+    table, tr = methods(), track.name
+    configs = {(m, k): run_config(table[m], k, plan.base, plan.steps, f_path) for m in plan.methods for k in plan.seeds}
+    todo = [{"method": table[m], "seed": k, "base": plan.base, "steps": plan.steps, "device": plan.device,
+             "f_path": f_path, "run_dir": plan.out / "runs" / tr / m / f"seed{k}", "label": f"{table[m].label}, seed {k}"}
+            for (m, k), config in configs.items() if not finished(plan.out / "runs" / tr / m / f"seed{k}", config)]
+    if not todo:
+        return
+    if any(w["w_teach"] > 0 and w["teacher"] == "dlib" for w in (configs[j["method"].name, j["seed"]]["loss"] for j in todo)):
+        plan.say(f"[{tr}] the dlib teacher's table of {len(track.train.images['face'])} training sources")
+        track_teacher(track, plan.show_progress)
+
+    def score_now(job: dict) -> None:
+        scores = score_one(job["run_dir"] / "model.pt", scored, ruler_model, plan.dev, part)
+        acc = f" (attribute accuracy {scores['attr_acc']:.3f})" if "attr_acc" in scores else ""
+        plan.say(f"[{tr}] {job['label']}: scored{acc}")
+
+    train_parallel(track, todo, plan.jobs, plan.out / "ruler.pt", plan.device, part["curve_count"], plan.say,
+                   trained=score_now)
+
+
+def method_row(plan: Plan, method: Method, track: Track, scored: Track, part: dict, f_path: Path | None,
+               ruler_model, tally: dict) -> dict:
+    """One method's table row over the seeds: each run trained here unless finished, then scored
+    (cached beside its model); the first seed's run also draws the track's figure for the method."""
+    tr = track.name
+    values = {k: [] for k, _, _ in METRICS}
+    per: dict[str, dict] = {}
+    unavailable: dict[str, str] = {}
+    for seed in plan.seeds:
+        run_dir = plan.out / "runs" / tr / method.name / f"seed{seed}"
+        plan.say(f"[{tr}] {method.label}, seed {seed}")
+        model_path, was_reused = run_one(track, method, seed, plan.base, plan.steps, run_dir, plan.device, f_path,
+                                         plan.show_progress,
+                                         TrainingEvaluator(track, ruler_model, part["curve_count"], plan.dev))
+        tally["runs"] += 1
+        tally["reused"] += was_reused
+        tally["train_seconds"] += training_seconds(run_dir)
+        scores = score_one(model_path, scored, ruler_model, plan.dev, part)
+        for k, _, _ in METRICS:
+            values[k].append(scores.get(k, float("nan")))
+        unavailable.update(scores.get("unavailable", {}))
+        for key in ("attr_acc_per", "cycle_acc_per"):
+            if key in scores:
+                acc = per.setdefault(key, {n: [] for n in scores[key]})
+                for n, v in scores[key].items():
+                    acc[n].append(v)
+        if seed == plan.seeds[0]:
+            figure(model_path, scored, plan.out / "figures" / f"{tr}-{method.name}.png", plan.dev)
+    return {"track": tr, "method": method.name, "label": method.label, "seeds": list(plan.seeds),
+            "values": {k: np.array(v, dtype=float) for k, v in values.items()},
+            "per": {k: {n: float(np.mean(v)) for n, v in d.items()} for k, d in per.items()},
+            "unavailable": unavailable}
