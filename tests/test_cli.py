@@ -125,6 +125,28 @@ def _unwritable(tmp_path: Path) -> list[Path]:
     return places
 
 
+def test_compile_on_cpu_is_refused_at_once(tmp_path, xgan_data):
+    """--compile on CPU (where inductor fails or stalls on the training step) is one line before any
+    data is read or anything written, and the library's Trainer refuses it the same way."""
+    out = tmp_path / "run"
+    proc = run("xgan", "train", "--preset", "cpu-small", "--cartoons", xgan_data / "cartoons", "--faces",
+               xgan_data / "faces", "--steps", 1, "--device", "cpu", "--compile", "--out", out, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    _one_error_line(proc, "--compile needs a CUDA device", "cpu")
+    assert not out.exists()
+
+    import torch
+
+    from xgan.config import resolve
+    from xgan.devices import DeviceError, Placement
+    from xgan.models import build_model
+    from xgan.trainer import Trainer
+
+    config = resolve(["cpu-small"], {"loss": {"w_teach": 0}})
+    with pytest.raises(DeviceError, match="CUDA"):
+        Trainer(config, build_model(config), Placement(torch.device("cpu")), compile=True)
+
+
 def test_unwritable_out_is_one_line(tmp_path, mini_pack_dir, xgan_data):
     """The four long commands given an --out they cannot create or write: exit 1, the path and the
     reason, no traceback."""

@@ -29,7 +29,7 @@ def main() -> None:
 @click.option("--gan", type=click.Choice(["face2cartoon", "both"]), help="Which paths get a discriminator (overrides loss.gan).")
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE", help="Override any preset key.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--compile", "compile_", is_flag=True, help="torch.compile the generator and discriminator steps.")
+@click.option("--compile", "compile_", is_flag=True, help="torch.compile the generator and discriminator steps (CUDA only).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its newest intact checkpoint.")
 @click.option("--ruler", type=click.Path(dir_okay=False, path_type=Path),
               help="Attribute classifier for the test scores (e.g. a benchmark's ruler.pt; overrides eval.ruler). "
@@ -47,9 +47,11 @@ def train(presets, cartoons, faces, out, steps, batch, seed, teacher, gan, overr
     from .trainer import train as run
 
     try:
-        from .devices import pick_device
+        from .devices import check_compile, pick_device
 
         dev = pick_device(device)  # before any data is read: a missing GPU is one line, at once
+        if compile_:
+            check_compile(dev)
         extra = parse_overrides(overrides)
         for section, key, value in (("train", "steps", steps), ("train", "batch", batch), ("train", "seed", seed),
                                     ("loss", "teacher", teacher), ("loss", "gan", gan), ("train", "keep", keep)):

@@ -39,6 +39,15 @@ class DeviceError(RuntimeError):
     """The asked-for device does not exist here (one line: what was found, what to use)."""
 
 
+def check_compile(device: torch.device) -> None:
+    """``torch.compile`` is offered on CUDA only: on CPU, torch 2.14's inductor failed in this trainer's
+    backward pass (``TypeError: expected Tensor()`` in ``assert_size_stride_grouped``) or compiled
+    for over 15 minutes without taking a step, so a CPU run would hang or die instead of training."""
+    if device.type != "cuda":
+        raise DeviceError(f"--compile needs a CUDA device (this run is on {device.type}): on CPU, torch's "
+                          "inductor fails or stalls on the training step; train without --compile")
+
+
 def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
     if name not in DEVICES:
         raise ValueError(f"device must be one of {', '.join(DEVICES)}; got {name!r}")

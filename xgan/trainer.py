@@ -34,7 +34,7 @@ from . import checkpoint as ckpt
 from . import diagnostics
 from .config import SCHEDULES, differences, score_is_better, to_toml, with_defaults
 from .data import BatchStream, DomainArrays, fixed_samples, sizes_match, to_model_input, to_uint8
-from .devices import Placement, autocast, barrier, place
+from .devices import Placement, autocast, barrier, check_compile, place
 from .grid import grid, save_png
 from .models import Model, StepResult, build_model, model_revision, set_requires_grad
 from .networks import DOMAINS
@@ -83,6 +83,7 @@ class Trainer:
             gen = DDP(gen, device_ids=ids)
             dis = DDP(dis, device_ids=ids) if dis is not None else None
         if compile:
+            check_compile(dev)
             gen = torch.compile(gen)
             dis = torch.compile(dis) if dis is not None else None
         self.gen, self.dis = gen, dis

@@ -36,27 +36,33 @@ PANELS = (
 )
 
 
+def _run_rows(run_dir: str | os.PathLike) -> tuple[list[dict], list[dict]]:
+    """A run folder's ``log.csv`` rows and its ``scores.csv`` rows (checkpoints scored after the run);
+    a curve record (a ``.csv`` file) is all ``scores``-like rows."""
+    d = Path(run_dir)
+    if d.is_file():
+        return [], read_csv(d)
+    log, scores = (read_csv(d / name) if (d / name).is_file() else [] for name in ("log.csv", "scores.csv"))
+    return log, scores
+
+
 def _logged_rows(run_dir: str | os.PathLike) -> list[dict]:
     """The rows of a run folder's ``log.csv`` and ``scores.csv``, or of a curve record (a ``.csv`` file)."""
-    if Path(run_dir).is_file():
-        return read_csv(run_dir)
-    rows = []
-    for name in ("log.csv", "scores.csv"):  # scores.csv: checkpoints scored after the run
-        if (Path(run_dir) / name).is_file():
-            rows += read_csv(Path(run_dir) / name)
-    return rows
+    log, scores = _run_rows(run_dir)
+    return log + scores
 
 
-def cumulative_seconds(run_dir: str | os.PathLike) -> dict[int, float]:
+def cumulative_seconds(run_dir: str | os.PathLike, log_rows: Sequence[Mapping] | None = None) -> dict[int, float]:
     """``{step: training seconds up to it}`` for every row of a run's ``log.csv``, from its logged
     throughput (so a run resumed across invocations counts whole). A log interval slower than 10x the
     run's median time per step is a process that was suspended (``kill -STOP``, a laptop asleep), not
-    training: it counts at the median. A curve record carries the figures in its ``train_seconds``."""
+    training: it counts at the median. A curve record carries the figures in its ``train_seconds``.
+    ``log_rows``: the log already read."""
     if Path(run_dir).is_file():
         return {int(r["step"]): float(r["train_seconds"]) for r in read_csv(run_dir) if r.get("train_seconds")}
     batch = toml_loads((Path(run_dir) / "config.toml").read_text("utf-8"))["train"]["batch"]
     steps, per_step, prev = [], [], 0
-    for row in read_csv(Path(run_dir) / "log.csv"):
+    for row in log_rows if log_rows is not None else read_csv(Path(run_dir) / "log.csv"):
         step, rate = int(row["step"]), float(row["images_per_s"])
         steps.append((step, step - prev))
         per_step.append(2 * batch / max(rate, 1e-9))  # both domains; benchmark runs are single-process
@@ -90,8 +96,9 @@ def curve_record(run_dir: str | os.PathLike, path: str | os.PathLike) -> Path | 
     ``train_seconds`` so far. None when the run has measured nothing of the kind yet."""
     from ..runlog import scalar_group
 
-    rows = _logged_rows(run_dir)
-    seconds = cumulative_seconds(run_dir) if (Path(run_dir) / "log.csv").is_file() else {}
+    log, scores = _run_rows(run_dir)
+    rows = log + scores
+    seconds = cumulative_seconds(run_dir, log) if log else {}
     kept = [{**r, "train_seconds": f"{seconds.get(int(r['step']), float('nan')):.3f}"} for r in rows
             if any(scalar_group(k) in ("test", "diagnostics") and v not in ("", None) for k, v in r.items())]
     if not kept:

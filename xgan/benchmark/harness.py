@@ -417,7 +417,8 @@ class Plan:
     cartoons: Path
     out: Path
     faces: Path | None
-    methods: tuple[str, ...]
+    methods: tuple[str, ...]  # the chosen names, in the order of the table's rows
+    table: Mapping[str, Method]  # every method of methods.toml, read once
     tracks: tuple[str, ...]
     seeds: tuple[int, ...]
     base: str
@@ -450,7 +451,7 @@ def make_plan(cartoons, out, faces=None, methods_=None, steps=None, seeds=(1, 2,
         raise BenchmarkError("the faces track needs --faces (a facealign output folder)")
     dev = pick_device(device)
     return Plan(cartoons=Path(cartoons), out=Path(out), faces=Path(faces) if faces is not None else None,
-                methods=tuple(chosen), tracks=tuple(tracks), seeds=tuple(seeds),
+                methods=tuple(chosen), table=table, tracks=tuple(tracks), seeds=tuple(seeds),
                 base=base or ("cpu-small" if quick or dev.type == "cpu" else "paper"),
                 steps=steps or (20 if quick else 2000), device=device, dev=dev,
                 ruler_steps=ruler_steps or (60 if quick else 2500), f_steps=f_steps or (40 if quick else 1500),
@@ -501,7 +502,7 @@ def benchmark_track(plan: Plan, tr: str, ruler_model, tally: dict) -> tuple[list
     if min(part["sources"], part["cartoons"]) < min(MEANINGFUL_TEST_SIZE.values()):
         plan.say(f"[{tr}] warning: the test split has {part['sources']} source images and {part['cartoons']} "
                  "cartoons, too few for some metrics to mean anything (results.md says which)")
-    table = methods()
+    table = plan.table
     f_path = (distilled_f(track, work, plan.f_steps, 0, plan.dev, plan.say)
               if any(table[m].needs_f for m in plan.methods) else None)
     train_attrs = CartoonSet(plan.cartoons, split="train", target_type=None).attrs
@@ -521,7 +522,7 @@ def benchmark_track(plan: Plan, tr: str, ruler_model, tally: dict) -> tuple[list
 
 def train_at_once(plan: Plan, track: Track, scored: Track, part: dict, f_path: Path | None, ruler_model) -> None:
     """``--jobs``: train the track's unfinished runs ``plan.jobs`` at a time, scoring each as it finishes."""
-    table, tr = methods(), track.name
+    table, tr = plan.table, track.name
     configs = {(m, k): run_config(table[m], k, plan.base, plan.steps, f_path) for m in plan.methods for k in plan.seeds}
     todo = [{"method": table[m], "seed": k, "base": plan.base, "steps": plan.steps, "device": plan.device,
              "f_path": f_path, "run_dir": plan.out / "runs" / tr / m / f"seed{k}", "label": f"{table[m].label}, seed {k}"}
