@@ -71,6 +71,8 @@ class Trainer:
         self.config, self.model = config, model
         self.placement = placement or Placement(torch.device("cpu"))
         dev = self.placement.device
+        if compile:
+            check_compile(dev)  # before the model moves or the optimisers are built
         # channels_last is faster on CUDA and, measured on this project's 2-core CPU, on oneDNN too
         self.channels_last = channels_last
         model.to(dev, memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
@@ -83,7 +85,6 @@ class Trainer:
             gen = DDP(gen, device_ids=ids)
             dis = DDP(dis, device_ids=ids) if dis is not None else None
         if compile:
-            check_compile(dev)
             gen = torch.compile(gen)
             dis = torch.compile(dis) if dis is not None else None
         self.gen, self.dis = gen, dis

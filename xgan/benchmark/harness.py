@@ -417,7 +417,7 @@ class Plan:
     cartoons: Path
     out: Path
     faces: Path | None
-    methods: tuple[str, ...]  # the chosen names, in the order of the table's rows
+    methods: tuple[str, ...]  # the chosen names, as asked (every method of the table by default)
     table: Mapping[str, Method]  # every method of methods.toml, read once
     tracks: tuple[str, ...]
     seeds: tuple[int, ...]
