@@ -357,12 +357,13 @@ def benchmark_lock(out: Path) -> Iterator[None]:
         lock.release()
 
 
-def run_status(out: str | os.PathLike) -> list[dict]:
+def run_status(out: str | os.PathLike, table: Mapping[str, Method] | None = None) -> list[dict]:
     """Where each run of a benchmark folder stands, training nothing: per track, method and seed the
-    step reached and asked for, training minutes, the latest test scores and the best attribute accuracy."""
+    step reached and asked for, training minutes, the latest test scores and the best attribute accuracy.
+    ``table`` is methods.toml's table if the caller has read it already."""
     from .curves import PANELS, read_curves
 
-    labels = {k: m.label for k, m in methods().items()}
+    labels = {k: m.label for k, m in (table if table is not None else methods()).items()}
     cols = [c for c, _ in PANELS]
     rows = []
     for run_dir in sorted(Path(out).glob("runs/*/*/seed*")):
@@ -387,21 +388,21 @@ def report_progress(out: str | os.PathLike) -> Path:
     """``progress.md`` and ``curves-<track>.png`` of a benchmark folder whose runs may still be training."""
     from .report import write_progress
 
-    rows = run_status(out)
+    table = methods()
+    rows = run_status(out, table)
     if not rows:
         raise BenchmarkError(f"{out} holds no benchmark runs (runs/<track>/<method>/seed<k>/log.csv)")
     labels = {r["method"]: r["label"] for r in rows}
     curves = {tr: benchmark_curves(out, tr, labels) for tr in dict.fromkeys(r["track"] for r in rows)}
     info = json.loads((Path(out) / "benchmark.json").read_text()) if (Path(out) / "benchmark.json").is_file() else {}
-    return write_progress(Path(out), rows + queued_runs(info, rows), info,
+    return write_progress(Path(out), rows + queued_runs(info, rows, table), info,
                           {tr: p for tr, p in curves.items() if p is not None})
 
 
-def queued_runs(info: Mapping, started: Sequence[Mapping]) -> list[dict]:
+def queued_runs(info: Mapping, started: Sequence[Mapping], table: Mapping[str, Method]) -> list[dict]:
     """The runs the latest invocation (``benchmark.json``) asked for that have not logged a step yet,
     as progress rows at step 0, so ``--progress`` shows the whole queue, not only what has begun."""
     have = {(r["track"], r["method"], r["seed"]) for r in started}
-    table = methods()
     return [{"track": tr, "method": m, "label": table[m].label if m in table else m, "seed": int(k), "step": 0,
              "steps": int(info.get("steps", 0)), "minutes": 0.0, "latest": {}, "best_attr_acc": None}
             for tr in info.get("tracks", []) for m in info.get("methods", []) for k in info.get("seeds", [])
