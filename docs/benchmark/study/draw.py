@@ -81,7 +81,8 @@ SEEDED = (("rec-dann", "L_rec + L_dann"), ("xgan-plus", "xgan-plus"), ("xgan", "
 # CycleGAN and UNIT began after seed 1's run folders were lost: their figure sets them beside the
 # seeds the other four have records of (2 and 3, as bands), and curves.png stays as drawn then. The
 # CycleGAN run of period nine (another CPU, lost at step 3000) is drawn beside its rerun.
-beside = {label: rs for m, label in SEEDED if (rs := records(B / m / "seed1", seeds=True))}
+by_seed = {m: records(B / m / "seed1", seeds=True) for m, _ in SEEDED}  # refreshed once, read by both figures
+beside = {label: by_seed[m] for m, label in SEEDED if by_seed[m]}
 late = {k: records(d) for k, (d, figs) in runs.items() if "baselines" in figs.split()}
 LOST = RECORDS / "bench-c-runs-synthetic-cyclegan-seed1.csv"
 if late:
@@ -90,7 +91,7 @@ if late:
                     title="cpu-small, batch 32, synthetic track: CycleGAN and UNIT (seed 1) beside the other "
                           "methods' seeds 2 and 3")
 seeded = {f"{label}, {r.stem.rsplit('-', 1)[1].replace('seed', 'seed ')}": r
-          for m, label in SEEDED for r in records(B / m / "seed1", seeds=True) if not r.stem.endswith("seed1")}
+          for m, label in SEEDED for r in by_seed[m] if not r.stem.endswith("seed1")}
 if seeded:
     learning_curves({k: [r] for k, r in seeded.items()}, out / "curves-seeds.png",
                     title="cpu-small, batch 32: seeds 2 and 3 on the synthetic track (revision 2), a line a run")
