@@ -180,6 +180,13 @@ class Model(nn.Module, metaclass=abc.ABCMeta):
         super().__init__()
         self.config = config
 
+    def __init_subclass__(cls, **kwargs):
+        """A model that declares an embedding space must say how to embed into it: checked when the
+        class is defined, not when the benchmark first asks for an embedding hours into a run."""
+        super().__init_subclass__(**kwargs)
+        if cls.embedding_domains and cls.embed is Model.embed:
+            raise TypeError(f"{cls.__name__} declares embedding_domains {cls.embedding_domains} but does not define embed")
+
     @abc.abstractmethod
     def networks(self) -> dict[str, nn.Module]:
         """The named sub-networks; checkpoints store one state dict per name."""
@@ -220,10 +227,10 @@ class Model(nn.Module, metaclass=abc.ABCMeta):
         cartoons; DTN: its one encoder f), read by the benchmark's embedding metrics (domain
         classification of test embeddings, semantic consistency, diversity). Call it like
         :meth:`translate`: on a model in evaluation mode, without gradients. A model that has no
-        such space (:attr:`embedding_domains` empty) raises ValueError.
+        such space (:attr:`embedding_domains` empty) raises ValueError; one that declares a space
+        overrides this method (enforced when its class is defined).
         """
-        self.check_embedding(domain)
-        raise NotImplementedError(f"{type(self).__name__} declares embedding_domains but does not implement embed")
+        self.check_embedding(domain)  # always raises here: only models without embedding_domains get this far
 
     def parameter_counts(self) -> dict[str, int]:
         return parameter_report(self.networks())
