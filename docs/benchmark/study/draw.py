@@ -28,6 +28,10 @@ runs = {"L_rec + L_dann": (B / "rec-dann/seed1", "methods terms recipes rev1"),
         "xgan-plus (rev. 2)": (B / "xgan-plus/seed1", "methods recipes"),
         "CycleGAN": (B / "cyclegan/seed1", "baselines"),
         "UNIT": (B / "unit/seed1", "baselines"),
+        **{label: (B / f"{m}/seed1", "ablations")
+           for m, label in (("no-gan", "XGAN w/o L_gan"), ("no-sem", "XGAN w/o L_sem"), ("no-teach", "XGAN w/o L_teach"),
+                            ("tv-instead-of-gan", "XGAN, TV for L_gan"), ("middle-sharing", "XGAN, middle sharing"),
+                            ("dtn-finetuned", "DTN finetuned"))},
         **{f"{label}, synthetic-hard": (H / f"{m}/seed1", "hard")
            for m, label in (("rec-dann", "L_rec + L_dann"), ("xgan", "XGAN (paper, rev. 2)"), ("xgan-plus", "xgan-plus"),
                             ("dtn", "DTN"), ("cyclegan", "CycleGAN"), ("unit", "UNIT"))},
@@ -83,13 +87,16 @@ SEEDED = (("rec-dann", "L_rec + L_dann"), ("xgan-plus", "xgan-plus"), ("xgan", "
 # CycleGAN run of period nine (another CPU, lost at step 3000) is drawn beside its rerun.
 by_seed = {m: records(B / m / "seed1", seeds=True) for m, _ in SEEDED}  # refreshed once, read by both figures
 beside = {label: by_seed[m] for m, label in SEEDED if by_seed[m]}
-late = {k: records(d) for k, (d, figs) in runs.items() if "baselines" in figs.split()}
+# The paper's ablations at the full budget (period eleven on) are drawn the same way.
 LOST = RECORDS / "bench-c-runs-synthetic-cyclegan-seed1.csv"
-if late:
-    learning_curves({**beside, **late, **({"CycleGAN, period nine (lost)": [LOST]} if LOST.is_file() else {})},
-                    out / "curves-baselines.png",
-                    title="cpu-small, batch 32, synthetic track: CycleGAN and UNIT (seed 1) beside the other "
-                          "methods' seeds 2 and 3")
+for fig, name, what in (("baselines", "curves-baselines.png", "CycleGAN and UNIT"),
+                        ("ablations", "curves-ablations.png", "the paper's ablations")):
+    late = {k: records(d) for k, (d, figs) in runs.items() if fig in figs.split()}
+    if fig == "baselines" and LOST.is_file():
+        late["CycleGAN, period nine (lost)"] = [LOST]
+    if late:
+        learning_curves({**beside, **late}, out / name,
+                        title=f"cpu-small, batch 32, synthetic track: {what} (seed 1) beside the four methods' seeds 2 and 3")
 seeded = {f"{label}, {r.stem.rsplit('-', 1)[1].replace('seed', 'seed ')}": r
           for m, label in SEEDED for r in by_seed[m] if not r.stem.endswith("seed1")}
 if seeded:
