@@ -230,7 +230,8 @@ class Model(nn.Module, metaclass=abc.ABCMeta):
         such space (:attr:`embedding_domains` empty) raises ValueError; one that declares a space
         overrides this method (enforced when its class is defined).
         """
-        self.check_embedding(domain)  # always raises here: only models without embedding_domains get this far
+        self.check_embedding(domain)  # raises for a model without embedding_domains, the only kind that gets here
+        raise TypeError(f"{type(self).__name__} declares embedding_domains but does not define embed")  # set per instance
 
     def parameter_counts(self) -> dict[str, int]:
         return parameter_report(self.networks())
