@@ -255,6 +255,31 @@ def test_sem_blur_and_noise_perturb_only_what_l_sem_re_encodes():
         assert sum(float(g.abs().sum()) for g in g_enc if g is not None) > 0
 
 
+def test_gan_detach_keeps_the_critic_out_of_the_encoders_and_shared_layers():
+    from xgan.models import build_model
+
+    x = {d: torch.rand(4, 3, 32, 32) * 2 - 1 for d in ("face", "cartoon")}
+    seen = {}
+    for detach in (False, True):
+        torch.manual_seed(0)
+        model = build_model(tiny("loss.gan=both", f"loss.gan_detach={str(detach).lower()}"))
+        g = model.generator(x)
+        ae = model.generator.autoencoder
+        groups = {"enc": list(ae.enc_private.parameters()) + list(ae.enc_shared.parameters()),
+                  "shared_dec": list(ae.dec_shared.parameters()), "private_dec": list(ae.dec_private.parameters())}
+        norms = {}
+        for name, params in groups.items():
+            grads = torch.autograd.grad(g.terms["gan"], params, retain_graph=True, allow_unused=True)
+            norms[name] = sum(float(t.abs().sum()) for t in grads if t is not None)
+        seen[detach] = (float(g.logs["gan"]), norms)
+    (gan_all, all_), (gan_cut, cut) = seen[False], seen[True]
+    assert gan_all == gan_cut  # the critic judges the same translations either way
+    assert all_["enc"] > 0 and all_["shared_dec"] > 0 and all_["private_dec"] > 0
+    assert cut["enc"] == 0 and cut["shared_dec"] == 0 and cut["private_dec"] > 0
+    with pytest.raises(ValueError, match=r"gan_detach .* \(L_gan is off\)"):
+        build_model(tiny("loss.w_gan=0.0", "loss.gan_detach=true"))
+
+
 def test_sem_and_gan_ramps_hold_the_terms_back_until_their_steps():
     from xgan import losses as L
     from xgan.models import build_model

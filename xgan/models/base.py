@@ -100,8 +100,9 @@ def scaled_widths(config: Mapping, table: str) -> tuple[int, int]:
 #: other model (each with its off value)
 SEM_SETTINGS = {"sem_blur": 0, "sem_noise": 0, "sem_detach": False, "sem_ramp": [0, 0], "sem_form": "cosine",
                 "sem_temperature": 0.1}
-#: when XGAN's L_gan weight rises in its generator step: read by no other model
-GAN_SETTINGS = {"gan_ramp": [0, 0]}
+#: when XGAN's L_gan weight rises in its generator step, and which layers its gradient trains: read by
+#: no other model
+GAN_SETTINGS = {"gan_ramp": [0, 0], "gan_detach": False}
 
 
 def refuse_sem_settings(loss: Mapping, label: str, why: str = "it has no L_sem") -> None:
@@ -110,8 +111,8 @@ def refuse_sem_settings(loss: Mapping, label: str, why: str = "it has no L_sem")
 
 
 def refuse_gan_settings(loss: Mapping, label: str, why: str) -> None:
-    """Raise ValueError when XGAN's L_gan ramp is set where nothing would read it."""
-    _refuse(loss, GAN_SETTINGS, label, why, "sets when XGAN's L_gan weight rises")
+    """Raise ValueError when XGAN's L_gan ramp or detach is set where nothing would read it."""
+    _refuse(loss, GAN_SETTINGS, label, why, "sets how XGAN's L_gan trains its generator")
 
 
 def _refuse(loss: Mapping, settings: Mapping, label: str, why: str, what: str) -> None:

@@ -121,7 +121,15 @@ class XGANGenerator(Generator):
             terms["sem"] = w["w_sem"] * self.scale["sem"] * logs["sem"]
             total = total + terms["sem"]
         if w["w_gan"] > 0:
-            logs["gan"] = self.fool_critics(fakes, self.paths, lambda s: L.gan_generator(s, w["gan_loss"]))
+            judged = fakes
+            if w.get("gan_detach"):
+                # the same translations drawn again from the shared layers' output cut from the graph: the
+                # critic may change how the target decoder draws, not what the embedding says
+                ud = u.detach()
+                with norms_as_at_test(ae.dec_private):
+                    judged = {p: ae.dec_private[CRITICS[p][1]](ud[:b] if CRITICS[p][0] == "face" else ud[b:])
+                              for p in self.paths}
+            logs["gan"] = self.fool_critics(judged, self.paths, lambda s: L.gan_generator(s, w["gan_loss"]))
             terms["gan"] = w["w_gan"] * self.scale["gan"] * logs["gan"]
             total = total + terms["gan"]
         if w["w_tv"] > 0:
