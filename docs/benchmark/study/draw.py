@@ -4,7 +4,7 @@ revision, and a Markdown table of where each stands (snapshot.md), written to OU
     python docs/benchmark/study/draw.py OUT STUDY_ROOT
 
 STUDY_ROOT holds bench/ (the benchmark's --out; revision-1 XGAN runs moved to bench/runs-rev1/),
-diag/ (revision-1 diagnosis variants), diag3/ and diag4/ (revision 2). Each run found there first
+diag/ (revision-1 diagnosis variants), diag3/, diag4/ and diag5/ (revision 2). Each run found there first
 refreshes its curve record in curves/ beside this script (committed: the runs' folders are not, and
 a machine's reset loses them); the figures and the table are drawn from the records.
 """
@@ -19,6 +19,7 @@ H = ROOT / "bench/runs/synthetic-hard"
 D = ROOT / "diag"
 D3 = ROOT / "diag3"
 D4 = ROOT / "diag4"
+D5 = ROOT / "diag5"
 R1 = ROOT / "bench/runs-rev1/synthetic"
 #: label -> (run folder, figure): "methods" the benchmark's runs, "terms" XGAN's terms one at a time on
 #: L_rec + L_dann, "recipes" the candidate fixes, "rev1" the record of the coupled step
@@ -50,7 +51,9 @@ runs = {"L_rec + L_dann": (B / "rec-dann/seed1", "methods terms recipes rev1"),
         "XGAN w/o L_teach, contrastive L_sem at 0.1, spectral-norm critic (rev. 2)": (D4 / "xgan-contrastive-sn", "recipes"),
         "XGAN w/o L_teach, ramped 5k-15k (rev. 2)": (D3 / "ramped", "terms recipes"),
         "XGAN w/o L_teach, sem-aug (rev. 2)": (D3 / "sem-aug", "recipes"),
-        "XGAN w/o L_teach, spectral-norm critic (rev. 2)": (D4 / "spectral-critic", "recipes")}
+        "XGAN w/o L_teach, spectral-norm critic (rev. 2)": (D4 / "spectral-critic", "recipes"),
+        # beside the benchmark's no-teach run (seed 1), whose objective it shares
+        "XGAN w/o L_teach, L_gan on the private decoder only": (D5 / "gan-detach", "ablations recipes")}
 RECORDS = Path(__file__).parent / "curves"
 
 
