@@ -53,7 +53,8 @@ runs = {"L_rec + L_dann": (B / "rec-dann/seed1", "methods terms recipes rev1"),
         "XGAN w/o L_teach, sem-aug (rev. 2)": (D3 / "sem-aug", "recipes"),
         "XGAN w/o L_teach, spectral-norm critic (rev. 2)": (D4 / "spectral-critic", "recipes"),
         # beside the benchmark's no-teach run (seed 1), whose objective it shares
-        "XGAN w/o L_teach, L_gan on the private decoder only": (D5 / "gan-detach", "ablations recipes")}
+        "XGAN w/o L_teach, L_gan on the private decoder only": (D5 / "gan-detach", "ablations recipes"),
+        "XGAN w/o L_teach, L_gan at 0.02": (D5 / "low-gan", "ablations recipes")}
 RECORDS = Path(__file__).parent / "curves"
 
 
