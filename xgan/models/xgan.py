@@ -87,8 +87,8 @@ class XGANGenerator(Generator):
         z1 = z[:b]
         u = ae.dec_shared(z)
         rec1, rec2 = ae.dec_private["face"](u[:b]), ae.dec_private["cartoon"](u[b:])
-        fakes = {}
-        if self.need_cross:
+
+        def translations(v: torch.Tensor) -> dict[str, torch.Tensor]:
             # Translations go through each private decoder as a batch of their own, normalised as at
             # test time (running statistics). Decoded in one batch with the reconstructions, the two
             # halves shared batch statistics: the reconstruction loss reached the other domain's embeddings
@@ -96,8 +96,12 @@ class XGANGenerator(Generator):
             # L_rec + L_dann's FD ~130 to ~450. Normalised by their own batch, what L_sem and L_gan
             # train is not what evaluation draws (docs/benchmark/study.md, "batch norm").
             with norms_as_at_test(ae.dec_private):
-                g12, g21 = ae.dec_private["cartoon"](u[:b]), ae.dec_private["face"](u[b:])
-            fakes = {"face2cartoon": g12, "cartoon2face": g21}
+                return {"face2cartoon": ae.dec_private["cartoon"](v[:b]), "cartoon2face": ae.dec_private["face"](v[b:])}
+
+        fakes = {}
+        if self.need_cross:
+            fakes = translations(u)
+            g12, g21 = fakes["face2cartoon"], fakes["cartoon2face"]
         logs: dict[str, torch.Tensor] = {}
         terms = {"rec": logs.setdefault("rec", L.reconstruction(x1, rec1) + L.reconstruction(x2, rec2)) * w["w_rec"]}
         total = terms["rec"]
@@ -121,14 +125,9 @@ class XGANGenerator(Generator):
             terms["sem"] = w["w_sem"] * self.scale["sem"] * logs["sem"]
             total = total + terms["sem"]
         if w["w_gan"] > 0:
-            judged = fakes
-            if w.get("gan_detach"):
-                # the same translations drawn again from the shared layers' output cut from the graph: the
-                # critic may change how the target decoder draws, not what the embedding says
-                ud = u.detach()
-                with norms_as_at_test(ae.dec_private):
-                    judged = {p: ae.dec_private[CRITICS[p][1]](ud[:b] if CRITICS[p][0] == "face" else ud[b:])
-                              for p in self.paths}
+            # with gan_detach, the same translations drawn again from the shared layers' output cut from the
+            # graph: the critic may change how the target decoder draws, not what the embedding says
+            judged = translations(u.detach()) if w.get("gan_detach") else fakes
             logs["gan"] = self.fool_critics(judged, self.paths, lambda s: L.gan_generator(s, w["gan_loss"]))
             terms["gan"] = w["w_gan"] * self.scale["gan"] * logs["gan"]
             total = total + terms["gan"]
