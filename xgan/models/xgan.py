@@ -88,7 +88,7 @@ class XGANGenerator(Generator):
         u = ae.dec_shared(z)
         rec1, rec2 = ae.dec_private["face"](u[:b]), ae.dec_private["cartoon"](u[b:])
 
-        def translations(v: torch.Tensor) -> dict[str, torch.Tensor]:
+        def translations(v: torch.Tensor, paths=tuple(CRITICS)) -> dict[str, torch.Tensor]:
             # Translations go through each private decoder as a batch of their own, normalised as at
             # test time (running statistics). Decoded in one batch with the reconstructions, the two
             # halves shared batch statistics: the reconstruction loss reached the other domain's embeddings
@@ -96,7 +96,7 @@ class XGANGenerator(Generator):
             # L_rec + L_dann's FD ~130 to ~450. Normalised by their own batch, what L_sem and L_gan
             # train is not what evaluation draws (docs/benchmark/study.md, "batch norm").
             with norms_as_at_test(ae.dec_private):
-                return {"face2cartoon": ae.dec_private["cartoon"](v[:b]), "cartoon2face": ae.dec_private["face"](v[b:])}
+                return {p: ae.dec_private[CRITICS[p][1]](v[:b] if CRITICS[p][0] == "face" else v[b:]) for p in paths}
 
         fakes = {}
         if self.need_cross:
@@ -127,7 +127,7 @@ class XGANGenerator(Generator):
         if w["w_gan"] > 0:
             # with gan_detach, the same translations drawn again from the shared layers' output cut from the
             # graph: the critic may change how the target decoder draws, not what the embedding says
-            judged = translations(u.detach()) if w.get("gan_detach") else fakes
+            judged = translations(u.detach(), self.paths) if w.get("gan_detach") else fakes
             logs["gan"] = self.fool_critics(judged, self.paths, lambda s: L.gan_generator(s, w["gan_loss"]))
             terms["gan"] = w["w_gan"] * self.scale["gan"] * logs["gan"]
             total = total + terms["gan"]
