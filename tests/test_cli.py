@@ -180,6 +180,21 @@ def test_cartoonset_stderr_is_clean(tmp_path, mini_pack_dir):
         assert proc.returncode == 0 and proc.stderr == "", proc.args[1:3] + [proc.stderr]
 
 
+def test_progress_redirected_to_a_file_writes_whole_lines(tmp_path, mini_pack_dir):
+    """A bar redirected to a log (nohup) writes readable lines, not one line of carriage returns."""
+    env = dict(os.environ, CARTOONSET_NO_PROGRESS="0", CARTOONSET_PROGRESS_EVERY="0", OMP_NUM_THREADS="1")
+    log = tmp_path / "render.log"
+    with open(log, "w") as fh:
+        proc = subprocess.run([str(BIN / "cartoonset"), "render", "--n", "6", "--size", "64", "--workers", "1",
+                               "--pack", str(mini_pack_dir), "--out", str(tmp_path / "c")],
+                              stderr=fh, stdout=subprocess.DEVNULL, env=env, timeout=300)
+    text = log.read_bytes().decode()  # read_text() would turn carriage returns into newlines
+    assert proc.returncode == 0, text
+    lines = [line for line in text.splitlines() if line.startswith("render")]
+    assert "\r" not in text and len(lines) >= 2, repr(text)
+    assert "6/6" in lines[-1] and "img/s" in lines[-1], lines
+
+
 @pytest.mark.slow
 def test_xgan_stderr_is_clean(tmp_path, xgan_data):
     """xgan train says what it does in a few lines of its own; translate adds nothing for one photo.
