@@ -11,7 +11,7 @@ import torch
 from click.testing import CliRunner
 
 from cartoonset.schema import attribute_names, release_schema
-from test_xgan_train import arrays, tiny
+from test_xgan_train import TINY, arrays, tiny
 from xgan import checkpoint as ckpt
 from xgan import degrade
 from xgan.benchmark import classifier
@@ -278,6 +278,38 @@ def test_gan_detach_keeps_the_critic_out_of_the_encoders_and_shared_layers():
     assert cut["enc"] == 0 and cut["shared_dec"] == 0 and cut["private_dec"] > 0
     with pytest.raises(ValueError, match=r"gan_detach .* \(L_gan is off\)"):
         build_model(tiny("loss.w_gan=0.0", "loss.gan_detach=true"))
+
+
+def test_cycle_term_is_each_input_translated_there_and_back():
+    from xgan import losses as L
+    from xgan.models import build_model
+    from xgan.trainer import Trainer
+
+    x = {d: torch.rand(4, 3, 32, 32) * 2 - 1 for d in ("face", "cartoon")}
+    for extra in ((), ("loss.sem_noise=0.1",), ("loss.w_sem=0.0", "loss.w_gan=0.0")):
+        torch.manual_seed(0)
+        model = build_model(tiny("loss.w_cycle=2.0", *extra))
+        trainer = Trainer(model.config, model, channels_last=False)
+        for _ in range(2):  # trained: the running statistics are no longer the initial ones
+            logs = trainer.train_step(x)
+        assert "cycle" in model.loss_names and float(logs["cycle"]) > 0
+        model.eval()  # every norm at its running statistics: the step's round trip is translate() twice
+        with torch.no_grad():
+            g = model.generator(x)
+            there_and_back = {d: model.translate(model.translate(x[d], d, o), o, d)
+                              for d, o in (("face", "cartoon"), ("cartoon", "face"))}
+        want = sum(float(L.absolute(there_and_back[d], x[d])) for d in x)
+        assert abs(float(g.logs["cycle"]) - want) < 1e-5 and abs(float(g.terms["cycle"]) - 2 * want) < 1e-5
+    model = build_model(tiny("loss.w_cycle=1.0"))  # the round trip trains the encoders and both decoders
+    grads = torch.autograd.grad(model.generator(x).terms["cycle"], list(model.generator.autoencoder.parameters()),
+                                allow_unused=True)
+    assert sum(1 for t in grads if t is not None and float(t.abs().sum()) > 0) >= len(grads) - 2
+    assert "cycle" not in build_model(tiny()).loss_names  # off by default: the paper has no pixel cycle
+    with pytest.raises(ValueError, match="w_cycle must be >= 0"):
+        build_model(tiny("loss.w_cycle=-1.0"))
+    for preset, match in (("dtn", "DTN translates one way only"), ("cyclegan", "w_cycle must be 0 for CycleGAN")):
+        with pytest.raises((ValueError, ConfigError), match=match):
+            build_model(resolve(["cpu-small", preset], ["loss.w_cycle=1.0"] + TINY))
 
 
 def test_sem_and_gan_ramps_hold_the_terms_back_until_their_steps():

@@ -129,7 +129,7 @@ def check_baseline(config: Mapping, table: str, label: str, xgan_terms, own_weig
         raise ValueError(f"model {table} needs the [{table}] table of its preset (use --preset {table})")
     w = config["loss"]
     for key in xgan_terms:
-        if w[key] != 0:
+        if w.get(key, 0) != 0:  # w_cycle is absent from configurations saved before it
             raise ValueError(f"loss.{key} must be 0 for {label} (it weighs an XGAN term); {label}'s own weights "
                              f"are {own_weights}")
     refuse_sem_settings(w, label)

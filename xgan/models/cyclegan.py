@@ -33,7 +33,7 @@ from .base import (Generator, Model, StepResult, build_players, check_baseline, 
 #: the translations, named as XGAN's: (source, target)
 PATHS = {"face2cartoon": ("face", "cartoon"), "cartoon2face": ("cartoon", "face")}
 #: XGAN's [loss] keys that weigh terms CycleGAN does not have
-NOT_CYCLEGAN = ("w_rec", "w_dann", "w_sem", "w_teach", "w_tv")
+NOT_CYCLEGAN = ("w_rec", "w_dann", "w_sem", "w_teach", "w_tv", "w_cycle")
 
 
 def widths(config: Mapping) -> tuple[int, int]:

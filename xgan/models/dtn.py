@@ -57,8 +57,9 @@ def check_dtn(config: Mapping) -> None:
                        ("loss.w_tv", w["w_tv"])):
         if value < 0:
             raise ValueError(f"{key} must be >= 0, got {value}")
-    for key, why in (("w_dann", "DTN has no domain classifier"), ("w_teach", "DTN's teacher is its encoder f")):
-        if w[key] != 0:
+    for key, why in (("w_dann", "DTN has no domain classifier"), ("w_teach", "DTN's teacher is its encoder f"),
+                     ("w_cycle", "DTN translates one way only")):
+        if w.get(key, 0) != 0:  # w_cycle is absent from configurations saved before it
             raise ValueError(f"loss.{key} must be 0 for DTN ({why}), got {w[key]}")
     if w["gan"] != "face2cartoon":
         raise ValueError(f"loss.gan must be face2cartoon for DTN (it only translates faces to cartoons), got {w['gan']!r}")

@@ -33,7 +33,7 @@ from .base import (Generator, Model, StepResult, build_players, check_baseline, 
 
 #: the critics, named by the translation they judge: (source, target)
 PATHS = {"face2cartoon": ("face", "cartoon"), "cartoon2face": ("cartoon", "face")}
-NOT_UNIT = ("w_rec", "w_dann", "w_sem", "w_teach", "w_tv")
+NOT_UNIT = ("w_rec", "w_dann", "w_sem", "w_teach", "w_tv", "w_cycle")
 WEIGHTS = ("lambda_kl", "lambda_rec", "lambda_kl_cycle", "lambda_cycle")
 
 

@@ -1,7 +1,7 @@
 """XGAN (paper §3): a dual autoencoder with a domain-adversarial, semantically consistent embedding.
 
 L = w_rec L_rec + w_dann L_dann + w_sem L_sem + w_gan L_gan + w_teach L_teach (+ w_tv L_tv, the
-ablation's stand-in for L_gan). The generator step encodes each input once: e1(x) feeds L_rec, L_dann,
+ablation's stand-in for L_gan, and w_cycle L_cycle, a pixel cycle the paper does not have: a study recipe). The generator step encodes each input once: e1(x) feeds L_rec, L_dann,
 L_sem and L_teach alike. Terms whose weight is 0 are not computed, nor are the passes only they need.
 """
 from __future__ import annotations
@@ -24,8 +24,8 @@ CRITICS = {"face2cartoon": ("face", "cartoon"), "cartoon2face": ("cartoon", "fac
 
 
 def check_loss(cfg: Mapping) -> None:
-    for key in ("w_rec", "w_dann", "w_sem", "w_gan", "w_teach", "w_tv", "sem_blur", "sem_noise"):
-        if cfg.get(key, 0) < 0:  # sem_blur / sem_noise are absent from configurations saved before them
+    for key in ("w_rec", "w_dann", "w_sem", "w_gan", "w_teach", "w_tv", "w_cycle", "sem_blur", "sem_noise"):
+        if cfg.get(key, 0) < 0:  # w_cycle, sem_blur, sem_noise are absent from configurations saved before them
             raise ValueError(f"loss.{key} must be >= 0, got {cfg[key]}")
     if cfg["gan"] not in GAN_PATHS:
         raise ValueError(f"loss.gan must be one of {', '.join(GAN_PATHS)}; got {cfg['gan']!r}")
@@ -54,8 +54,8 @@ def check_loss(cfg: Mapping) -> None:
 
 
 def needs_translations(loss: Mapping) -> bool:
-    """Whether the generator step draws translations (for L_sem, L_gan or L_tv; not for L_rec + L_dann)."""
-    return loss["w_sem"] > 0 or loss["w_gan"] > 0 or loss["w_tv"] > 0
+    """Whether the generator step draws translations (for L_sem, L_gan, L_tv or L_cycle; not for L_rec + L_dann)."""
+    return loss["w_sem"] > 0 or loss["w_gan"] > 0 or loss["w_tv"] > 0 or loss.get("w_cycle", 0) > 0
 
 
 def revision(config: Mapping) -> int:
@@ -112,10 +112,13 @@ class XGANGenerator(Generator):
             logs["dann_acc"] = L.binary_accuracy(logits.detach().float(), labels)
             terms["dann"] = w["w_dann"] * logs["dann"]
             total = total + terms["dann"]
+        back = None  # e1(g21(x2)), e2(g12(x1)): the translations re-encoded, for L_sem and L_cycle
         if w["w_sem"] > 0:
             t21, t12 = (g21.detach(), g12.detach()) if w.get("sem_detach") else (g21, g12)
-            with norms_as_at_test(ae):  # e1(g21(x2)), e2(g12(x1)), normalised as at test
+            with norms_as_at_test(ae):  # normalised as at test
                 zz = ae.encode([self.perturb(t21), self.perturb(t12)], DOMAINS)
+            if not (w.get("sem_detach") or w.get("sem_blur", 0) > 0 or w.get("sem_noise", 0) > 0):
+                back = zz  # the plain re-encoding, which L_cycle reuses
             zf, zz = z.float(), zz.float()
             if w.get("sem_form", "cosine") == "contrastive":
                 t = w["sem_temperature"]
@@ -131,6 +134,17 @@ class XGANGenerator(Generator):
             logs["gan"] = self.fool_critics(judged, self.paths, lambda s: L.gan_generator(s, w["gan_loss"]))
             terms["gan"] = w["w_gan"] * self.scale["gan"] * logs["gan"]
             total = total + terms["gan"]
+        if w.get("w_cycle", 0) > 0:
+            # each translation translated back into its source's domain, through the shared decoder layers
+            # and the source's private decoder, normalised as at test like the translations themselves
+            with norms_as_at_test(ae):
+                if back is None:
+                    back = ae.encode([g21, g12], DOMAINS)
+                v = ae.dec_shared(back)
+                cyc2, cyc1 = ae.dec_private["cartoon"](v[:b]), ae.dec_private["face"](v[b:])
+            logs["cycle"] = L.absolute(cyc1.float(), x1.float()) + L.absolute(cyc2.float(), x2.float())
+            terms["cycle"] = w["w_cycle"] * logs["cycle"]
+            total = total + terms["cycle"]
         if w["w_tv"] > 0:
             logs["tv"] = sum(L.total_variation(fakes[p].float()) for p in self.paths)
             terms["tv"] = w["w_tv"] * logs["tv"]
@@ -181,10 +195,10 @@ class XGAN(Model):
         self.discriminator = XGANDiscriminator(config, paths) if paths else None
         critics = dict(self.discriminator.critics) if paths else {}
         self.generator = XGANGenerator(config, critics, self.teacher_dim)
-        names = ["rec", "dann", "dann_acc", "sem", "gan", "tv", "teach", "total"]
+        names = ["rec", "dann", "dann_acc", "sem", "gan", "cycle", "tv", "teach", "total"]
         keep = {"dann": w["w_dann"], "dann_acc": w["w_dann"], "sem": w["w_sem"], "gan": w["w_gan"],
-                "tv": w["w_tv"], "teach": w["w_teach"]}
-        self.term_names = tuple(n for n in ("rec", "dann", "sem", "gan", "tv", "teach") if keep.get(n, 1) > 0)
+                "cycle": w.get("w_cycle", 0), "tv": w["w_tv"], "teach": w["w_teach"]}
+        self.term_names = tuple(n for n in ("rec", "dann", "sem", "gan", "cycle", "tv", "teach") if keep.get(n, 1) > 0)
         self.loss_names = tuple(n for n in names if keep.get(n, 1) > 0) + critic_log_names(paths)
 
     def networks(self) -> dict[str, nn.Module]:

@@ -27,9 +27,9 @@ runs = {"L_rec + L_dann": (B / "rec-dann/seed1", "methods terms recipes rev1"),
         "XGAN (paper, rev. 2)": (B / "xgan/seed1", "methods"),
         "DTN": (B / "dtn/seed1", "methods"),
         "xgan-plus (rev. 2)": (B / "xgan-plus/seed1", "methods recipes"),
-        "CycleGAN": (B / "cyclegan/seed1", "baselines"),
+        "CycleGAN": (B / "cyclegan/seed1", "baselines cycle"),
         "UNIT": (B / "unit/seed1", "baselines"),
-        **{label: (B / f"{m}/seed1", "ablations")
+        **{label: (B / f"{m}/seed1", "ablations cycle" if m == "no-teach" else "ablations")
            for m, label in (("no-gan", "XGAN w/o L_gan"), ("no-sem", "XGAN w/o L_sem"), ("no-teach", "XGAN w/o L_teach"),
                             ("tv-instead-of-gan", "XGAN, TV for L_gan"), ("middle-sharing", "XGAN, middle sharing"),
                             ("dtn-finetuned", "DTN finetuned"))},
@@ -54,7 +54,10 @@ runs = {"L_rec + L_dann": (B / "rec-dann/seed1", "methods terms recipes rev1"),
         "XGAN w/o L_teach, spectral-norm critic (rev. 2)": (D4 / "spectral-critic", "recipes"),
         # beside the benchmark's no-teach run (seed 1), whose objective it shares
         "XGAN w/o L_teach, L_gan on the private decoder only": (D5 / "gan-detach", "ablations recipes"),
-        "XGAN w/o L_teach, L_gan at 0.02": (D5 / "low-gan", "ablations recipes")}
+        "XGAN w/o L_teach, L_gan at 0.02": (D5 / "low-gan", "ablations recipes"),
+        # the pixel cycle the paper leaves out (loss.w_cycle = 1): on L_rec + L_dann, and on no-teach's objective
+        "L_rec + L_dann + L_cycle": (D5 / "rec-dann-cycle", "recipes cycle"),
+        "XGAN w/o L_teach, + L_cycle": (D5 / "cycle", "recipes cycle")}
 RECORDS = Path(__file__).parent / "curves"
 
 
@@ -94,7 +97,8 @@ beside = {label: by_seed[m] for m, label in SEEDED if by_seed[m]}
 # The paper's ablations at the full budget (period eleven on) are drawn the same way.
 LOST = RECORDS / "bench-c-runs-synthetic-cyclegan-seed1.csv"
 for fig, name, what in (("baselines", "curves-baselines.png", "CycleGAN and UNIT"),
-                        ("ablations", "curves-ablations.png", "the paper's ablations")):
+                        ("ablations", "curves-ablations.png", "the paper's ablations"),
+                        ("cycle", "curves-cycle.png", "a pixel cycle on L_rec + L_dann and on XGAN")):
     late = {k: records(d) for k, (d, figs) in runs.items() if fig in figs.split()}
     if fig == "baselines" and LOST.is_file():
         late["CycleGAN, period nine (lost)"] = [LOST]
