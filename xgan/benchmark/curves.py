@@ -148,8 +148,9 @@ def learning_curves(runs: Mapping[str, Sequence[str | os.PathLike]], path: str |
                 continue
             ys = np.array([[dict(zip(s.tolist(), v))[k] for k in common] for s, v in curves])
             colour = colours[j % len(colours)]
+            dashes = ("-", "--", ":", "-.")[j // len(colours) % 4]  # past the colour cycle, a line style tells runs apart
             seeds = f"{len(curves)} seed{'s' * (len(curves) > 1)}"
-            ax.plot(common, ys.mean(0), color=colour, lw=1.4, label=f"{label} ({seeds})")
+            ax.plot(common, ys.mean(0), color=colour, ls=dashes, lw=1.4, label=f"{label} ({seeds})")
             if len(curves) > 1:
                 ax.fill_between(common, ys.min(0), ys.max(0), color=colour, alpha=0.2, lw=0)
         ax.set_title(panel_title, fontsize=9)
