@@ -1,8 +1,9 @@
 """XGAN (paper §3): a dual autoencoder with a domain-adversarial, semantically consistent embedding.
 
 L = w_rec L_rec + w_dann L_dann + w_sem L_sem + w_gan L_gan + w_teach L_teach (+ w_tv L_tv, the
-ablation's stand-in for L_gan, and w_cycle L_cycle, a pixel cycle the paper does not have: a study recipe). The generator step encodes each input once: e1(x) feeds L_rec, L_dann,
-L_sem and L_teach alike. Terms whose weight is 0 are not computed, nor are the passes only they need.
+ablation's stand-in for L_gan, and w_cycle L_cycle, a pixel cycle the paper does not have: a study
+recipe). The generator step encodes each input once: e1(x) feeds L_rec, L_dann, L_sem and L_teach
+alike. Terms whose weight is 0 are not computed, nor are the passes only they need.
 """
 from __future__ import annotations
 
