@@ -193,6 +193,12 @@ def test_progress_redirected_to_a_file_writes_whole_lines(tmp_path, mini_pack_di
     lines = [line for line in text.splitlines() if line.startswith("render")]
     assert "\r" not in text and len(lines) >= 2, repr(text)
     assert "6/6" in lines[-1] and "img/s" in lines[-1], lines
+    env["CARTOONSET_PROGRESS_EVERY"] = "soon"
+    bad = subprocess.run([str(BIN / "cartoonset"), "render", "--n", "2", "--size", "64", "--workers", "1",
+                          "--pack", str(mini_pack_dir), "--out", str(tmp_path / "d")],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert bad.returncode == 1 and bad.stderr.strip().splitlines() == [
+        "Error: CARTOONSET_PROGRESS_EVERY must be a number of seconds >= 0, got 'soon'"], bad.stderr
 
 
 @pytest.mark.slow

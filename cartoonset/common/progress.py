@@ -38,6 +38,16 @@ def _is_terminal(stream: TextIO) -> bool:
         return False
 
 
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise ValueError(f"CARTOONSET_PROGRESS_EVERY must be a number of seconds >= 0, got {value!r}")
+    return seconds
+
+
 def progress(iterable: Iterable[T] | None = None, total: int | None = None, desc: str = "",
              unit: str = "it", disable: bool | None = None, **kw) -> tqdm:
     """A tqdm bar with the toolkit's defaults; ``CARTOONSET_NO_PROGRESS=1`` silences every bar."""
@@ -49,7 +59,7 @@ def progress(iterable: Iterable[T] | None = None, total: int | None = None, desc
         kw.setdefault("dynamic_ncols", True)
     else:
         stream = _Lines(stream)
-        every = float(os.environ.get("CARTOONSET_PROGRESS_EVERY", "60"))
+        every = _seconds(os.environ.get("CARTOONSET_PROGRESS_EVERY", "60"))
         kw.setdefault("mininterval", every)
         kw.setdefault("maxinterval", max(every, 10.0))  # tqdm's monitor would otherwise redraw every 10 s
         kw.setdefault("ncols", 120)
