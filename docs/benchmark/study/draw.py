@@ -61,13 +61,26 @@ runs = {"L_rec + L_dann": (B / "rec-dann/seed1", "methods terms recipes rev1"),
 RECORDS = Path(__file__).parent / "curves"
 
 
+def _last_step(record: Path) -> int:
+    return max((int(r["step"]) for r in read_csv(record)), default=-1)
+
+
 def records(run_dir: Path, seeds: bool = False) -> list[Path]:
     """The curve records of a run (of all its seeds with ``seeds``), refreshed from the run folders present."""
     name = "-".join(run_dir.relative_to(ROOT).parts)
     dirs = sorted(run_dir.parent.glob("seed*")) if seeds else [run_dir]
     for d in dirs:
         if (d / "log.csv").is_file():
-            curve_record(d, RECORDS / f"{'-'.join(d.relative_to(ROOT).parts)}.csv")
+            record = RECORDS / f"{'-'.join(d.relative_to(ROOT).parts)}.csv"
+            # a run restarted from step 0 (its folder lost with a disk) must not overwrite the record of
+            # the lost run while it is the shorter of the two: the record is all that is left of that one
+            fresh = curve_record(d, record.with_suffix(".new"))
+            if fresh is not None:
+                if record.is_file() and _last_step(record) > _last_step(fresh):
+                    fresh.unlink()
+                    print(f"kept {record.name}: it reaches further than {d}", file=sys.stderr)
+                else:
+                    fresh.replace(record)
     pattern = name[: -len(run_dir.name)] + "seed*.csv" if seeds else f"{name}.csv"
     return sorted(RECORDS.glob(pattern))
 
