@@ -206,9 +206,42 @@ def test_the_table_scores_test_images_the_learning_curves_never_read():
 def test_tracks_are_named_and_an_unknown_one_is_refused(tmp_path):
     from xgan.benchmark.harness import TRACKS, BenchmarkError, run_benchmark
 
-    assert TRACKS == ("synthetic", "synthetic-hard", "faces")
-    with pytest.raises(BenchmarkError, match="unknown track 'hard'; tracks: synthetic, synthetic-hard, faces"):
+    assert TRACKS == ("synthetic", "synthetic-matched", "synthetic-hard", "faces")
+    with pytest.raises(BenchmarkError, match="unknown track 'hard'; tracks: synthetic, synthetic-matched, synthetic-hard, faces"):
         run_benchmark(tmp_path / "cartoons", tmp_path / "out", tracks=["hard"])
+
+
+def test_the_matched_track_draws_its_training_sources_from_the_cartoons_prior(tmp_path):
+    """synthetic-matched: the same style and test pairs as synthetic, but training sources whose attributes
+    follow the cartoons' prior, so a method need not remap attribute frequencies to match the cartoons."""
+    from cartoonset import CartoonSet
+    from cartoonset.pack import load_pack
+    from cartoonset.pipeline import render
+    from cartoonset.sampler import rejected_by
+    from xgan.benchmark.harness import synthetic_track
+
+    render(n=150, out=tmp_path / "cartoons", seed=3, size=64, workers=2, show_progress=False)
+    quiet = lambda _m: None  # noqa: E731
+    plain = synthetic_track(tmp_path / "cartoons", tmp_path / "work", render_size=64, say=quiet)
+    matched = synthetic_track(tmp_path / "cartoons", tmp_path / "work", render_size=64, say=quiet,
+                              name="synthetic-matched")
+    assert np.array_equal(plain.test.images["face"], matched.test.images["face"])  # the same paired test sources
+    assert np.array_equal(plain.train.images["cartoon"], matched.train.images["cartoon"])
+    assert plain.train.images["face"].shape == matched.train.images["face"].shape
+    assert not np.array_equal(plain.train.images["face"], matched.train.images["face"])
+    target = CartoonSet(tmp_path / "cartoons", split="train", target_type=None).attrs
+    sources = {k: CartoonSet(tmp_path / "work" / d, split="all", target_type=None).attrs
+               for k, d in (("plain", "shaded-train"), ("matched", "shaded-train-matched"))}
+
+    names = load_pack("default").attribute_names
+    assert not any(rejected_by(load_pack("default"), dict(zip(names, row))) for row in sources["matched"])
+    shifted = [names.index(n) for n in ("facial_hair", "hair_color", "face_color", "glasses", "eye_color")]
+
+    def distance(a, b):  # total-variation distance per attribute, summed over those whose priors differ
+        return sum(0.5 * np.abs(np.bincount(a[:, j], minlength=m) / len(a) - np.bincount(b[:, j], minlength=m) / len(b)).sum()
+                   for j, m in ((j, max(a[:, j].max(), b[:, j].max()) + 1) for j in shifted))
+
+    assert distance(sources["matched"], target) < distance(sources["plain"], target) - 0.15
 
 
 QUICK_METHODS = ("xgan", "rec-dann", "dtn", "dtn-finetuned")  # every code path: critics or none, GRL, f

@@ -125,7 +125,8 @@ def test_cyclegan_losses_by_hand():
     assert d.logs["d_face2cartoon"].item() == pytest.approx(want_c.item(), rel=1e-5)
     assert d.total.item() == pytest.approx((want_c + want_f).item(), rel=1e-5)
     assert model.loss_names == ("cycle", "identity", "gan", "total", "d_face2cartoon", "d_face2cartoon_acc",
-                                "d_cartoon2face", "d_cartoon2face_acc")
+                                "d_face2cartoon_gap", "d_face2cartoon_spread", "d_cartoon2face", "d_cartoon2face_acc",
+                                "d_cartoon2face_gap", "d_cartoon2face_spread")
 
 
 def test_image_pool_keeps_a_history():

@@ -382,3 +382,141 @@ def test_translations_leave_the_reconstructions_and_the_running_statistics_alone
     assert stats[0].keys() == stats[1].keys() and stats[0]
     for k in stats[0]:
         assert torch.equal(stats[0][k], stats[1][k]), k
+
+
+# --- what the critic and the decoders are (issue 40) -------------------------------------------------
+
+def _smooth_images(n: int, seed: int, side: int = 32) -> torch.Tensor:
+    """Blurry random colour fields in [-1, 1]: images with structure, not white noise."""
+    g = torch.Generator().manual_seed(seed)
+    low = torch.rand(n, 3, side // 8, side // 8, generator=g) * 2 - 1
+    return torch.nn.functional.interpolate(low, size=side, mode="bilinear", align_corners=False)
+
+
+@pytest.mark.parametrize("options, sees", [
+    ((), False),                                                                   # Table 1c
+    (("network.critic=joint",), True),
+    (("network.critic=patch", "network.critic_norm=spectral", "loss.gan_loss=hinge"), True),
+])
+def test_a_critic_without_batch_norm_sees_a_colour_shift_a_batch_normed_one_cannot(options, sees):
+    """Real images against the same kind of images at half the contrast, each set a batch of its own as
+    the critics' step feeds them: the paper's critic normalises every batch by its own statistics, which
+    removes exactly such a change (its first convolution is linear and zero-padded); a joint batch or a
+    critic without batch norm keeps it."""
+    from xgan.models.base import critics_step
+    from xgan.networks import make_critic
+
+    torch.manual_seed(0)
+    config = tiny("loss.w_sem=0", *options)
+    critic = make_critic(config["network"])
+    opt = torch.optim.Adam(critic.parameters(), lr=2e-3, betas=(0.5, 0.999))
+    accs = []
+    for step in range(60):
+        real = _smooth_images(16, 2 * step)
+        fake = 0.5 * _smooth_images(16, 2 * step + 1)
+        out = critics_step({"p": critic}, {"p": real}, {"p": fake}, config["loss"]["gan_loss"])
+        opt.zero_grad()
+        out.total.backward()
+        opt.step()
+        accs.append(float(out.logs["d_p_acc"]))
+    late = sum(accs[-10:]) / 10
+    if sees:
+        assert late > 0.9, accs
+    else:
+        assert late < 0.7, accs
+
+
+def test_r1_penalty_and_hinge_by_hand():
+    from xgan.models.base import critics_step
+
+    x = torch.randn(5, 3, 4, 4, requires_grad=True)
+    w = torch.randn(3, 4, 4)
+    # a linear critic: its gradient is w for every image, so R1 is |w|^2
+    assert L.r1_penalty((x * w).sum((1, 2, 3)), x).item() == pytest.approx(float((w ** 2).sum()), rel=1e-5)
+    # a quadratic one, D(x) = |x|^2 / 2 summed over patches: the gradient is x itself
+    assert L.r1_penalty(0.5 * (x ** 2).flatten(1).view(5, 4, 12).sum(2), x).item() == pytest.approx(
+        float((x.detach() ** 2).flatten(1).sum(1).mean()), rel=1e-5)
+    real, fake = torch.tensor([2.0, 0.5, -0.5]), torch.tensor([-2.0, 0.0, 1.5])
+    assert L.gan_discriminator(real, fake, "hinge").item() == pytest.approx((0 + 0.5 + 1.5) / 3 + (0 + 1 + 2.5) / 3)
+    assert L.gan_generator(fake, "hinge").item() == pytest.approx(-fake.mean().item())
+
+    class Linear(torch.nn.Module):  # a critic with one weight tensor: its R1 is |v|^2 whatever the images
+        def __init__(self):
+            super().__init__()
+            self.v = torch.nn.Parameter(torch.randn(3, 4, 4))
+
+        def forward(self, x):
+            return (x * self.v).sum((1, 2, 3))
+
+    critic = Linear()
+    real_x, fake_x = torch.randn(6, 3, 4, 4), torch.randn(6, 3, 4, 4)
+    plain = critics_step({"p": critic}, {"p": real_x}, {"p": fake_x}, "hinge")
+    with_r1 = critics_step({"p": critic}, {"p": real_x}, {"p": fake_x}, "hinge", r1=2.0)
+    v2 = float((critic.v.detach() ** 2).sum())
+    assert with_r1.logs["d_p_r1"].item() == pytest.approx(v2, rel=1e-5)
+    assert with_r1.total.item() == pytest.approx(plain.total.item() + 0.5 * 2.0 * v2, rel=1e-5)
+    (g,) = torch.autograd.grad(with_r1.total - plain.total, critic.v)  # the penalty trains the critic: d|v|^2 = 2v
+    assert torch.allclose(g, 2.0 * critic.v.detach(), rtol=1e-4)
+    scores_r, scores_f = real_x.mul(critic.v).sum((1, 2, 3)), fake_x.mul(critic.v).sum((1, 2, 3))
+    assert plain.logs["d_p_gap"].item() == pytest.approx((scores_r.mean() - scores_f.mean()).item(), rel=1e-4)
+    assert plain.logs["d_p_spread"].item() == pytest.approx(torch.cat([scores_r, scores_f]).std().item(), rel=1e-4)
+
+
+def test_patch_and_joint_critics_train_in_xgan_and_log_their_scale():
+    torch.manual_seed(0)
+    x = {"face": torch.rand(4, 3, 32, 32) * 2 - 1, "cartoon": torch.rand(4, 3, 32, 32) * 2 - 1}
+    for options in (("network.critic=joint", "loss.r1=1"),
+                    ("network.critic=patch", "network.critic_norm=none", "network.critic_scales=2", "loss.r1=1")):
+        model = build_model(tiny(*options))
+        assert {"d_face2cartoon_gap", "d_face2cartoon_spread", "d_face2cartoon_r1"} <= set(model.loss_names)
+        logs = Trainer(model.config, model).train_step(x)
+        assert all(math.isfinite(float(logs[n])) for n in model.loss_names), logs
+    critic = model.discriminator.critics["face2cartoon"]
+    assert not any(isinstance(m, (torch.nn.modules.batchnorm._BatchNorm, torch.nn.InstanceNorm2d))
+                   for m in critic.modules())
+    # two scales of 34px patches: (32/4 - 2)^2 at full size, (16/4 - 2)^2 at half size
+    assert critic(x["cartoon"]).shape == (4, 36 + 4)
+
+
+def test_resize_decoders_and_per_sample_norms():
+    torch.manual_seed(0)
+    net = tiny("network.norm=group", "network.upsample=resize")["network"]
+    ae = DualAutoencoder(net).train()
+    x = torch.rand(4, 3, 32, 32) * 2 - 1
+    out = ae.translate(x, "face", "cartoon")
+    assert out.shape == (4, 3, 32, 32) and out.abs().max() <= 1
+    # only the first decoder layer (1x1 -> side, a fully connected layer in effect) is transposed
+    assert sum(isinstance(m, torch.nn.ConvTranspose2d) for m in ae.modules()) == 1
+    path = [*ae.dec_shared.modules(), *ae.dec_private["cartoon"].modules()]
+    assert sum(isinstance(m, torch.nn.Upsample) for m in path) == len(net["decoder"])
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in ae.modules())
+    # per-sample: an image's translation does not depend on its batch, and training mode is test mode
+    assert torch.allclose(ae.translate(x[:1], "face", "cartoon"), out[:1], atol=1e-5)
+    assert torch.allclose(ae.eval().translate(x, "face", "cartoon"), out, atol=1e-6)
+    for norm in ("instance", "none"):
+        ae = DualAutoencoder({**net, "norm": norm})
+        assert ae.translate(x, "face", "cartoon").shape == (4, 3, 32, 32)
+    batch = DualAutoencoder(tiny()["network"]).train()
+    assert not torch.allclose(batch.translate(x[:1].repeat(2, 1, 1, 1), "face", "cartoon")[0],
+                              batch.translate(x, "face", "cartoon")[0], atol=1e-4)
+
+
+def test_critic_and_decoder_choices_are_checked_and_refused_where_nothing_reads_them():
+    with pytest.raises(ValueError, match=r"^network.critic = patch has no batch norm"):
+        build_model(tiny("network.critic=patch"))
+    with pytest.raises(ValueError, match=r"needs network.critic_norm = batch"):
+        build_model(tiny("network.critic=joint", "network.critic_norm=spectral"))
+    with pytest.raises(ValueError, match=r"^network.critic_scales must be 1, or 2 with network.critic = patch"):
+        build_model(tiny("network.critic_scales=2"))
+    with pytest.raises(ValueError, match=r"^network.upsample must be one of transposed, resize, got 'bilinear'$"):
+        build_model(tiny("network.upsample=bilinear"))
+    with pytest.raises(ValueError, match=r"^network.critic must be paper for XGAN with loss.w_gan = 0"):
+        build_model(tiny("network.critic=joint", "loss.w_gan=0"))
+    with pytest.raises(ValueError, match=r"^loss.r1 sets how XGAN's L_gan trains"):
+        build_model(tiny("loss.r1=1", "loss.w_gan=0"))
+    with pytest.raises(ValueError, match=r"^network.norm must be batch for CycleGAN"):
+        build_model(resolve(["cpu-small", "cyclegan"], ["network.norm=group"]))
+    with pytest.raises(ValueError, match=r"^loss.r1 .* must be off for UNIT"):
+        build_model(resolve(["cpu-small", "unit"], ["loss.r1=1"]))
+    with pytest.raises(ValueError, match=r"^loss.r1 must be >= 0"):
+        build_model(tiny("loss.r1=-1"))

@@ -190,6 +190,119 @@ def test_run_folder_contents_and_checkpoint_errors(tmp_path):
         ckpt.load_networks(no_gan.networks(), state["networks"], good)
 
 
+# --- EMA generator (train.ema) -----------------------------------------------------------------------
+
+def _flat(networks, names):
+    return torch.cat([v.flatten().double() for n in names for k, v in sorted(networks[n].items())
+                      if v.is_floating_point()])
+
+
+def test_ema_resume_is_bit_identical(tmp_path):
+    full = run(tmp_path / "full", tiny("train.steps=7", "loss.gan=both", "train.ema=0.9"))
+    run(tmp_path / "cut", tiny("train.steps=4", "loss.gan=both", "train.ema=0.9"))  # checkpoint at 3
+    resumed = run(tmp_path / "cut", tiny("train.steps=7", "loss.gan=both", "train.ema=0.9"), resume=True)
+    a, b = _weights(full["checkpoint"]), _weights(resumed["checkpoint"])
+    assert a["ema"].keys() == b["ema"].keys() and int(a["ema"]["n_averaged"]) == 7
+    for k, v in a["ema"].items():
+        assert torch.equal(v, b["ema"][k]), f"ema {k} differs after resume"
+    for blobs in ((a, b), (_weights(tmp_path / "full" / "model.pt"), _weights(tmp_path / "cut" / "model.pt"))):
+        for net, sd in blobs[0]["networks"].items():
+            for k, v in sd.items():
+                assert torch.equal(v, blobs[1]["networks"][net][k]), f"{net}.{k} differs after resume"
+    with pytest.raises(RunError, match="train.ema"):  # the average would no longer be one average
+        run(tmp_path / "cut", tiny("train.steps=9", "loss.gan=both", "train.ema=0.99"), resume=True)
+
+
+class _Snapshot:
+    """An evaluator that keeps the weights it was shown."""
+
+    def __init__(self):
+        self.seen = None
+
+    def names(self, model):
+        return ("l1",)
+
+    def __call__(self, model):
+        self.seen = {n: {k: v.clone() for k, v in m.state_dict().items()} for n, m in model.networks().items()}
+        return {"l1": 1.0}
+
+
+def test_ema_weights_are_what_is_exported_scored_and_sampled(tmp_path, monkeypatch):
+    import xgan.trainer as trainer_module
+    from cartoonset.common.seeding import derive_seed
+
+    sheets = []
+
+    def sample_sheet(model, samples, device):
+        sheets.append({n: {k: v.clone() for k, v in m.state_dict().items()} for n, m in model.networks().items()})
+        return real_sheet(model, samples, device)
+
+    real_sheet = trainer_module._sample_sheet
+    monkeypatch.setattr(trainer_module, "_sample_sheet", sample_sheet)
+    config = tiny("train.steps=6", "train.ema=0.999", "eval.every=6", "train.keep=best", "eval.best=l1")
+    torch.manual_seed(derive_seed(config["train"]["seed"], "init"))  # the run's initial weights, as train draws them
+    init = {n: m.state_dict() for n, m in build_model(config).networks().items()}
+    evaluator = _Snapshot()
+    summary = run(tmp_path / "ema", config, evaluator=evaluator)
+    raw, exported = _weights(summary["checkpoint"]), _weights(tmp_path / "ema" / "model.pt")
+    gen = [n for n in exported["networks"] if not n.startswith("critic")]
+    assert gen == ["autoencoder", "domain_classifier"]
+    moved_raw = (_flat(raw["networks"], gen) - _flat(init, gen)).norm()
+    moved_ema = (_flat(exported["networks"], gen) - _flat(init, gen)).norm()
+    assert moved_ema < 0.5 * moved_raw, (moved_ema, moved_raw)  # a slow average is still near the start
+    critic = ["critic_face2cartoon"]  # the critics are not averaged
+    assert torch.equal(_flat(exported["networks"], critic), _flat(raw["networks"], critic))
+    loaded = {n: m.state_dict() for n, m in load_model(summary["checkpoint"])[0].networks().items()}
+    for seen in (evaluator.seen, sheets[-1], _weights(tmp_path / "ema" / "best.pt")["networks"], loaded):
+        assert torch.equal(_flat(seen, gen), _flat(exported["networks"], gen))
+    # the checkpoint, saved after the last sample sheet, holds the training weights (moved_raw above);
+    # without train.ema model.pt is the training weights, as before
+    plain = run(tmp_path / "plain", tiny("train.steps=6"))
+    raw, exported = _weights(plain["checkpoint"]), _weights(tmp_path / "plain" / "model.pt")
+    assert "ema" not in raw
+    for net, sd in exported["networks"].items():
+        for k, v in sd.items():
+            assert torch.equal(v, raw["networks"][net][k]), f"{net}.{k}"
+
+
+def test_ema_update_is_the_exponential_average_after_each_generator_step():
+    from xgan.models import SinglePlayer
+    from xgan.trainer import Trainer
+
+    class One(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.tensor([1.0]))
+
+    d = 0.75
+    config = {"model": "one", "optim": {"lr": 0.1, "lr_dis": 0.1, "betas": [0.9, 0.999]},
+              "train": {"steps": 3, "ema": d}}
+    net = One()
+    trainer = Trainer(config, SinglePlayer("one", net, lambda m, b: (m.w * b["x"]).sum()), channels_last=False)
+    seen, averages = [], []
+    for x in (1.0, -2.0, 0.5):
+        trainer.train_step({"x": torch.tensor([x])})
+        seen.append(float(net.w.detach()))
+        with trainer.averaged_weights():
+            averages.append(float(net.w.detach()))
+        assert float(net.w.detach()) == seen[-1]  # the training weight is back
+    want = [seen[0]]  # the first update copies (torch's AveragedModel), then avg = d * avg + (1 - d) * w
+    for w in seen[1:]:
+        want.append(d * want[-1] + (1 - d) * w)
+    assert averages == pytest.approx(want, abs=1e-6)
+    assert len(set(seen)) == 3 and averages[-1] != seen[-1]
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "nan", "1.0", "inf"])
+def test_ema_outside_zero_to_one_is_a_config_error(value):
+    from xgan.config import ConfigError
+
+    with pytest.raises(ConfigError, match="train.ema must be"):
+        resolve("cpu-small", [f"train.ema={value}"])
+    assert resolve("cpu-small", ["train.ema=0.999"])["train"]["ema"] == 0.999
+    assert resolve("cpu-small")["train"]["ema"] == 0  # off by default
+
+
 # --- teachers --------------------------------------------------------------------------------------
 
 def test_table_teachers_keyed_by_image(tmp_path):

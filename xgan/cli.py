@@ -208,7 +208,7 @@ def _int_list(text: str) -> list[int]:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Results folder (resumable: finished runs are reused).")
 @click.option("--methods", default=None, help="Comma-separated methods (default: all).")
-@click.option("--tracks", default=None, help="Comma-separated: synthetic, synthetic-hard, faces "
+@click.option("--tracks", default=None, help="Comma-separated: synthetic, synthetic-matched, synthetic-hard, faces "
               "(default: synthetic, and faces when --faces is given).")
 @click.option("--steps", type=click.IntRange(1), default=None, help="Training steps per run (default 2000; 20 with --quick).")
 @click.option("--seeds", default="1,2,3", show_default=True, help="Comma-separated seeds; one run per method and seed.")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 import os
 from importlib import resources
 from pathlib import Path
@@ -165,7 +166,7 @@ def with_defaults(config: dict) -> dict:
     """Keys added after a run folder's config.toml (or checkpoint) was written read with the paper's
     defaults; returns ``config``, completed in place."""
     paper = loads((resources.files("xgan") / "presets" / "paper.toml").read_text(encoding="utf-8"))
-    for section in ("loss", "optim", "train", "eval"):
+    for section in ("network", "loss", "optim", "train", "eval"):
         for key, value in paper[section].items():
             config.setdefault(section, {}).setdefault(key, copy.deepcopy(value))
     return config
@@ -181,6 +182,8 @@ def validate(config: dict) -> None:
     for key in ("diagnose_every",):
         if t[key] < 0:
             raise ConfigError(f"train.{key} must be 0 (off) or a number of steps, got {t[key]}")
+    if not (math.isfinite(t["ema"]) and 0 <= t["ema"] < 1):
+        raise ConfigError(f"train.ema must be 0 (off) or a decay in [0, 1) such as 0.999, got {t['ema']}")
     if t["keep"] not in ("last", "best"):
         raise ConfigError(f"train.keep must be \"last\" or \"best\", got {t['keep']!r}")
     if min(o["lr"], o["lr_dis"]) <= 0:

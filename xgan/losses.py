@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-GAN_LOSSES = ("nonsaturating", "lsgan")
+GAN_LOSSES = ("nonsaturating", "lsgan", "hinge")
 
 
 def reconstruction(x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tensor:
@@ -55,6 +55,8 @@ def gan_generator(fake_logits: torch.Tensor, kind: str = "nonsaturating") -> tor
         return F.softplus(-fake_logits).mean()  # -log sigmoid(D(g(x)))
     if kind == "lsgan":
         return ((fake_logits - 1.0) ** 2).mean() * 0.5
+    if kind == "hinge":
+        return -fake_logits.mean()
     raise ValueError(f"gan_loss must be one of {', '.join(GAN_LOSSES)}; got {kind!r}")
 
 
@@ -64,7 +66,18 @@ def gan_discriminator(real_logits: torch.Tensor, fake_logits: torch.Tensor, kind
         return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
     if kind == "lsgan":
         return (((real_logits - 1.0) ** 2).mean() + (fake_logits ** 2).mean()) * 0.5
+    if kind == "hinge":  # Lim & Ye 2017; Miyato et al. 2018
+        return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
     raise ValueError(f"gan_loss must be one of {', '.join(GAN_LOSSES)}; got {kind!r}")
+
+
+def r1_penalty(real_logits: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018): the mean over real images of |grad_x D(x)|^2, D's logits summed
+    per image (patch critics: over the patches). ``real`` must require grad and ``real_logits`` come
+    from it; the graph is kept so the critic's step can descend the penalty. Times gamma/2 it is the
+    zero-centred gradient penalty that keeps a critic from growing steep around the real images."""
+    (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+    return grad.float().pow(2).flatten(1).sum(1).mean()
 
 
 def total_variation(x: torch.Tensor) -> torch.Tensor:

@@ -28,34 +28,70 @@ from torch import nn
 DOMAINS = ("face", "cartoon")
 
 
-def conv_block(cin: int, cout: int, kernel: int, last: bool = False, norm: bool = True) -> nn.Sequential:
-    """A stride-2 convolution halving the side (BN + ReLU unless it is the network's last layer;
-    ``norm=False``: ReLU only, with a bias)."""
-    layers: list[nn.Module] = [nn.Conv2d(cin, cout, kernel, 2, (kernel - 2) // 2, bias=last or not norm)]
+#: what normalises the encoders' and decoders' hidden layers (``network.norm``): the paper's batch
+#: norm, or a per-sample one, which makes each image's output independent of the rest of its batch
+#: (so training and evaluation compute the same function, and ``norms_as_at_test`` has nothing to do)
+NORMS = ("batch", "group", "instance", "none")
+#: how the decoders double the side (``network.upsample``): the paper's transposed convolutions, or
+#: nearest-neighbour resizing then a 3x3 convolution (Odena et al. 2016: no checkerboard by construction)
+UPSAMPLES = ("transposed", "resize")
+
+
+def norm_layer(kind: str, channels: int, spatial: bool = True) -> list[nn.Module]:
+    """The normalisation after a hidden layer: ``batch`` (BN), ``group`` (GroupNorm with one group: a
+    per-sample layer norm), ``instance`` (per sample and channel; a fully connected layer has no
+    spatial extent, so it gets the per-sample layer norm) or ``none``."""
+    if kind == "batch":
+        return [nn.BatchNorm2d(channels) if spatial else nn.BatchNorm1d(channels)]
+    if kind == "group" or (kind == "instance" and not spatial):
+        return [nn.GroupNorm(1, channels)]
+    if kind == "instance":
+        return [nn.InstanceNorm2d(channels, affine=True)]
+    return []
+
+
+def conv_block(cin: int, cout: int, kernel: int, last: bool = False, norm: str | bool = "batch") -> nn.Sequential:
+    """A stride-2 convolution halving the side (normalisation + ReLU unless it is the network's last
+    layer; ``norm`` one of :data:`NORMS`, ``True``/``False`` for batch/none; a bias where no norm follows)."""
+    norm = {True: "batch", False: "none"}.get(norm, norm)
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, kernel, 2, (kernel - 2) // 2, bias=last or norm != "batch")]
     if not last:
-        layers += ([nn.BatchNorm2d(cout)] if norm else []) + [nn.ReLU(inplace=True)]
+        layers += norm_layer(norm, cout) + [nn.ReLU(inplace=True)]
     return nn.Sequential(*layers)
 
 
-def deconv_block(cin: int, cout: int, kernel: int, last: bool = False) -> nn.Sequential:
-    """A stride-2 transposed convolution doubling the side (tanh if last, else BN + ReLU)."""
-    layers: list[nn.Module] = [nn.ConvTranspose2d(cin, cout, kernel, 2, (kernel - 2) // 2, bias=last)]
-    layers += [nn.Tanh()] if last else [nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+def deconv_block(cin: int, cout: int, kernel: int, last: bool = False, norm: str = "batch",
+                 upsample: str = "transposed") -> nn.Sequential:
+    """A layer doubling the side (tanh if last, else normalisation + ReLU): a stride-2 transposed
+    convolution, or with ``upsample = "resize"`` nearest x2 then a 3x3 convolution."""
+    bias = last or norm != "batch"
+    if upsample == "resize":
+        layers: list[nn.Module] = [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, 3, 1, 1, bias=bias)]
+    else:
+        layers = [nn.ConvTranspose2d(cin, cout, kernel, 2, (kernel - 2) // 2, bias=bias)]
+    layers += [nn.Tanh()] if last else norm_layer(norm, cout) + [nn.ReLU(inplace=True)]
     return nn.Sequential(*layers)
 
 
-def linear_block(cin: int, cout: int, last: bool = False, flatten: bool = False, norm: bool = True) -> nn.Sequential:
-    """A fully connected layer (BN + ReLU unless last; ``norm=False``: ReLU only, with a bias)."""
+def linear_block(cin: int, cout: int, last: bool = False, flatten: bool = False, norm: str | bool = "batch") -> nn.Sequential:
+    """A fully connected layer (normalisation + ReLU unless last; ``norm=False``: ReLU only, with a bias)."""
+    norm = {True: "batch", False: "none"}.get(norm, norm)
     layers: list[nn.Module] = [nn.Flatten()] if flatten else []
-    layers.append(nn.Linear(cin, cout, bias=last or not norm))
+    layers.append(nn.Linear(cin, cout, bias=last or norm != "batch"))
     if not last:
-        layers += ([nn.BatchNorm1d(cout)] if norm else []) + [nn.ReLU(inplace=True)]
+        layers += norm_layer(norm, cout, spatial=False) + [nn.ReLU(inplace=True)]
     return nn.Sequential(*layers)
 
 
 #: what normalises the critic's hidden layers (``network.critic_norm``): the paper's batch norm,
 #: spectral normalisation of every layer's weights instead (Miyato et al. 2018), or nothing
 CRITIC_NORMS = ("batch", "spectral", "none")
+#: which critic judges the translations (``network.critic``): ``paper``, Table 1c (one logit per image,
+#: real and fake batches normalised apart); ``joint``, the same layers with LeakyReLU, no norm on the
+#: first layer and real and fake normalised as one batch in both players' steps, so a batch of fakes is
+#: judged against real statistics; ``patch``, a PatchGAN (Isola et al. 2017) without batch norm
+#: whose logits judge 34x34 patches of a 64px image (two scales with ``critic_scales = 2``)
+CRITICS = ("paper", "joint", "patch")
 
 
 def critic_norm(cfg: Mapping) -> str:
@@ -66,9 +102,29 @@ def critic_norm(cfg: Mapping) -> str:
     return norm
 
 
+def critic_kind(cfg: Mapping) -> str:
+    """``network.critic`` (``"paper"`` where a configuration predates it), checked with the norm it
+    allows: the joint critic is the batch-normed one; the PatchGAN has none (spectral or no norm)."""
+    kind, norm = cfg.get("critic", "paper"), critic_norm(cfg)
+    if kind not in CRITICS:
+        raise ValueError(f"network.critic must be one of {', '.join(CRITICS)}, got {kind!r}")
+    if kind == "joint" and norm != "batch":
+        raise ValueError(f"network.critic = joint normalises real and fake as one batch and needs "
+                         f"network.critic_norm = batch, got {norm!r}")
+    if kind == "patch" and norm == "batch":
+        raise ValueError("network.critic = patch has no batch norm: set network.critic_norm to spectral or none")
+    scales = cfg.get("critic_scales", 1)
+    if scales not in (1, 2) or (scales == 2 and kind != "patch"):
+        raise ValueError(f"network.critic_scales must be 1, or 2 with network.critic = patch; got {scales}")
+    return kind
+
+
 def check_network(cfg: Mapping) -> None:
     """Raise ValueError (one sentence) if the ``[network]`` table cannot build the paper's topology."""
-    critic_norm(cfg)
+    critic_kind(cfg)
+    for key, choices, default in (("norm", NORMS, "batch"), ("upsample", UPSAMPLES, "transposed")):
+        if cfg.get(key, default) not in choices:
+            raise ValueError(f"network.{key} must be one of {', '.join(choices)}, got {cfg[key]!r}")
     size, k = cfg["image_size"], cfg["kernel"]
     if k < 2 or k % 2:
         raise ValueError(f"network.kernel must be an even number >= 2 (stride-2 blocks), got {k}")
@@ -89,23 +145,27 @@ def check_network(cfg: Mapping) -> None:
 def encoder_layers(cfg: Mapping) -> list[nn.Module]:
     """conv1..convN then FC1..FCM (the last without BN/ReLU), bottom to top."""
     chans, k, size = [3] + list(cfg["encoder"]), cfg["kernel"], cfg["image_size"]
-    layers: list[nn.Module] = [conv_block(a, b, k) for a, b in zip(chans[:-1], chans[1:])]
+    norm = cfg.get("norm", "batch")
+    layers: list[nn.Module] = [conv_block(a, b, k, norm=norm) for a, b in zip(chans[:-1], chans[1:])]
     side = size // 2 ** len(cfg["encoder"])
     dims = [chans[-1] * side * side] + list(cfg["embedding"])
     for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
-        layers.append(linear_block(a, b, last=i == len(dims) - 2, flatten=i == 0))
+        layers.append(linear_block(a, b, last=i == len(dims) - 2, flatten=i == 0, norm=norm))
     return layers
 
 
 def decoder_layers(cfg: Mapping) -> list[nn.Module]:
-    """deconv1 (embedding -> side x side) then stride-2 deconvolutions up to the image, tanh last."""
+    """deconv1 (embedding -> side x side, a fully connected layer in effect) then layers doubling the
+    side up to the image (``network.upsample``), tanh last."""
     chans, k, size = list(cfg["decoder"]), cfg["kernel"], cfg["image_size"]
+    norm, up = cfg.get("norm", "batch"), cfg.get("upsample", "transposed")
     side = size // 2 ** len(chans)
     first = nn.Sequential(nn.Unflatten(1, (cfg["embedding"][-1], 1, 1)),
-                          nn.ConvTranspose2d(cfg["embedding"][-1], chans[0], side, 1, 0, bias=False),
-                          nn.BatchNorm2d(chans[0]), nn.ReLU(inplace=True))
+                          nn.ConvTranspose2d(cfg["embedding"][-1], chans[0], side, 1, 0, bias=norm != "batch"),
+                          *norm_layer(norm, chans[0]), nn.ReLU(inplace=True))
     outs = chans[1:] + [3]
-    return [first] + [deconv_block(a, b, k, last=i == len(outs) - 1) for i, (a, b) in enumerate(zip(chans, outs))]
+    return [first] + [deconv_block(a, b, k, last=i == len(outs) - 1, norm=norm, upsample=up)
+                      for i, (a, b) in enumerate(zip(chans, outs))]
 
 
 @contextlib.contextmanager
@@ -159,30 +219,74 @@ class DualAutoencoder(nn.Module):
         return self.decode(self.encode([x], [source]), [target])[0]
 
 
+def spectral(module: nn.Module) -> nn.Module:
+    """Spectral normalisation (Miyato et al. 2018) of every convolution and linear layer inside."""
+    for m in list(module.modules()):
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.utils.parametrizations.spectral_norm(m)
+    return module
+
+
 class Discriminator(nn.Module):
     """conv 16/32/32/32 (stride 2) then one logit per image (Table 1c), or ``outputs`` logits.
 
     ``network.critic_norm = "spectral"`` drops the batch norms and bounds every layer's largest
     singular value by 1 instead: a batch-normed critic judges each batch of fakes by that batch's own
     statistics, which a generator can exploit without looking like the real images.
+    ``network.critic = "joint"`` keeps the batch norms but is called on real and fake as one batch
+    (``joint``: the models' steps concatenate them), with LeakyReLU and no norm on the first layer.
     """
+
+    #: whether the players' steps must call it on real and fake images as one batch
+    joint = False
 
     def __init__(self, cfg: Mapping, outputs: int = 1):
         super().__init__()
         chans, k, size = [3] + list(cfg["discriminator"]), cfg["kernel"], cfg["image_size"]
         side = size // 2 ** len(cfg["discriminator"])
         norm = critic_norm(cfg)
+        self.joint = critic_kind(cfg) == "joint"
         self.outputs = outputs
-        self.net = nn.Sequential(*[conv_block(a, b, k, norm=norm == "batch") for a, b in zip(chans[:-1], chans[1:])],
-                                 linear_block(chans[-1] * side * side, outputs, last=True, flatten=True))
+        if self.joint:
+            convs: list[nn.Module] = []
+            for i, (a, b) in enumerate(zip(chans[:-1], chans[1:])):
+                convs += [nn.Conv2d(a, b, k, 2, (k - 2) // 2, bias=i == 0)] + ([nn.BatchNorm2d(b)] if i else [])
+                convs.append(nn.LeakyReLU(0.2, inplace=True))
+        else:
+            convs = [conv_block(a, b, k, norm=norm == "batch") for a, b in zip(chans[:-1], chans[1:])]
+        self.net = nn.Sequential(*convs, linear_block(chans[-1] * side * side, outputs, last=True, flatten=True))
         if norm == "spectral":
-            for m in self.net.modules():
-                if isinstance(m, (nn.Conv2d, nn.Linear)):
-                    nn.utils.parametrizations.spectral_norm(m)
+            spectral(self.net)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.net(x)
         return y.squeeze(1) if self.outputs == 1 else y
+
+
+class PatchDiscriminator(nn.Module):
+    """XGAN's PatchGAN critic (``network.critic = "patch"``): :class:`PatchCritic` without batch or
+    instance norm (spectral norm or none, ``network.critic_norm``), width the first of
+    ``network.discriminator``, two stride-2 layers: each logit judges a 34x34 patch of a 64px image.
+    With ``critic_scales = 2`` a second one judges the image at half size (68px patches in the
+    original). Returns (B, patches) logits: the GAN losses average over them."""
+
+    joint = False
+
+    def __init__(self, cfg: Mapping):
+        super().__init__()
+        norm, width = critic_norm(cfg), int(cfg["discriminator"][0])
+        self.scales = nn.ModuleList(PatchCritic(width, 2, norm) for _ in range(cfg.get("critic_scales", 1)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = []
+        for i, critic in enumerate(self.scales):
+            out.append(critic(F.avg_pool2d(x, 2 ** i) if i else x).flatten(1))
+        return torch.cat(out, 1)
+
+
+def make_critic(cfg: Mapping) -> nn.Module:
+    """The critic ``network.critic`` names: one logit per image, or per patch (see :data:`CRITICS`)."""
+    return PatchDiscriminator(cfg) if critic_kind(cfg) == "patch" else Discriminator(cfg)
 
 
 class DomainClassifier(nn.Module):
@@ -335,22 +439,28 @@ class PatchCritic(nn.Module):
     """The PatchGAN critic (Isola et al. 2017; CycleGAN): one real/fake logit per image patch.
 
     C(w) 4x4 stride 2 with LeakyReLU 0.2, then ``downsample - 1`` more stride-2 layers doubling the
-    channels, one stride-1 layer doubling them again (IN + LeakyReLU after each but the first) and a
+    channels, one stride-1 layer doubling them again (a norm + LeakyReLU after each but the first) and a
     stride-1 conv to one channel. With ``downsample`` = 3 the patches are the paper's 70x70 (on 256px
-    images); 2 gives 34x34 patches, about half of a 64px face.
+    images); 2 gives 34x34 patches, about half of a 64px face. ``norm``: ``instance`` (CycleGAN's),
+    ``spectral`` (spectral norm on every layer, no norm of the activations) or ``none``.
     """
 
-    def __init__(self, width: int, downsample: int = 2):
+    def __init__(self, width: int, downsample: int = 2, norm: str = "instance"):
         super().__init__()
         if width < 1 or downsample < 1:
             raise ValueError(f"the critic needs width >= 1 and downsample >= 1, got {width}, {downsample}")
+        if norm not in ("instance", "spectral", "none"):
+            raise ValueError(f"a PatchGAN critic's norm must be instance, spectral or none, got {norm!r}")
         layers: list[nn.Module] = [nn.Conv2d(3, width, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
         c = width
         for stride in [2] * (downsample - 1) + [1]:
-            layers += [nn.Conv2d(c, 2 * c, 4, stride, 1), nn.InstanceNorm2d(2 * c), nn.LeakyReLU(0.2, inplace=True)]
+            layers += ([nn.Conv2d(c, 2 * c, 4, stride, 1)] + ([nn.InstanceNorm2d(2 * c)] if norm == "instance" else [])
+                       + [nn.LeakyReLU(0.2, inplace=True)])
             c *= 2
         layers.append(nn.Conv2d(c, 1, 4, 1, 1))
         self.net = nn.Sequential(*layers)
+        if norm == "spectral":
+            spectral(self.net)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1, P, P) patch logits."""

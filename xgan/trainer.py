@@ -8,12 +8,14 @@ everything needed to reproduce or continue it: ``config.toml`` (the resolved pre
 ``losses.png`` (the curves of ``log.csv``). Every ``eval.every`` steps an evaluator (the benchmark's
 metrics on a fixed test subset) adds ``test_*`` columns to ``log.csv`` and ``scores.png``; every
 ``train.diagnose_every`` steps the per-loss gradient norms on the shared layers and the batch-norm
-domain gaps (:mod:`xgan.diagnostics`) are logged too.
+domain gaps (:mod:`xgan.diagnostics`) are logged too. With ``train.ema`` the test scores, samples,
+``best.pt`` and ``model.pt`` use the generator's averaged weights (:class:`GeneratorEMA`).
 """
 from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 import json
 import math
 import sys
@@ -24,7 +26,9 @@ from typing import Callable, Mapping, Protocol
 
 import numpy as np
 import torch
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from cartoonset.common.atomic import remove_stale_temps, write_json, write_text
 from cartoonset.common.progress import progress
@@ -63,6 +67,57 @@ def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+class GeneratorEMA:
+    """An exponential moving average of the generator side's weights (``train.ema``, the decay d).
+
+    torch's :class:`~torch.optim.swa_utils.AveragedModel` over a ModuleDict of the model's networks
+    that belong to ``model.generator`` (not over the generator itself, whose deep copy would also copy
+    the critics it references). As in torch, the first update copies the weights, each later one is
+    avg = d * avg + (1 - d) * w; with ``use_buffers`` the batch-norm running statistics are averaged
+    like the weights. Only floating-point tensors are swapped in: integer counters stay the live ones.
+    """
+
+    def __init__(self, model: Model, decay: float):
+        owned = {id(m) for m in model.generator.modules()}
+        self.live = nn.ModuleDict({n: m for n, m in model.networks().items() if id(m) in owned})
+        self.average = AveragedModel(self.live, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+    def update(self) -> None:
+        self.average.update_parameters(self.live)
+
+    def state_dict(self) -> dict:
+        return self.average.state_dict()
+
+    def load_state_dict(self, state: Mapping, source: str) -> None:
+        try:
+            self.average.load_state_dict(state)
+        except RuntimeError as e:
+            raise ckpt.CheckpointError(f"{source}: averaged generator weights do not match this model ({e})") from None
+
+    def _pairs(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(live, averaged) floating-point tensors, in the order AveragedModel pairs them."""
+        both = zip(itertools.chain(self.live.parameters(), self.live.buffers()),
+                   itertools.chain(self.average.module.parameters(), self.average.module.buffers()), strict=True)
+        return [(a, b) for a, b in both if a.is_floating_point()]
+
+    def copy_to_live(self) -> None:
+        with torch.no_grad():
+            for live, avg in self._pairs():
+                live.copy_(avg)
+
+    @contextlib.contextmanager
+    def swapped_in(self):
+        """The averaged weights in the live model inside the block; the training weights, bit for bit, after."""
+        saved = [live.detach().clone() for live, _ in self._pairs()]
+        self.copy_to_live()
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for (live, _), keep in zip(self._pairs(), saved):
+                    live.copy_(keep)
+
+
 class Trainer:
     """Holds the model, its two optimisers and the step count; ``gen_update`` then ``dis_update``."""
 
@@ -76,6 +131,8 @@ class Trainer:
         # channels_last is faster on CUDA and, measured on this project's 2-core CPU, on oneDNN too
         self.channels_last = channels_last
         model.to(dev, memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
+        decay = float(config["train"].get("ema", 0.0))  # the offline jobs' configurations have no train.ema
+        self.ema = GeneratorEMA(model, decay) if decay > 0 else None  # of the model's networks, before any wrapper
         o = config["optim"]
         self.opt_gen = optimizer(model.generator.parameters(), o, o["lr"])
         self.opt_dis = optimizer(model.discriminator.parameters(), o, o["lr_dis"]) if model.discriminator is not None else None
@@ -124,6 +181,8 @@ class Trainer:
             self.opt_gen.zero_grad(set_to_none=True)
             out.total.backward()
             self.opt_gen.step()
+            if self.ema is not None:
+                self.ema.update()
         finally:
             set_requires_grad(self.model.discriminator, True)
         return out
@@ -138,6 +197,10 @@ class Trainer:
         out.total.backward()
         self.opt_dis.step()
         return out
+
+    def averaged_weights(self) -> contextlib.AbstractContextManager:
+        """The generator's averaged weights in the model inside a ``with`` block (its own without ``train.ema``)."""
+        return self.ema.swapped_in() if self.ema is not None else contextlib.nullcontext()
 
     def train_step(self, batch: Mapping[str, torch.Tensor], diagnose: bool = False) -> dict[str, torch.Tensor]:
         self._apply_schedule()
@@ -157,6 +220,7 @@ class Trainer:
                 "networks": {n: m.state_dict() for n, m in self.model.networks().items()},
                 "optimizers": {"gen": self.opt_gen.state_dict(),
                                **({"dis": self.opt_dis.state_dict()} if self.opt_dis is not None else {})},
+                **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
                 "rng": rng}
 
     def load_state_dict(self, state: Mapping, source: str = "checkpoint") -> None:
@@ -170,6 +234,10 @@ class Trainer:
                 self.opt_dis.load_state_dict(opts["dis"])
         except (ValueError, KeyError) as e:
             raise ckpt.CheckpointError(f"{source}: optimiser state does not match this model ({e})") from None
+        if self.ema is not None:
+            if "ema" not in state:
+                raise ckpt.CheckpointError(f"{source} holds no averaged generator weights; resume it without train.ema")
+            self.ema.load_state_dict(state["ema"], source)
         self.step = int(state["step"])
         torch.set_rng_state(state["rng"]["torch"].cpu())
         if "cuda" in state["rng"] and self.placement.device.type == "cuda":
@@ -234,13 +302,18 @@ def export_model(model: Model, config: Mapping, path: str | Path, step: int) -> 
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Model, dict]:
-    """A trained model (eval mode) from ``model.pt`` or any training checkpoint."""
+    """A trained model (eval mode) from ``model.pt`` or any training checkpoint (with its averaged
+    generator weights where it holds them, as ``model.pt`` would)."""
     state = ckpt.load(path)
     try:
         model = build_model(state["config"], **state.get("model_extra", {}))
     except (KeyError, TypeError, ValueError) as e:
         raise ckpt.CheckpointError(f"checkpoint {path} holds a configuration this xgan cannot build ({e})") from None
     ckpt.load_networks(model.networks(), state["networks"], path)
+    if "ema" in state:
+        ema = GeneratorEMA(model, float(state["config"]["train"]["ema"]))
+        ema.load_state_dict(state["ema"], str(path))
+        ema.copy_to_live()
     return model.to(device).eval(), state
 
 
@@ -453,8 +526,9 @@ class _Run:
             values = {k: float(logs[k]) for k in self.diag_names if k in logs} if diagnose else {}
             if self.eval_every > 0 and (step % self.eval_every == 0 or (step == steps and steps > self.eval_every)):
                 if placement.main:
-                    values.update(_evaluate(self.model, self.evaluator))
-                    self.best.offer(self.model, self.config, step, values)
+                    with trainer.averaged_weights():
+                        values.update(_evaluate(self.model, self.evaluator))
+                        self.best.offer(self.model, self.config, step, values)
                 barrier(placement)
             if step % t["log_every"] == 0 or step == steps or values:
                 now = time.perf_counter()
@@ -470,7 +544,8 @@ class _Run:
                 self.bar.set_postfix_str(f"{values['images_per_s']:.0f} img/s, "
                                          + ", ".join(f"{k} {values[k]:.3f}" for k in self.names[:3]), refresh=False)
             if placement.main and (step % t["sample_every"] == 0 or step == steps):
-                sheet = _sample_sheet(self.model, self.samples, placement.device)
+                with trainer.averaged_weights():
+                    sheet = _sample_sheet(self.model, self.samples, placement.device)
                 self.last_sample = save_png(self.out / "samples" / f"step-{step:07d}.png", sheet)
                 if self.log is not None:
                     self.log.image("samples", sheet, step)
@@ -491,7 +566,8 @@ class _Run:
 
     def finish(self) -> None:
         """The end of a complete run: model.pt, the curves, the hyper-parameters beside the scores."""
-        export_model(self.model, self.config, self.out / "model.pt", self.trainer.step)
+        with self.trainer.averaged_weights():
+            export_model(self.model, self.config, self.out / "model.pt", self.trainer.step)
         if self.log is not None:
             self.log.hparams(self.config, {k: v for k, v in self.last_values.items() if k.startswith("test_")})
             plot_log(self.log.csv_path, self.out / "losses.png")

@@ -9,6 +9,9 @@ Tracks:
 * ``synthetic``: the source domain is the same kind of attribute vectors rendered in the pack's
   second style (``shaded``, its own attribute prior); the test sources are the target test
   cartoons' own vectors in that style, so every translation has a known correct answer.
+* ``synthetic-matched``: ``synthetic`` with the training sources drawn from the cartoons' own prior
+  (the target pack's sampler and filters, another seed) and drawn in the ``shaded`` style: what a
+  method loses to matching two differently distributed domains, told apart from what it loses anyway.
 * ``synthetic-hard``: the same, rendered in the ``portrait`` pack, whose ``[scene]`` moves and
   resizes the features, textures skin and hair, paints a background and poses each head; the crop
   is aligned where the unposed face would be, so the pose stays (a landmark detector's residual).
@@ -59,9 +62,9 @@ from .evaluate import (
 from .photo import skin_and_hair_luminance
 from .report import MEANINGFUL_TEST_SIZE, summary_plot, write_report
 
-TRACKS = ("synthetic", "synthetic-hard", "faces")
+TRACKS = ("synthetic", "synthetic-matched", "synthetic-hard", "faces")
 DEFAULT_TRACKS = ("synthetic", "faces")  # the harder synthetic track is asked for by name (--tracks)
-SOURCE_PACKS = {"synthetic": "shaded", "synthetic-hard": "portrait"}  # the paired tracks' source styles
+SOURCE_PACKS = {"synthetic": "shaded", "synthetic-matched": "shaded", "synthetic-hard": "portrait"}  # source styles
 CURVE_COUNT = 256  # test images per domain the learning curves score (fewer when `limit` is smaller)
 HELD_OUT_MIN = max(MEANINGFUL_TEST_SIZE.values())  # test images per domain the table needs beyond the curves'
 TARGET_PACK = "default"
@@ -132,18 +135,27 @@ def _source_images(root: Path, pack_name: str, size: int) -> tuple[np.ndarray, l
 
 def synthetic_track(cartoons: Path, work: Path, size: int = 64, render_size: int = 128,
                     say: Callable[[str], None] = print, name: str = "synthetic") -> Track:
-    """Render the source domain in the track's style: training sources from their own seed and prior,
-    test sources from the target test cartoons' vectors (paired by id)."""
+    """Render the source domain in the track's style: training sources from their own seed and prior
+    (``synthetic-matched``: the cartoons' prior), test sources from the target test cartoons' vectors
+    (paired by id)."""
     from cartoonset.pipeline import render, render_configs
+    from cartoonset.sampler import select
 
     pack = SOURCE_PACKS[name]
     car_train, _, train_ids = _cartoons(cartoons, "train", size)
     car_test, test_attrs, test_ids = _cartoons(cartoons, "test", size)
-    src_train_dir, src_test_dir = work / f"{pack}-train", work / f"{pack}-test"
+    matched = name == "synthetic-matched"
+    src_train_dir = work / (f"{pack}-train-matched" if matched else f"{pack}-train")
+    src_test_dir = work / f"{pack}-test"
     meta = json.loads((Path(cartoons) / "metadata.json").read_text()) if (Path(cartoons) / "metadata.json").exists() else {}
     seed = derive_seed(int(meta.get("seed") or 0), "synthetic-source")
-    say(f"rendering {len(car_train)} training sources and {len(test_ids)} paired test sources in the '{pack}' style")
-    render(n=len(car_train), out=src_train_dir, seed=seed, size=render_size, pack=pack, show_progress=False)
+    say(f"rendering {len(car_train)} training sources and {len(test_ids)} paired test sources in the '{pack}' style"
+        + (" (training sources from the cartoons' prior)" if matched else ""))
+    if matched:  # the target pack's sampler and realism filters, a seed of its own: same prior, other draws
+        prior = select(load_pack(TARGET_PACK), seed, len(car_train))
+        render_configs(prior.attrs, src_train_dir, pack=pack, size=render_size, show_progress=False)
+    else:
+        render(n=len(car_train), out=src_train_dir, seed=seed, size=render_size, pack=pack, show_progress=False)
     render_configs(test_attrs, src_test_dir, pack=pack, size=render_size, show_progress=False)
     src_train, src_train_ids = _source_images(src_train_dir, pack, size)
     src_test_all, src_test_ids = _source_images(src_test_dir, pack, size)

@@ -239,6 +239,10 @@ TRACK_TEXT = {
                   "shading, other proportions, other palette, its own attribute prior); target: the rendered "
                   "cartoons. Test sources are the target test cartoons' own vectors in the source style, so each "
                   "translation has a known answer: attribute accuracy and L1 are measured against it."),
+    "synthetic-matched": ("As `synthetic`, but the training sources are drawn from the cartoons' own attribute "
+                          "prior (the default pack's sampler and filters, another seed) before they are drawn in "
+                          "the `shaded` style: no attribute distribution has to be remapped, so the gap to "
+                          "`synthetic` is what matching the two priors costs a method."),
     "synthetic-hard": ("Source domain: the same paired attribute vectors rendered in the `portrait` pack, whose "
                        "geometry differs the way photos differ from cartoons: other feature proportions and "
                        "placement (smaller, closer-set eyes, a lower, narrower mouth, a longer face), textured skin "

@@ -75,6 +75,26 @@ VARIANTS = {
     # leaves out (it holds a pixel cycle too strict across faces and cartoons), on the ablation and on XGAN
     "rec-dann-cycle": (["rec-dann"], ["loss.w_cycle=1.0"]),
     "cycle": (["no-teach"], ["loss.w_cycle=1.0"]),
+    # issue 40's screens (5000 steps): what the critic and the decoders are, one ingredient at a time on the
+    # paper's objective (no-teach) and on L_rec + L_dann, then together. A critic that judges real and fake
+    # as one batch (its batch norm sees both) with R1; a PatchGAN without batch norm (spectral norm, hinge)
+    "joint-r1": (["no-teach"], ["network.critic=joint", "loss.r1=1.0"]),
+    "patch": (["no-teach"], ["network.critic=patch", "network.critic_norm=spectral", "loss.gan_loss=hinge"]),
+    # per-sample normalisation in encoders and decoders: training and test compute the same function
+    "group-norm": (["no-teach"], ["network.norm=group"]),
+    "rec-dann-group": (["rec-dann"], ["network.norm=group"]),
+    # resize-convolution decoders, only beside a critic that can see (alone they let the paper's critic win)
+    "joint-r1-group-resize": (["no-teach"], ["network.critic=joint", "loss.r1=1.0", "network.norm=group",
+                                             "network.upsample=resize"]),
+    "patch-group-resize": (["no-teach"], ["network.critic=patch", "network.critic_norm=spectral",
+                                          "loss.gan_loss=hinge", "network.norm=group", "network.upsample=resize"]),
+    "rec-dann-group-resize": (["rec-dann"], ["network.norm=group", "network.upsample=resize"]),
+    # staged: L_rec + L_dann alone to step 1500, then L_sem and L_gan ramped in to full weight at 3000
+    "staged-joint-r1-group": (["no-teach"], ["network.critic=joint", "loss.r1=1.0", "network.norm=group",
+                                             "loss.sem_ramp=[1500, 3000]", "loss.gan_ramp=[1500, 3000]"]),
+    "staged-patch-group": (["no-teach"], ["network.critic=patch", "network.critic_norm=spectral", "loss.gan_loss=hinge",
+                                          "network.norm=group", "loss.sem_ramp=[1500, 3000]",
+                                          "loss.gan_ramp=[1500, 3000]"]),
 }
 
 
@@ -85,6 +105,9 @@ def main(argv=None) -> int:
     ap.add_argument("--work", type=Path, help="where the synthetic track's source renders live (default OUT/data)")
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--track", default="synthetic", choices=("synthetic", "synthetic-matched", "synthetic-hard"),
+                    help="the paired track the variants train on (runs go to OUT/<variant> on synthetic, else "
+                         "OUT/<track>/<variant>)")
     ap.add_argument("--variants", default="xgan,rec-dann")
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--eval-count", type=int, default=256)
@@ -103,15 +126,16 @@ def main(argv=None) -> int:
     if unknown:
         ap.error(f"unknown variant {unknown[0]}; variants: {', '.join(VARIANTS)}")
     args.out.mkdir(parents=True, exist_ok=True)
+    runs = args.out if args.track == "synthetic" else args.out / args.track
     if args.report:
-        return report(args.out, names)
+        return report(runs, names)
 
     from xgan.benchmark import classifier
     from xgan.benchmark.evaluate import TrainingEvaluator, score_checkpoints
     from xgan.benchmark.harness import synthetic_track
 
     say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
-    track = synthetic_track(args.cartoons, args.work or args.out / "data", say=say)
+    track = synthetic_track(args.cartoons, args.work or args.out / "data", say=say, name=args.track)
     if args.no_eval:
         for name in names:
             run_variant(args, name, track, None, say)
@@ -125,10 +149,10 @@ def main(argv=None) -> int:
     evaluator = TrainingEvaluator(track, ruler, args.eval_count)
     for name in names:
         if args.score:
-            score_checkpoints(args.out / name, evaluator, say)
+            score_checkpoints(runs / name, evaluator, say)
         else:
             run_variant(args, name, track, evaluator, say)
-    return report(args.out, names)
+    return report(runs, names)
 
 
 def run_variant(args, name: str, track, evaluator, say) -> None:
@@ -144,7 +168,8 @@ def run_variant(args, name: str, track, evaluator, say) -> None:
     config = resolve(["cpu-small", *presets], overrides + extra)
     t0 = time.perf_counter()
     say(f"[{name}] training {args.steps} steps")
-    train(config, track.train, track.test, args.out / name, device="cpu", resume=True, evaluator=evaluator,
+    runs = args.out if args.track == "synthetic" else args.out / args.track
+    train(config, track.train, track.test, runs / name, device="cpu", resume=True, evaluator=evaluator,
           show_progress=False, tensorboard=False, say=say)
     say(f"[{name}] done in {(time.perf_counter() - t0) / 60:.1f} min")
 

@@ -55,10 +55,23 @@ class Generator(nn.Module):
     def critic(self, name: str) -> nn.Module:
         return dict(self._critics)[name]
 
-    def fool_critics(self, fakes: Mapping[str, torch.Tensor], paths, loss: Callable[[torch.Tensor], torch.Tensor]
-                     ) -> torch.Tensor:
-        """The generator's side of L_gan: ``loss`` of each critic's (float) scores of its translation."""
-        return sum(loss(self.critic(p)(fakes[p]).float()) for p in paths)
+    def fool_critics(self, fakes: Mapping[str, torch.Tensor], paths, loss: Callable[[torch.Tensor], torch.Tensor],
+                     real: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """The generator's side of L_gan: ``loss`` of each critic's (float) scores of its translation.
+        A joint critic (``network.critic = "joint"``) scores them in one batch with ``real[path]``."""
+        return sum(loss(judge(self.critic(p), real[p] if real is not None else None, fakes[p])[1].float())
+                   for p in paths)
+
+
+def judge(critic: nn.Module, real: torch.Tensor | None, fake: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """(real logits, fake logits) of ``critic``: one call on both as one batch for a joint critic (its
+    batch norm then sees real and fake statistics together), else a call each (``real`` None: skipped)."""
+    if getattr(critic, "joint", False):
+        if real is None:
+            raise ValueError("a joint critic judges translations beside real images: pass them")
+        logits = critic(torch.cat([real, fake]))
+        return logits[:len(real)], logits[len(real):]
+    return (critic(real) if real is not None else None), critic(fake)
 
 
 def build_players(config: Mapping, discriminator: Callable[[Mapping], nn.Module],
@@ -69,9 +82,11 @@ def build_players(config: Mapping, discriminator: Callable[[Mapping], nn.Module]
     return d, generator(config, dict(d.critics) if d is not None else {})
 
 
-def critic_log_names(paths) -> tuple[str, ...]:
-    """What the critics' step logs, in the trainer's order: each critic's loss and accuracy."""
-    return tuple(x for p in paths for x in (f"d_{p}", f"d_{p}_acc"))
+def critic_log_names(paths, r1: float = 0.0) -> tuple[str, ...]:
+    """What the critics' step logs, in the trainer's order: each critic's loss, accuracy and logit
+    scale (and its R1 penalty when on)."""
+    return tuple(x for p in paths for x in (f"d_{p}", f"d_{p}_acc", f"d_{p}_gap", f"d_{p}_spread")
+                 + ((f"d_{p}_r1",) if r1 > 0 else ()))
 
 
 def set_requires_grad(modules, flag: bool) -> None:
@@ -100,9 +115,9 @@ def scaled_widths(config: Mapping, table: str) -> tuple[int, int]:
 #: other model (each with its off value)
 SEM_SETTINGS = {"sem_blur": 0, "sem_noise": 0, "sem_detach": False, "sem_ramp": [0, 0], "sem_form": "cosine",
                 "sem_temperature": 0.1}
-#: when XGAN's L_gan weight rises in its generator step, and which layers its gradient trains: read by
-#: no other model
-GAN_SETTINGS = {"gan_ramp": [0, 0], "gan_detach": False}
+#: when XGAN's L_gan weight rises in its generator step, which layers its gradient trains, and the R1
+#: penalty on its critics: read by no other model
+GAN_SETTINGS = {"gan_ramp": [0, 0], "gan_detach": False, "r1": 0}
 
 
 def refuse_sem_settings(loss: Mapping, label: str, why: str = "it has no L_sem") -> None:
@@ -111,7 +126,7 @@ def refuse_sem_settings(loss: Mapping, label: str, why: str = "it has no L_sem")
 
 
 def refuse_gan_settings(loss: Mapping, label: str, why: str) -> None:
-    """Raise ValueError when XGAN's L_gan ramp or detach is set where nothing would read it."""
+    """Raise ValueError when XGAN's L_gan ramp, detach or R1 is set where nothing would read it."""
     _refuse(loss, GAN_SETTINGS, label, why, "sets how XGAN's L_gan trains its generator")
 
 
@@ -140,23 +155,48 @@ def check_baseline(config: Mapping, table: str, label: str, xgan_terms, own_weig
     if norm != "batch":
         raise ValueError(f"network.critic_norm sets XGAN's and DTN's critic and must be batch for {label} "
                          f"(its PatchGAN critics use instance norm), got {norm!r}")
+    refuse_xgan_network(config["network"], label, f"{label}'s networks are its own ResNets and PatchGANs")
     return config[table]
 
 
+#: XGAN's choices of critic and of its autoencoder's layers, with the paper's values
+XGAN_NETWORK = {"critic": "paper", "critic_scales": 1, "norm": "batch", "upsample": "transposed"}
+
+
+def refuse_xgan_network(net: Mapping, label: str, why: str, keys=tuple(XGAN_NETWORK)) -> None:
+    """Raise ValueError when one of XGAN's network choices (``keys``) is set where nothing reads it."""
+    for key in keys:
+        value = net.get(key, XGAN_NETWORK[key])
+        if value != XGAN_NETWORK[key]:
+            raise ValueError(f"network.{key} must be {XGAN_NETWORK[key]} for {label} ({why}), got {value!r}")
+
+
 def critics_step(critics: Mapping[str, nn.Module], real: Mapping[str, torch.Tensor],
-                 fake: Mapping[str, torch.Tensor], kind: str, weight: float = 1.0) -> StepResult:
+                 fake: Mapping[str, torch.Tensor], kind: str, weight: float = 1.0, r1: float = 0.0) -> StepResult:
     """Every critic's side of L_gan on its real images and detached translations (one critic per
-    translation path): the weighted sum to optimise, and per path the loss and the accuracy at the
-    logit that separates the two targets (0 for the non-saturating loss, 0.5 for LSGAN's 1 / 0)."""
+    translation path): the weighted sum to optimise, and per path the loss, the accuracy at the logit
+    that separates the two targets (0 for the non-saturating and hinge losses, 0.5 for LSGAN's 1 / 0)
+    and the logit scale: ``d_<path>_gap``, mean real logit minus mean fake logit, and
+    ``d_<path>_spread``, the logits' standard deviation over both (a critic that shrinks its output
+    to a constant is stalled, not fooled, whatever its accuracy). ``r1`` > 0 adds gamma/2 times the R1
+    penalty on the real images (logged as ``d_<path>_r1``)."""
     from .. import losses as L
 
     logs, total = {}, None
     edge = 0.5 if kind == "lsgan" else 0.0
     for path, critic in critics.items():
-        real_logits, fake_logits = critic(real[path]).float(), critic(fake[path]).float()
+        x = real[path].detach().requires_grad_(True) if r1 > 0 else real[path]
+        real_logits, fake_logits = judge(critic, x, fake[path])
+        real_logits, fake_logits = real_logits.float(), fake_logits.float()
         loss = L.gan_discriminator(real_logits, fake_logits, kind)
         logs[f"d_{path}"] = loss.detach()
         logs[f"d_{path}_acc"] = 0.5 * ((real_logits > edge).float().mean() + (fake_logits < edge).float().mean())
+        logs[f"d_{path}_gap"] = (real_logits.mean() - fake_logits.mean()).detach()
+        logs[f"d_{path}_spread"] = torch.cat([real_logits.flatten(), fake_logits.flatten()]).std().detach()
+        if r1 > 0:
+            penalty = L.r1_penalty(real_logits, x)
+            logs[f"d_{path}_r1"] = penalty.detach()
+            loss = loss + 0.5 * r1 * penalty
         total = weight * loss if total is None else total + weight * loss
     return StepResult(total, logs)
 

@@ -33,7 +33,7 @@ from torch import nn
 from .. import losses as L
 from ..distill import HOW_TO_MAKE_F, EncoderError, load_encoder
 from ..networks import DOMAINS, FaceEncoder, TernaryCritic, check_network, decoder_layers
-from .base import Generator, Model, StepResult, refuse_gan_settings, refuse_sem_settings
+from .base import Generator, Model, StepResult, refuse_gan_settings, refuse_sem_settings, refuse_xgan_network
 
 # --- the model ----------------------------------------------------------------------------------
 
@@ -68,6 +68,7 @@ def check_dtn(config: Mapping) -> None:
                          f"got {w['gan_loss']!r}")
     refuse_sem_settings(w, "DTN")
     refuse_gan_settings(w, "DTN", "DTN's adversarial weight is loss.w_gan throughout")
+    refuse_xgan_network(config["network"], "DTN", "its critic is the paper's, with three outputs", ("critic", "critic_scales"))
     if d["finetune_f"] and d["w_const"] <= 0:
         raise ValueError("dtn.finetune_f needs dtn.w_const > 0: the finetuned f is trained by L_CONST alone")
 

@@ -15,9 +15,9 @@ from torch import nn
 from .. import degrade
 from .. import losses as L
 from ..grl import grad_reverse
-from ..networks import DOMAINS, Discriminator, DomainClassifier, DualAutoencoder, norms_as_at_test
+from ..networks import DOMAINS, DomainClassifier, DualAutoencoder, make_critic, norms_as_at_test
 from .base import (SEM_SETTINGS, Generator, Model, StepResult, critic_log_names, critics_step, refuse_gan_settings,
-                   refuse_sem_settings)
+                   refuse_sem_settings, refuse_xgan_network)
 
 GAN_PATHS = ("face2cartoon", "both")
 #: the critics, named by the translation they judge: (source, target)
@@ -25,7 +25,7 @@ CRITICS = {"face2cartoon": ("face", "cartoon"), "cartoon2face": ("cartoon", "fac
 
 
 def check_loss(cfg: Mapping) -> None:
-    for key in ("w_rec", "w_dann", "w_sem", "w_gan", "w_teach", "w_tv", "w_cycle", "sem_blur", "sem_noise"):
+    for key in ("w_rec", "w_dann", "w_sem", "w_gan", "w_teach", "w_tv", "w_cycle", "sem_blur", "sem_noise", "r1"):
         if cfg.get(key, 0) < 0:  # w_cycle, sem_blur, sem_noise are absent from configurations saved before them
             raise ValueError(f"loss.{key} must be >= 0, got {cfg[key]}")
     if cfg["gan"] not in GAN_PATHS:
@@ -52,6 +52,13 @@ def check_loss(cfg: Mapping) -> None:
         refuse_sem_settings(cfg, "XGAN with loss.w_sem = 0", "L_sem is off")
     if cfg["w_gan"] == 0:
         refuse_gan_settings(cfg, "XGAN with loss.w_gan = 0", "L_gan is off")
+
+
+def check_critic(config: Mapping) -> None:
+    """Without L_gan there is no critic: its choices must stay the paper's (they would do nothing)."""
+    if config["loss"]["w_gan"] == 0:
+        refuse_xgan_network(config["network"], "XGAN with loss.w_gan = 0", "it has no critic",
+                            ("critic", "critic_scales"))
 
 
 def needs_translations(loss: Mapping) -> bool:
@@ -132,7 +139,8 @@ class XGANGenerator(Generator):
             # with gan_detach, the same translations drawn again from the shared layers' output cut from the
             # graph: the critic may change how the target decoder draws, not what the embedding says
             judged = translations(u.detach(), self.paths) if w.get("gan_detach") else fakes
-            logs["gan"] = self.fool_critics(judged, self.paths, lambda s: L.gan_generator(s, w["gan_loss"]))
+            real = {p: batch[CRITICS[p][1]] for p in self.paths}  # beside the fakes for a joint critic
+            logs["gan"] = self.fool_critics(judged, self.paths, lambda s: L.gan_generator(s, w["gan_loss"]), real)
             terms["gan"] = w["w_gan"] * self.scale["gan"] * logs["gan"]
             total = total + terms["gan"]
         if w.get("w_cycle", 0) > 0:
@@ -171,13 +179,13 @@ class XGANDiscriminator(nn.Module):
 
     def __init__(self, config: Mapping, paths: list[str]):
         super().__init__()
-        self.gan_loss = config["loss"]["gan_loss"]
-        self.critics = nn.ModuleDict({p: Discriminator(config["network"]) for p in paths})
+        self.gan_loss, self.r1 = config["loss"]["gan_loss"], float(config["loss"].get("r1", 0))
+        self.critics = nn.ModuleDict({p: make_critic(config["network"]) for p in paths})
 
     def forward(self, batch: Mapping[str, torch.Tensor], fakes: Mapping[str, torch.Tensor]) -> StepResult:
         real = {p: batch[CRITICS[p][1]] for p in self.critics}
         fake = {p: fakes[p].detach() for p in self.critics}  # translations never carry G's graph here
-        return critics_step(self.critics, real, fake, self.gan_loss)
+        return critics_step(self.critics, real, fake, self.gan_loss, r1=self.r1)
 
 
 class XGAN(Model):
@@ -188,6 +196,7 @@ class XGAN(Model):
         super().__init__(config)
         w = config["loss"]
         check_loss(w)
+        check_critic(config)
         needs_teacher = w["w_teach"] > 0
         if needs_teacher and not teacher_dim:
             raise ValueError("loss.w_teach > 0 needs a teacher: pass its embedding size as teacher_dim")
@@ -200,7 +209,7 @@ class XGAN(Model):
         keep = {"dann": w["w_dann"], "dann_acc": w["w_dann"], "sem": w["w_sem"], "gan": w["w_gan"],
                 "cycle": w.get("w_cycle", 0), "tv": w["w_tv"], "teach": w["w_teach"]}
         self.term_names = tuple(n for n in ("rec", "dann", "sem", "gan", "cycle", "tv", "teach") if keep.get(n, 1) > 0)
-        self.loss_names = tuple(n for n in names if keep.get(n, 1) > 0) + critic_log_names(paths)
+        self.loss_names = tuple(n for n in names if keep.get(n, 1) > 0) + critic_log_names(paths, w.get("r1", 0))
 
     def networks(self) -> dict[str, nn.Module]:
         g = self.generator
