@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,7 +129,8 @@ def resolve_root(root: str | os.PathLike, release: str | None = None) -> Path:
     release folder under ``root``."""
     root = Path(root)
     if not root.is_dir():
-        raise DatasetError(f"{root}: no such folder (pass download=True to fetch Google's CartoonSet)")
+        raise DatasetError(f"{root}: no such folder (pass download=True to fetch Google's CartoonSet)",
+                           f"{root}: no such folder; {_render_there(root)}")
     if release is not None and release not in RELEASE_FOLDERS:
         raise ValueError(f"release must be one of {', '.join(RELEASE_FOLDERS)}; got {release!r}")
     if _is_render(root):
@@ -156,8 +158,14 @@ def detect_layout(root: Path) -> str:
         return "flat"
     if _shard_dirs(root):
         return "sharded"
-    raise DatasetError(f"{root}: not a CartoonSet folder (no csX.csv files, no 0..9 sub-folders, "
-                       "no metadata.json); render one with `cartoonset render` or pass download=True")
+    why = f"{root}: not a CartoonSet folder (no csX.csv files, no 0..9 sub-folders, no metadata.json)"
+    raise DatasetError(f"{why}; render one with `cartoonset render` or pass download=True",
+                       f"{why}; {_render_there(root)}")
+
+
+def _render_there(root: Path) -> str:
+    """The command-line remedy for a missing CartoonSet (the scripts cannot download Google's)."""
+    return f"render one with `cartoonset render --out {shlex.quote(str(root))}`"
 
 
 def _listing(root: Path, layout: str, meta: dict | None) -> tuple[list[str], str]:

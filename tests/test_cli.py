@@ -116,6 +116,21 @@ def test_exit_codes_follow_one_convention(tmp_path, mini_pack_dir):
         _one_error_line(proc, needle)
 
 
+def test_missing_cartoons_name_the_command_not_a_python_argument(tmp_path):
+    """Issue 38: an empty or missing CartoonSet folder told CLI users to "pass download=True", an
+    argument only the Python dataset class has; they are told the command to run instead."""
+    empty, missing = tmp_path / "empty", tmp_path / "no such"
+    empty.mkdir()
+    train = ("xgan", "train", "--preset", "cpu-small", "--faces", empty, "--device", "cpu", "--out", tmp_path / "run")
+    cases = [(run("cartoonset", "stats", empty), empty),
+             (run(*train, "--cartoons", empty, timeout=120), empty),
+             (run(*train, "--cartoons", missing, timeout=120), "'" + str(missing) + "'")]
+    for proc, folder in cases:
+        assert proc.returncode == 1 and "Usage:" not in proc.stderr, proc.stderr
+        assert "download=True" not in proc.stdout + proc.stderr, proc.stderr
+        _one_error_line(proc, f"render one with `cartoonset render --out {folder}`")
+
+
 def _unwritable(tmp_path: Path) -> list[Path]:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder\n")

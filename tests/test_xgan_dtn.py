@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from xgan.cli import main
 from xgan.config import ConfigError, resolve
@@ -119,6 +120,29 @@ def test_distillation_learns_a_table_teacher_and_resumes_exactly(tmp_path):
 
     with pytest.raises(ValueError, match="uint8 array"):
         distill_teacher(faces.astype(np.float32), teacher, 5, 0, tmp_path / "x.pt")
+
+
+def test_distillation_decays_the_rate_the_optimiser_applies_and_keys_f_by_it(tmp_path):
+    """Issue 37: the trainer reset distill's cosine rate to the constant base rate before every step."""
+    faces = colour_fields(24)
+    teacher = TableTeacher(synthetic_table(faces), "synthetic")
+    kw = dict(arch={"encoder": [4, 8, 8], "hidden": [16]}, batch=4, lr=1e-3, holdout=0.25, show_progress=False)
+    applied = []
+    hook = register_optimizer_step_pre_hook(
+        lambda opt, args, kwargs: applied.append(opt.param_groups[0]["lr"]))
+    try:
+        assert not distill_teacher(faces, teacher, 10, 0, tmp_path / "f.pt", **kw)["reused"]
+    finally:
+        hook.remove()
+    cosine = [1e-3 * 0.5 * (1 + math.cos(math.pi * k / 10)) for k in range(10)]
+    assert applied == pytest.approx(cosine, rel=1e-9) and applied[-1] == pytest.approx(2.447e-5, rel=1e-3)
+
+    # an f distilled before the schedule was keyed (at a constant rate) is retrained, never reused
+    raw = torch.load(tmp_path / "f.pt", weights_only=True)
+    del raw["meta"]["settings"]["schedule"]
+    torch.save(raw, tmp_path / "f.pt")
+    assert not distill_teacher(faces, teacher, 10, 0, tmp_path / "f.pt", **kw)["reused"]
+    assert distill_teacher(faces, teacher, 10, 0, tmp_path / "f.pt", **kw)["reused"]
 
 
 # --- data: rendered cartoons and package photos aligned by facealign ---------------------------------

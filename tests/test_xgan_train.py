@@ -15,6 +15,7 @@ from xgan import checkpoint as ckpt
 from xgan.config import resolve
 from xgan.data import BatchStream, DomainArrays
 from xgan.models import build_model
+from xgan.runlog import RunLog, plot_log
 from xgan.teacher import TeacherUnavailable, load_teacher
 from xgan.trainer import RunError, load_model, train
 
@@ -148,6 +149,25 @@ def test_onecycle_schedule_and_weight_decay_are_torchs_adamw_one_cycle():
             assert got["betas"][0] == pytest.approx(want["betas"][0], rel=1e-12)
         ref_opt.step()
         ref.step()
+
+
+def test_losses_plot_draws_only_the_losses(tmp_path, monkeypatch):
+    """Issue 38: ``step`` was drawn as a loss, a rising 25..500 line over the whole log axis."""
+    import matplotlib.pyplot as plt
+
+    log = RunLog(tmp_path, ["rec", "dann", "d_acc", "lr"], tensorboard=False)
+    for step in range(25, 501, 25):
+        log.write(step, {"rec": 0.5 / step, "dann": 0.69, "d_acc": 0.6, "lr": 2e-4, "images_per_s": 180.0})
+    log.close()
+    figures = []
+    monkeypatch.setattr(plt, "close", lambda fig=None: figures.append(fig))  # keep the figure to read it
+    plot_log(tmp_path / "log.csv", tmp_path / "losses.png")
+    losses, accuracies = figures[0].axes
+    assert [line.get_label() for line in losses.get_lines()] == ["rec", "dann"]
+    assert [line.get_label() for line in accuracies.get_lines() if not line.get_label().startswith("_")] == ["d_acc"]
+    assert max(max(line.get_ydata()) for line in losses.get_lines()) < 1
+    monkeypatch.undo()
+    plt.close(figures[0])
 
 
 def test_run_folder_contents_and_checkpoint_errors(tmp_path):

@@ -6,13 +6,13 @@ G(x_s), so DTN needs a differentiable copy of it. :func:`distill_teacher` trains
 the teacher's mirrored embeddings) and writes it as an encoder file that ``dtn.f_checkpoint`` names.
 
 It is one more model of the one :class:`~xgan.trainer.Trainer` (a generator step, no critic): its
-optimiser, step count, checkpoints and resume are the trainer's, and its batches come from
-:class:`~xgan.data.BatchStream` (a pure function of seed and step) over the training faces.
+optimiser, learning-rate schedule, step count, checkpoints and resume are the trainer's, and its
+batches come from :class:`~xgan.data.BatchStream` (a pure function of seed and step) over the
+training faces.
 """
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +39,8 @@ from .trainer import Trainer
 ENCODER_FORMAT, ENCODER_VERSION = "xgan-dtn-encoder", 1
 #: f's default widths: XGAN's encoder convolutions (Table 1), one hidden FC layer, the teacher's size out
 DEFAULT_ARCH = {"kernel": 4, "encoder": [32, 64, 128, 256], "hidden": [512]}
+#: the learning-rate schedule of the distillation: the trainer's ``optim.schedule`` (1 to 0 on half a cosine)
+SCHEDULE = "cosine"
 HOW_TO_MAKE_F = ("make it with xgan.distill.distill_teacher(faces, teacher, steps, seed, out_path) "
                  "and pass --set dtn.f_checkpoint=PATH")
 
@@ -186,8 +188,10 @@ def distill_teacher(faces: np.ndarray, teacher: Teacher | str, steps: int, seed:
     check_arch(full_arch)
     # a (N, D) table has no embedding for mirrored faces: flipping would teach f a wrong target
     flip = not (isinstance(teacher, TableTeacher) and teacher.table.ndim == 2)
+    # the schedule is part of the key: files trained at a constant rate (issue 37) are retrained
     settings = {"teacher": teacher.name, "arch": full_arch, "steps": steps, "seed": seed, "batch": batch, "lr": lr,
-                "holdout": holdout, "flip": flip, "faces": {"count": len(faces), "hash": _faces_hash(faces)}}
+                "schedule": SCHEDULE, "holdout": holdout, "flip": flip,
+                "faces": {"count": len(faces), "hash": _faces_hash(faces)}}
     if out_path.is_file():
         try:
             meta = _read_encoder_file(out_path).get("meta", {})
@@ -197,8 +201,9 @@ def distill_teacher(faces: np.ndarray, teacher: Teacher | str, steps: int, seed:
             return dict(meta["summary"], path=str(out_path), reused=True)
 
     train_rows, held_rows = _distill_rows(len(faces), holdout, seed)
-    # f under the one trainer: Adam(lr) with torch's default betas, f kept in its own memory format
-    config = {"model": "distill", "optim": {"lr": lr, "lr_dis": lr, "betas": [0.9, 0.999]},
+    # f under the one trainer: Adam(lr) with torch's default betas, the rate decayed by the trainer's own
+    # schedule (the one owner of the rate), f kept in its own memory format
+    config = {"model": "distill", "optim": {"lr": lr, "lr_dis": lr, "betas": [0.9, 0.999], "schedule": SCHEDULE},
               "train": {"steps": steps}, "distill": settings}
     partial = out_path.with_name(out_path.name + ".partial")
     with torch.random.fork_rng(devices=[]):  # init and resume set torch's generator: the caller's stays as it was
@@ -223,12 +228,9 @@ def distill_teacher(faces: np.ndarray, teacher: Teacher | str, steps: int, seed:
                        disable=None if show_progress else True)
         try:
             while trainer.step < steps:
-                step = trainer.step
-                host = stream.batch_at(step)
+                host = stream.batch_at(trainer.step)
                 x = to_model_input(host["face"], dev)
                 target = teacher.targets(train_rows[host["face_index"]], host["face_flip"], x).float()
-                for group in trainer.opt_gen.param_groups:
-                    group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
                 logs = trainer.train_step({"face": x, "target": target})
                 recent = (recent + [logs["distance"]])[-50:]
                 bar.update(1)

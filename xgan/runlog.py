@@ -76,7 +76,10 @@ class RunLog:
 
 
 def scalar_group(name: str) -> str:
-    """The TensorBoard section of a logged scalar."""
+    """The section of a ``log.csv`` column, in TensorBoard and in :func:`plot_log`; a column not named
+    here is one of the model's losses, so ``step`` (the x axis, never a curve) is named too."""
+    if name == "step":
+        return "step"
     if name.startswith("test_"):
         return "test"
     if name.startswith(("gn_", "bn_gap")):

@@ -19,7 +19,10 @@ from .atomic import TEMP_MARK, is_temp
 
 
 def describe(error: BaseException) -> str:
-    """One line for ``error``: an ``OSError`` as ``path: reason`` (both paths for a rename)."""
+    """One line for ``error``: an ``OSError`` as ``path: reason`` (both paths for a rename); an error
+    that words itself for the command line (a ``DatasetError``'s ``command_line``) in those words."""
+    if getattr(error, "command_line", None):
+        return error.command_line
     if isinstance(error, OSError) and error.strerror:
         paths = [str(_published(p)) for p in (error.filename, error.filename2) if p is not None]
         return f"{' -> '.join(paths)}: {error.strerror}" if paths else error.strerror

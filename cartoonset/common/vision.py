@@ -28,7 +28,15 @@ except ImportError:  # pragma: no cover - torch is a dependency; keep the reader
 
 
 class DatasetError(ValueError):
-    """A dataset folder cannot be read as asked; the message names the file and what to do."""
+    """A dataset folder cannot be read as asked; the message names the file and what to do.
+
+    ``command_line``: the same sentence for the console scripts' users, where the remedy the message
+    names is a Python argument (``download=True``) they cannot pass; the scripts print it instead
+    (:func:`cartoonset.common.cli.describe`)."""
+
+    def __init__(self, message: str, command_line: str | None = None):
+        super().__init__(message)
+        self.command_line = command_line
 
 
 def inside(root: Path, rel: str) -> Path:

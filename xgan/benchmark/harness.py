@@ -60,6 +60,7 @@ from .evaluate import (
     reference_rows,
 )
 from .photo import skin_and_hair_luminance
+from .runs import record, run_row
 from .report import MEANINGFUL_TEST_SIZE, summary_plot, write_report
 
 TRACKS = ("synthetic", "synthetic-matched", "synthetic-hard", "faces")
@@ -573,6 +574,10 @@ def method_row(plan: Plan, method: Method, track: Track, scored: Track, part: di
         tally["reused"] += was_reused
         tally["train_seconds"] += training_seconds(run_dir)
         scores = score_one(model_path, scored, ruler_model, plan.dev, part)
+        held_out = f"held-out: test images {part['start']}-{part['start'] + part['sources'] - 1}"
+        row = run_row(run_dir, tr, method.name, scores, held_out)
+        if row is not None:
+            record(plan.out / "runs.csv", row)
         for k, _, _ in METRICS:
             values[k].append(scores.get(k, float("nan")))
         unavailable.update(scores.get("unavailable", {}))

@@ -172,6 +172,12 @@ def run_variant(args, name: str, track, evaluator, say) -> None:
     train(config, track.train, track.test, runs / name, device="cpu", resume=True, evaluator=evaluator,
           show_progress=False, tensorboard=False, say=say)
     say(f"[{name}] done in {(time.perf_counter() - t0) / 60:.1f} min")
+    if evaluator is not None:
+        from xgan.benchmark.runs import record, run_row
+
+        row = run_row(runs / name, args.track, name)
+        if row is not None:
+            say(f"[{name}] recorded in {record(args.out / 'results.csv', row)}")
 
 
 def report(out: Path, names: list[str]) -> int:

@@ -1,0 +1,94 @@
+"""The study's machine-readable verdicts: one row per finished run in one CSV table.
+
+``docs/benchmark/results.csv`` is this table: which track, method and preset stack, which seed, how
+many steps and training seconds, and the scores that decide between methods, with the test images
+they were measured on (``scored_on``: the curves' subset, or the held-out images of the benchmark's
+final evaluation). The benchmark and the study add their runs with :func:`record`; anyone can read
+every verdict without parsing prose. A row is keyed by (track, method, seed, steps, scored_on), so
+recording a run again replaces its row.
+"""
+from __future__ import annotations
+
+import math
+import os
+import platform
+from pathlib import Path
+from typing import Mapping
+
+from cartoonset.common.records import read_csv, write_csv
+
+#: the table's columns, in order
+FIELDS = ("track", "method", "presets", "overrides", "seed", "steps", "train_seconds", "scored_on",
+          "attr_acc", "attr_acc_shifted", "attr_acc_rest", "fd", "kid", "kid_std", "l1", "detect", "critic_probe",
+          "critic_acc", "skin_rho", "hair_rho", "machine")
+PRESET_LINE = "# resolved from preset "
+KEY = ("track", "method", "seed", "steps", "scored_on")
+#: the scores a row carries, as the evaluator names them
+SCORES = ("attr_acc", "attr_acc_shifted", "attr_acc_rest", "fd", "kid", "kid_std", "l1", "detect", "critic_probe",
+          "skin_rho", "hair_rho")
+
+
+def machine() -> str:
+    """What trained the run, in a few words (CPU model and core count)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
+def _cell(value) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def run_row(run_dir: str | os.PathLike, track: str, method: str, scores: Mapping[str, float] | None = None,
+            scored_on: str | None = None) -> dict | None:
+    """The row of a run folder: its configuration, steps and training seconds from its files, and
+    ``scores`` (held-out, from the caller) or else the last evaluation its log holds (the curves'
+    subset). None when the run has no score yet."""
+    from ..config import differences, loads, resolve
+    from .curves import _logged_rows, cumulative_seconds
+
+    run_dir = Path(run_dir)
+    text = (run_dir / "config.toml").read_text("utf-8")
+    config = loads(text)
+    rows = sorted((r for r in _logged_rows(run_dir) if r.get("step", "").isdigit()), key=lambda r: int(r["step"]))
+    scored = [r for r in rows if r.get("test_fd", "") not in ("", None)]
+    if scores is None:
+        if not scored:
+            return None
+        last = scored[-1]
+        scores = {k: float(last[f"test_{k}"]) for k in SCORES if last.get(f"test_{k}", "") not in ("", None)}
+        scored_on = scored_on or f"curve subset: first {config['eval']['count']} test images, step {last['step']}"
+    steps = max((int(r["step"]) for r in rows), default=0)
+    seconds = cumulative_seconds(run_dir).get(steps) if (run_dir / "log.csv").is_file() else None
+    head = text.split("\n", 1)[0]  # to_toml names the stack in its first line, not as a key
+    presets = head[len(PRESET_LINE):].split(";", 1)[0] if head.startswith(PRESET_LINE) else ""
+    try:
+        base = resolve(presets.split("+")) if presets else None
+        overrides = "; ".join(differences(base, config)) if base is not None else ""
+    except Exception:  # a preset renamed since: the stack alone
+        overrides = ""
+    critic = [r for r in rows if r.get("d_face2cartoon_acc", "") not in ("", None)]
+    row = {"track": track, "method": method, "presets": presets, "overrides": overrides,
+           "seed": config["train"]["seed"], "steps": steps, "train_seconds": seconds, "scored_on": scored_on or "",
+           "critic_acc": float(critic[-1]["d_face2cartoon_acc"]) if critic else None, "machine": machine(),
+           **{k: scores.get(k) for k in SCORES}}
+    return {k: _cell(row.get(k)) for k in FIELDS}
+
+
+def record(table: str | os.PathLike, row: Mapping[str, str]) -> Path:
+    """Add ``row`` to ``table`` (created if missing), replacing the row of the same run; rows stay
+    sorted by track, method, seed and steps. Written atomically."""
+    path = Path(table)
+    rows = [r for r in read_csv(path)] if path.is_file() else []
+    key = tuple(str(row[k]) for k in KEY)
+    rows = [r for r in rows if tuple(r.get(k, "") for k in KEY) != key] + [dict(row)]
+    rows.sort(key=lambda r: (r["track"], r["method"], int(r["seed"] or 0), int(r["steps"] or 0), r["scored_on"]))
+    return write_csv(path, rows, FIELDS)
