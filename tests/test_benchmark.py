@@ -118,7 +118,7 @@ def test_metrics_a_tiny_test_split_cannot_support_are_not_available_with_the_rea
     with pytest.raises(metrics.NotEnoughSamples, match="FD needs at least 2 samples per set, got 1 translations"):
         metrics.frechet_distance(np.zeros((1, 8)), np.ones((5, 8)))
     scores, _ = score_translations(np.asarray(track.test.images["face"]), track, ruler)
-    for key in ("fd", "kid", "diversity", "skin_rho", "hair_rho"):
+    for key in ("fd", "kid", "diversity", "skin_rho", "hair_rho", "detect"):
         assert np.isnan(scores[key]) and "at least" in scores["unavailable"][key], key
     assert "1 translations" in scores["unavailable"]["fd"] and "1 measurable_photos" in scores["unavailable"]["skin_rho"]
 
@@ -149,7 +149,7 @@ def test_colour_order_on_a_paired_track_tells_a_kept_order_from_an_inverted_one(
 
     from xgan.benchmark.evaluate import TrainingEvaluator
 
-    one_way = SimpleNamespace(embedding_domains=(), has_direction=lambda a, b: False)
+    one_way = SimpleNamespace(embedding_domains=(), has_direction=lambda a, b: False, critic_networks=dict)
     assert {"skin_rho", "hair_rho"} <= set(TrainingEvaluator(paired, ruler).names(one_way))  # curves too
 
 

@@ -29,7 +29,8 @@ def _evaluator(test):
     track = Track("synthetic", test, test, attrs, attribute_names(), paired_attrs=attrs,
                   paired_targets=np.asarray(test.images["cartoon"]))
     torch.manual_seed(0)
-    return TrainingEvaluator(track, classifier.AttributeClassifier(COUNTS, 8, 32), count=12)
+    return TrainingEvaluator(track, classifier.AttributeClassifier(COUNTS, 8, 32), count=12,
+                             detect_steps=20)  # the detector's plumbing, not its power (tests/test_xgan_detect.py)
 
 
 def _rows(path):
@@ -52,6 +53,8 @@ def test_scores_diagnostics_schedule_and_best_during_training(tmp_path):
         assert (r["gn_rec"] != "") == (step in (3, 6)) and (r["bn_gap_enc"] != "") == (step in (3, 6))
         if scored:
             assert 0 <= float(r["test_attr_acc"]) <= 1 and float(r["test_l1"]) > 0
+            assert 0 <= float(r["test_detect"]) <= 1 and 0 <= float(r["test_critic_probe"]) <= 1
+            assert 0 <= float(r["test_attr_acc_shifted"]) <= 1 and 0 <= float(r["test_attr_acc_rest"]) <= 1
             assert float(r["test_sem_dist_unrelated"]) >= 0
     for k in ("gn_rec", "gn_dann", "gn_sem", "gn_gan"):
         assert float(rows[3][k]) > 0, k

@@ -33,6 +33,8 @@ PANELS = (
     ("test_sem_dist_blur", "L_sem after blur σ=1"),
     ("test_sem_dist_unrelated", "L_sem, unrelated pairs (spread)"),
     ("test_hf_share", "high-freq. power vs real"),
+    ("test_detect", "detectability (0.5 ideal)"),
+    ("test_critic_probe", "frozen-G critic probe acc."),
 )
 
 
@@ -156,7 +158,7 @@ def learning_curves(runs: Mapping[str, Sequence[str | os.PathLike]], path: str |
         ax.set_title(panel_title, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
-        if col == "test_domain_acc":
+        if col in ("test_domain_acc", "test_detect", "test_critic_probe"):
             ax.axhline(0.5, color="k", lw=0.7, ls="--")
         if col in ("test_diversity", "test_hf_share"):
             ax.axhline(1.0, color="k", lw=0.7, ls="--")

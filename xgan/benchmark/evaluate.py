@@ -1,5 +1,9 @@
 """Scoring one trained model on one track: realism, semantics, embedding and diversity.
 
+Realism is read three ways: feature statistics (FD, KID), a classifier trained afresh to tell
+translations from real cartoons (``detect``) and, for a model with critics, a copy of its own
+face -> cartoon critic trained the same way with the generator frozen (``critic_probe``).
+
 All scores use the benchmark's own attribute classifier (the "ruler"); nothing is downloaded.
 A direction a method does not have (DTN has no cartoon -> face decoder) or an embedding it lacks
 (CycleGAN) scores NaN; models declare both (``directions``, ``embedding_domains``).
@@ -21,6 +25,7 @@ from .. import degrade
 from ..data import DomainArrays, to_model_input
 from ..translate import translate_images
 from .classifier import AttributeClassifier, predict
+from .detect import STEPS as DETECT_STEPS, detectability
 from .metrics import (NotEnoughSamples, attribute_agreement, frechet_distance, high_frequency_share,
                       kernel_inception_distance, luminance, mean_pairwise_distance, require_samples, spearman)
 
@@ -29,6 +34,8 @@ METRICS = (
     ("fd", "FD (ruler)", "lower"),
     ("kid", "KID x100 (ruler)", "lower"),
     ("attr_acc", "attribute acc. vs truth", "higher"),
+    ("attr_acc_shifted", "attr. acc., prior-shifted attrs", "higher"),
+    ("attr_acc_rest", "attr. acc., other attrs", "higher"),
     ("l1", "L1 to paired target", "lower"),
     ("cycle_acc", "cartoon->face->cartoon acc.", "higher"),
     ("skin_rho", "skin tone rank corr.", "higher"),
@@ -36,7 +43,18 @@ METRICS = (
     ("domain_acc", "domain probe acc. (0.5 ideal)", "closer to 0.5"),
     ("sem_dist", "semantic consistency dist.", "lower"),
     ("diversity", "diversity (real = 1)", "closer to 1"),
+    ("detect", "detectability (0.5 ideal)", "closer to 0.5"),
+    ("critic_probe", "frozen-G critic probe acc.", "closer to 0.5"),
 )
+
+#: the attributes whose prior differs between the synthetic tracks' training sources (the ``shaded``
+#: and ``portrait`` packs' sampling priors) and the cartoons (the ``default`` pack's): total-variation
+#: distance between the packs' filtered priors facial_hair 0.28, hair_color 0.19, face_color 0.13,
+#: glasses 0.10, eye_color 0.08; every other attribute under 0.02 (tests/test_xgan_detect.py
+#: recomputes them; a hair distance of 0.08 read off two rendered sets is sampling noise over its 111
+#: variants: both packs weigh them alike). Test sources follow the cartoons' prior, so a method that carries the sources' prior into
+#: its translations loses accuracy here first; on ``synthetic-matched`` (no shift) the split is the control.
+PRIOR_SHIFTED = ("facial_hair", "hair_color", "face_color", "glasses", "eye_color")
 
 
 @dataclass
@@ -112,9 +130,9 @@ def _guarded(out: dict, key: str, compute) -> None:
 
 
 def score_translations(fakes: np.ndarray, track: Track, ruler: AttributeClassifier, device="cpu",
-                       limit: int | None = 1000) -> tuple[dict, np.ndarray]:
-    """The image-only metrics of translated test sources (uint8, in test order): realism,
-    diversity, and against the truth where the track has it. Also returns the predictions."""
+                       limit: int | None = 1000, detect_steps: int = DETECT_STEPS) -> tuple[dict, np.ndarray]:
+    """The image-only metrics of translated test sources (uint8, in test order): realism (FD, KID,
+    detectability), diversity, and against the truth where the track has it. Also returns the predictions."""
     cartoons = np.asarray(track.test.images["cartoon"][:limit])
     pred_f, feat_f = predict(ruler, fakes, device=device)
     _, feat_r = predict(ruler, cartoons, device=device)
@@ -124,13 +142,36 @@ def score_translations(fakes: np.ndarray, track: Track, ruler: AttributeClassifi
         feat_f, feat_r, subset_size=min(500, len(feat_f), len(feat_r)))[0])
     _guarded(out, "diversity", lambda: require_samples("diversity", 2, translations=len(feat_f), references=len(feat_r))
              or mean_pairwise_distance(feat_f) / max(mean_pairwise_distance(feat_r), 1e-9))
+    _guarded(out, "detect", lambda: detectability(cartoons, fakes, steps=detect_steps, device=device))
     if track.paired_attrs is not None:
         per = attribute_agreement(pred_f, track.paired_attrs[:len(fakes)], track.names)
         out["attr_acc"], out["attr_acc_per"] = per["mean"], per
+        out.update(prior_split(per))
         out["l1"] = float(np.abs(fakes.astype(np.float32) - track.paired_targets[:len(fakes)].astype(np.float32)).mean())
     for key, compute in colour_order(pred_f, track).items():
         _guarded(out, key, compute)
     return out, pred_f
+
+
+def prior_split(per: Mapping[str, float]) -> dict[str, float]:
+    """The mean per-attribute accuracy over :data:`PRIOR_SHIFTED` and over the other attributes."""
+    shifted = [v for k, v in per.items() if k in PRIOR_SHIFTED]
+    rest = [v for k, v in per.items() if k != "mean" and k not in PRIOR_SHIFTED]
+    return {"attr_acc_shifted": float(np.mean(shifted)) if shifted else float("nan"),
+            "attr_acc_rest": float(np.mean(rest)) if rest else float("nan")}
+
+
+def probed_critic(model) -> torch.nn.Module | None:
+    """The in-game critic of face -> cartoon translations (XGAN, CycleGAN and UNIT name their critics
+    by the path they judge), or None: no critic, or DTN's 3-way critic, which scores two kinds of fake."""
+    return model.critic_networks().get("critic_face2cartoon")
+
+
+def critic_probe(model, cartoons: np.ndarray, fakes: np.ndarray, device="cpu", steps: int = DETECT_STEPS) -> float:
+    """Held-out accuracy of a copy of the face -> cartoon critic trained alone on the fixed translations
+    (the routine, steps and folds of ``detect``; the model is untouched). Near 0.5: the critic is
+    beaten; near 1 while its in-game accuracy is ~0.5: the game handicaps it."""
+    return detectability(cartoons, fakes, steps=steps, net=probed_critic(model), device=device)
 
 
 COLOUR_ATTRS = (("skin_rho", "face_color"), ("hair_rho", "hair_color"))
@@ -162,15 +203,19 @@ def colour_order(pred: np.ndarray, track: Track) -> dict:
     return out
 
 
-def evaluate(model, track: Track, ruler: AttributeClassifier, device="cpu", limit: int | None = 1000) -> dict:
+def evaluate(model, track: Track, ruler: AttributeClassifier, device="cpu", limit: int | None = 1000,
+             detect_steps: int = DETECT_STEPS) -> dict:
     """All metrics of one model on one track (the first ``limit`` test images of each domain; all of
-    them with None), plus per-attribute breakdowns."""
+    them with None), plus per-attribute breakdowns. ``detect_steps``: the training steps per fold of
+    the detectability classifier and of the critic probe."""
     device = torch.device(device)
     model = model.to(device).eval()
     sources = np.asarray(track.test.images["face"][:limit])
     cartoons = np.asarray(track.test.images["cartoon"][:limit])
     fakes = translate_images(model, sources, "face", device)
-    out, _ = score_translations(fakes, track, ruler, device, limit)
+    out, _ = score_translations(fakes, track, ruler, device, limit, detect_steps)
+    if probed_critic(model) is not None:
+        _guarded(out, "critic_probe", lambda: critic_probe(model, cartoons, fakes, device, detect_steps))
 
     out["cycle_acc"] = float("nan")
     if model.has_direction("cartoon", "face"):
@@ -215,18 +260,21 @@ class TrainingEvaluator:
     """The benchmark's metrics on a fixed test subset (the first ``count`` test images of each
     domain), called by the trainer every ``eval.every`` steps: what the learning curves plot."""
 
-    def __init__(self, track: Track, ruler: AttributeClassifier, count: int = 256, device="cpu"):
-        self.track, self.ruler, self.count = track, ruler, count
+    def __init__(self, track: Track, ruler: AttributeClassifier, count: int = 256, device="cpu",
+                 detect_steps: int = DETECT_STEPS):
+        self.track, self.ruler, self.count, self.detect_steps = track, ruler, count, detect_steps
         self.device = torch.device(device)
         self.ruler.to(self.device).eval()
 
     def names(self, model) -> tuple[str, ...]:
         """The keys this evaluator returns for ``model`` (fixed for a run: the log's columns)."""
-        keys = ["fd", "kid", "diversity", "hf_share"]
+        keys = ["fd", "kid", "diversity", "hf_share", "detect"]
+        if probed_critic(model) is not None:
+            keys.append("critic_probe")
         if model.embedding_domains:
             keys += ["domain_acc", "sem_dist", "sem_dist_blur", "sem_dist_noise", "sem_dist_unrelated"]
         if self.track.paired_attrs is not None:
-            keys += ["attr_acc", "l1"]
+            keys += ["attr_acc", "attr_acc_shifted", "attr_acc_rest", "l1"]
         if model.has_direction("cartoon", "face"):
             keys.append("cycle_acc")
         if has_colour_order(self.track):
@@ -234,7 +282,8 @@ class TrainingEvaluator:
         return tuple(keys)
 
     def __call__(self, model) -> dict[str, float]:
-        scores = evaluate(model, self.track, self.ruler, device=self.device, limit=self.count)
+        scores = evaluate(model, self.track, self.ruler, device=self.device, limit=self.count,
+                          detect_steps=self.detect_steps)
         return {k: float(scores.get(k, float("nan"))) for k in self.names(model)}
 
 

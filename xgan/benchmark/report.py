@@ -27,6 +27,8 @@ MEANINGFUL_TEST_SIZE = {
     "fd": 50,          # a covariance of 256-d features: below ~50 samples its bias dominates
     "kid": 50,         # unbiased, but its spread over subsets swamps method differences
     "attr_acc": 20,    # one image moves an accuracy by 1/N
+    "attr_acc_shifted": 20,
+    "attr_acc_rest": 20,
     "l1": 20,
     "cycle_acc": 20,
     "skin_rho": 10,    # a rank correlation of fewer pairs is mostly noise
@@ -34,6 +36,8 @@ MEANINGFUL_TEST_SIZE = {
     "domain_acc": 20,  # per domain: a two-fold probe needs both domains in both folds
     "sem_dist": 10,
     "diversity": 10,
+    "detect": 50,      # per domain: each fold trains on half and is scored on the other half
+    "critic_probe": 50,
 }
 # which split each metric's N counts: the translated test sources, or the test cartoons
 _COUNTED_ON = {"cycle_acc": "cartoons"}
@@ -229,7 +233,8 @@ def sample_size_text() -> str:
     labels = {k: lab for k, lab, _ in METRICS}
     return ("## Test-split sizes\nA metric the test split is too small to compute is shown as n/a with "
             "its reason (FD and KID need 2 translated test sources, diversity 2, the rank correlations 3 "
-            "sources (photos: where the region is measurable), the domain probe 2 per domain). The report warns "
+            "sources (photos: where the region is measurable), the domain probe 2 per domain, detectability and "
+            "the critic probe 4 per domain). The report warns "
             "below these sizes, where a number means little: "
             + ", ".join(f"{labels[k]} {n}" for k, n in MEANINGFUL_TEST_SIZE.items()) + ".")
 
@@ -270,4 +275,14 @@ METRIC_TEXT = """## Metrics
   embeddings from test cartoon embeddings (0.5: one shared embedding, the paper's good regime).
 - **semantic consistency dist.**: mean cosine distance between e_source(x) and e_cartoon(g(x)) on test.
 - **diversity**: mean pairwise distance of the ruler's features over translations, divided by the same for
-  real test cartoons (near 0: mode collapse)."""
+  real test cartoons (near 0: mode collapse).
+- **attr. acc., prior-shifted / other attrs** (synthetic tracks): attribute accuracy over the five attributes
+  whose prior differs between the training sources' pack and the cartoons' (facial hair, hair, face and eye
+  colour, glasses), and over the other thirteen: whether a method carries the sources' prior into its
+  translations.
+- **detectability**: held-out balanced accuracy of a small CNN trained afresh (two folds, a fixed number of
+  steps) to tell translations of test sources from real test cartoons (0.5: indistinguishable to it, 1.0:
+  trivially fake). Unlike FD it judges each image, pixels included (blur, noise, artefacts).
+- **frozen-G critic probe acc.** (methods with a face -> cartoon critic): the same, training a copy of the
+  method's own critic on its final translations. Near 0.5: the critic is beaten; near 1.0 while the critic's
+  accuracy during training stays near 0.5: the game, not the translations, held the critic back."""

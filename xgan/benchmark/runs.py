@@ -48,16 +48,19 @@ def _cell(value) -> str:
 
 
 def run_row(run_dir: str | os.PathLike, track: str, method: str, scores: Mapping[str, float] | None = None,
-            scored_on: str | None = None) -> dict | None:
+            scored_on: str | None = None, presets: str | None = None, seed: int | None = None) -> dict | None:
     """The row of a run folder: its configuration, steps and training seconds from its files, and
     ``scores`` (held-out, from the caller) or else the last evaluation its log holds (the curves'
-    subset). None when the run has no score yet."""
+    subset). A curve record (a ``.csv`` file: a run whose folder is gone) has no configuration:
+    ``presets`` and ``seed`` say what it was. None when the run has no score yet."""
     from ..config import differences, loads, resolve
     from .curves import _logged_rows, cumulative_seconds
 
     run_dir = Path(run_dir)
-    text = (run_dir / "config.toml").read_text("utf-8")
-    config = loads(text)
+    config, text = {}, ""
+    if run_dir.is_dir():
+        text = (run_dir / "config.toml").read_text("utf-8")
+        config = loads(text)
     rows = sorted((r for r in _logged_rows(run_dir) if r.get("step", "").isdigit()), key=lambda r: int(r["step"]))
     scored = [r for r in rows if r.get("test_fd", "") not in ("", None)]
     if scores is None:
@@ -65,21 +68,22 @@ def run_row(run_dir: str | os.PathLike, track: str, method: str, scores: Mapping
             return None
         last = scored[-1]
         scores = {k: float(last[f"test_{k}"]) for k in SCORES if last.get(f"test_{k}", "") not in ("", None)}
-        scored_on = scored_on or f"curve subset: first {config['eval']['count']} test images, step {last['step']}"
+        count = config["eval"]["count"] if config else 256
+        scored_on = scored_on or f"curve subset: first {count} test images, step {last['step']}"
     steps = max((int(r["step"]) for r in rows), default=0)
-    seconds = cumulative_seconds(run_dir).get(steps) if (run_dir / "log.csv").is_file() else None
-    head = text.split("\n", 1)[0]  # to_toml names the stack in its first line, not as a key
-    presets = head[len(PRESET_LINE):].split(";", 1)[0] if head.startswith(PRESET_LINE) else ""
+    seconds = cumulative_seconds(run_dir).get(steps) if (run_dir / "log.csv").is_file() or run_dir.is_file() else None
+    if presets is None:
+        head = text.split("\n", 1)[0]  # to_toml names the stack in its first line, not as a key
+        presets = head[len(PRESET_LINE):].split(";", 1)[0] if head.startswith(PRESET_LINE) else ""
     try:
-        base = resolve(presets.split("+")) if presets else None
-        overrides = "; ".join(differences(base, config)) if base is not None else ""
+        overrides = "; ".join(differences(resolve(presets.split("+")), config)) if presets and config else ""
     except Exception:  # a preset renamed since: the stack alone
         overrides = ""
     critic = [r for r in rows if r.get("d_face2cartoon_acc", "") not in ("", None)]
     row = {"track": track, "method": method, "presets": presets, "overrides": overrides,
-           "seed": config["train"]["seed"], "steps": steps, "train_seconds": seconds, "scored_on": scored_on or "",
-           "critic_acc": float(critic[-1]["d_face2cartoon_acc"]) if critic else None, "machine": machine(),
-           **{k: scores.get(k) for k in SCORES}}
+           "seed": config["train"]["seed"] if config else seed, "steps": steps, "train_seconds": seconds,
+           "scored_on": scored_on or "", "critic_acc": float(critic[-1]["d_face2cartoon_acc"]) if critic else None,
+           "machine": machine() if config else "", **{k: scores.get(k) for k in SCORES}}
     return {k: _cell(row.get(k)) for k in FIELDS}
 
 
