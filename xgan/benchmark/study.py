@@ -83,12 +83,14 @@ VARIANTS = {
     # per-sample normalisation in encoders and decoders: training and test compute the same function
     "group-norm": (["no-teach"], ["network.norm=group"]),
     "rec-dann-group": (["rec-dann"], ["network.norm=group"]),
-    # resize-convolution decoders, only beside a critic that can see (alone they let the paper's critic win)
+    # resize-convolution decoders, only beside a critic that can see (alone they let the paper's critic win),
+    # with every other ingredient: per-sample norms and an EMA generator (0.999) for what is scored and drawn
     "joint-r1-group-resize": (["no-teach"], ["network.critic=joint", "loss.r1=1.0", "network.norm=group",
-                                             "network.upsample=resize"]),
+                                             "network.upsample=resize", "train.ema=0.999"]),
     "patch-group-resize": (["no-teach"], ["network.critic=patch", "network.critic_norm=spectral",
-                                          "loss.gan_loss=hinge", "network.norm=group", "network.upsample=resize"]),
-    "rec-dann-group-resize": (["rec-dann"], ["network.norm=group", "network.upsample=resize"]),
+                                          "loss.gan_loss=hinge", "network.norm=group", "network.upsample=resize",
+                                          "train.ema=0.999"]),
+    "rec-dann-group-resize": (["rec-dann"], ["network.norm=group", "network.upsample=resize", "train.ema=0.999"]),
     # staged: L_rec + L_dann alone to step 1500, then L_sem and L_gan ramped in to full weight at 3000
     "staged-joint-r1-group": (["no-teach"], ["network.critic=joint", "loss.r1=1.0", "network.norm=group",
                                              "loss.sem_ramp=[1500, 3000]", "loss.gan_ramp=[1500, 3000]"]),
