@@ -20,7 +20,7 @@ def test_a_finished_run_is_one_row_and_recording_it_again_replaces_it(tmp_path):
     track = Track("synthetic", test, test, attrs, attribute_names(), paired_attrs=attrs,
                   paired_targets=np.asarray(test.images["cartoon"]))
     torch.manual_seed(0)
-    evaluator = TrainingEvaluator(track, classifier.AttributeClassifier(counts, 8, 32), count=12)
+    evaluator = TrainingEvaluator(track, classifier.AttributeClassifier(counts, 8, 32), count=12, detect_steps=20)
     config = tiny("train.steps=6", "eval.every=3", "loss.w_sem=0.5")
     run = tmp_path / "run"
     train(config, arrays(), test, run, device="cpu", show_progress=False, tensorboard=False, evaluator=evaluator)

@@ -138,8 +138,13 @@ def score_translations(fakes: np.ndarray, track: Track, ruler: AttributeClassifi
     _, feat_r = predict(ruler, cartoons, device=device)
     out: dict = {}
     _guarded(out, "fd", lambda: frechet_distance(feat_f, feat_r))
-    _guarded(out, "kid", lambda: 100 * kernel_inception_distance(
-        feat_f, feat_r, subset_size=min(500, len(feat_f), len(feat_r)))[0])
+    # KID with its spread over random subsets (x100, mean and std: torch-fidelity's convention)
+    _guarded(out, "kid_pair", lambda: tuple(100 * v for v in kernel_inception_distance(
+        feat_f, feat_r, subset_size=min(500, len(feat_f), len(feat_r)))))
+    kid = out.pop("kid_pair")
+    out["kid"], out["kid_std"] = kid if isinstance(kid, tuple) else (kid, kid)
+    if "kid_pair" in out.get("unavailable", {}):
+        out["unavailable"]["kid"] = out["unavailable"]["kid_std"] = out["unavailable"].pop("kid_pair")
     _guarded(out, "diversity", lambda: require_samples("diversity", 2, translations=len(feat_f), references=len(feat_r))
              or mean_pairwise_distance(feat_f) / max(mean_pairwise_distance(feat_r), 1e-9))
     _guarded(out, "detect", lambda: detectability(cartoons, fakes, steps=detect_steps, device=device))
@@ -268,7 +273,7 @@ class TrainingEvaluator:
 
     def names(self, model) -> tuple[str, ...]:
         """The keys this evaluator returns for ``model`` (fixed for a run: the log's columns)."""
-        keys = ["fd", "kid", "diversity", "hf_share", "detect"]
+        keys = ["fd", "kid", "kid_std", "diversity", "hf_share", "detect"]
         if probed_critic(model) is not None:
             keys.append("critic_probe")
         if model.embedding_domains:
