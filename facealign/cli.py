@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from cartoonset.common.cli import ToolGroup, fail as _fail
+from cartoonset.common.cli import ToolGroup, bad_parameter, fail as _fail
 from cartoonset.common.version import __version__
 
 from .settings import Settings
@@ -81,14 +81,26 @@ def run_cmd(inputs, out, size, large, workers, shard, background, face_oval, ima
         click.echo(note, err=True)
 
 
+def _fetch_option(ctx: click.Context, param: click.Parameter, value):
+    """A usage error, at once, for a value :class:`FetchOptions` refuses (click's FloatRange lets nan
+    and inf through, and a nan timeout retried every URL forever)."""
+    from .downloader import FetchOptions
+
+    with bad_parameter(param.opts[0]):
+        FetchOptions(**{param.name: value})
+    return value
+
+
 @main.command("fetch")
 @click.argument("lists", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Download folder (resumable).")
 @click.option("--concurrency", default=16, show_default=True, help="Downloads in flight.")
 @click.option("--per-host", default=4, show_default=True, help="Downloads in flight per host.")
-@click.option("--timeout", default=10.0, show_default=True, help="Seconds for one whole request: connect, headers and body.")
+@click.option("--timeout", default=10.0, show_default=True, callback=_fetch_option,
+              help="Seconds for one whole request: connect, headers and body.")
 @click.option("--retries", default=3, show_default=True, help="Retries of a transient failure.")
-@click.option("--backoff", default=1.0, show_default=True, help="First retry delay in seconds (doubles).")
+@click.option("--backoff", default=1.0, show_default=True, callback=_fetch_option,
+              help="First retry delay in seconds (doubles).")
 @click.option("--max-bytes", default=20 * 2 ** 20, show_default=True, help="Largest body accepted.")
 @click.option("--max-pixels", default=_DEFAULTS.max_pixels, show_default=True, help="Largest image accepted.")
 @click.option("--placeholder-min", default=3, show_default=True,

@@ -1,8 +1,8 @@
 """Decode any photo the web serves into an upright 8-bit RGB array, or say why not.
 
 Handles EXIF orientation (the box hint is turned with the pixels), every Pillow mode (grayscale,
-CMYK, 16-bit, palette, alpha), a pixel-count limit checked before any pixel is decoded, and
-reduced-size JPEG decoding (DCT scaling) when a known face box is much larger than needed.
+CMYK, 16-bit, palette, alpha), size limits (pixel count and side length) checked before any pixel is
+decoded, and reduced-size JPEG decoding (DCT scaling) when a known face box is much larger than needed.
 """
 from __future__ import annotations
 
@@ -22,6 +22,10 @@ ImageSource = Union[str, os.PathLike, bytes, Image.Image, np.ndarray]
 Box = Sequence[float]  # (left, top, right, bottom) in pixels
 
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+
+#: the longest side accepted: OpenCV's remap, inside the face models, asserts that every side is under
+#: SHRT_MAX (32767) and aborts the whole process otherwise (a panorama would kill every rerun)
+MAX_SIDE = 32_766
 
 
 @dataclass
@@ -53,6 +57,7 @@ def decode_image(source: ImageSource, *, box: Box | None = None, max_pixels: int
     if isinstance(source, np.ndarray):
         rgb = array_to_rgb(source)
         h, w = rgb.shape[:2]
+        check_size("the array", w, h)  # already in memory: only the side matters
         return Decoded(rgb, (1.0, 1.0), (w, h), box=_tuple(box))
     if isinstance(source, Image.Image):
         return _decode_pil(source, box, max_pixels, face_px)
@@ -88,10 +93,7 @@ def probe_image(source: str | os.PathLike | bytes, max_pixels: int = 50_000_000)
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 img = Image.open(fh)
                 w, h = img.size
-                if w < 1 or h < 1:
-                    raise Rejected("unreadable", f"{name} has no pixels ({w}x{h})")
-                if w * h > max_pixels:
-                    raise Rejected("too_large", f"{name} is {w}x{h} = {w * h:,} pixels, over the limit of {max_pixels:,}")
+                check_size(name, w, h, max_pixels)
                 fmt = img.format or ""
                 if fmt in _VERIFY_ONLY:
                     img.verify()
@@ -106,6 +108,19 @@ def probe_image(source: str | os.PathLike | bytes, max_pixels: int = 50_000_000)
         except (OSError, SyntaxError, ValueError, MemoryError) as exc:
             raise Rejected("unreadable", f"{name} is corrupt or truncated ({_short(exc)})") from None
     return fmt, (w, h)
+
+
+def check_size(name: str, w: int, h: int, max_pixels: int | None = None) -> None:
+    """Refuse, from the header alone, an image with no pixels (``unreadable``), a side over
+    :data:`MAX_SIDE` or more than ``max_pixels`` pixels (``too_large``): the one place both limits live."""
+    if w < 1 or h < 1:
+        raise Rejected("unreadable", f"{name} has no pixels ({w}x{h})")
+    if max(w, h) > MAX_SIDE:
+        side, length = ("width", w) if w >= h else ("height", h)
+        raise Rejected("too_large", f"{name} is {w}x{h}: its {side} of {length:,} pixels is over the limit of "
+                                    f"{MAX_SIDE:,} per side")
+    if max_pixels is not None and w * h > max_pixels:
+        raise Rejected("too_large", f"{name} is {w}x{h} = {w * h:,} pixels, over the limit of {max_pixels:,}")
 
 
 def _open_and_decode(fh, name: str, box, max_pixels: int, face_px) -> Decoded:
@@ -124,10 +139,7 @@ def _open_and_decode(fh, name: str, box, max_pixels: int, face_px) -> Decoded:
 
 def _decode_pil(img: Image.Image, box, max_pixels: int, face_px, name: str = "the image") -> Decoded:
     w, h = img.size
-    if w < 1 or h < 1:
-        raise Rejected("unreadable", f"{name} has no pixels ({w}x{h})")
-    if w * h > max_pixels:
-        raise Rejected("too_large", f"{name} is {w}x{h} = {w * h:,} pixels, over the limit of {max_pixels:,}")
+    check_size(name, w, h, max_pixels)
     orientation = _orientation(img)
     fmt, mode = img.format or "", img.mode
     reduce = _reduction(box, face_px) if fmt == "JPEG" and mode in ("RGB", "L", "YCbCr", "CMYK") else 1

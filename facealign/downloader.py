@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import os
 import time
 from collections import Counter
@@ -57,7 +58,7 @@ FETCH_STATUSES = {
     "redirect_loop": "too many redirects, a loop, or a redirect to a non-HTTP URL",
     "bad_url": "a malformed URL (control character, bad host or port, user:password@): never requested",
     "not_image": "an HTML page or other non-image content, or bytes that do not decode",
-    "too_large": "a body over max_bytes or an image over max_pixels",
+    "too_large": "a body over max_bytes, or an image over max_pixels or MAX_SIDE",
     "bad_line": "a malformed list line",
 }
 TRANSIENT = {"server_error", "timeout", "connection_error", "truncated"}
@@ -81,8 +82,13 @@ class FetchOptions:
     def __post_init__(self) -> None:
         if self.concurrency < 1 or self.per_host < 1 or self.retries < 0 or self.max_redirects < 0:
             raise ValueError("concurrency and per_host must be at least 1; retries and max_redirects not negative")
-        if self.timeout <= 0 or self.backoff < 0 or self.max_bytes < 1 or self.placeholder_min < 2:
-            raise ValueError("timeout and max_bytes must be positive, backoff not negative, placeholder_min at least 2")
+        # nan passes every comparison and inf never elapses: nan retried every URL forever, inf backoff hung
+        if not (math.isfinite(self.timeout) and self.timeout > 0):
+            raise ValueError(f"timeout must be a positive, finite number of seconds, got {self.timeout}")
+        if not (math.isfinite(self.backoff) and self.backoff >= 0):
+            raise ValueError(f"backoff must be a finite number of seconds, 0 or more, got {self.backoff}")
+        if self.max_bytes < 1 or self.placeholder_min < 2:
+            raise ValueError("max_bytes must be positive and placeholder_min at least 2")
 
 
 @dataclass

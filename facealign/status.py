@@ -19,7 +19,7 @@ STATUSES: dict[str, str] = {
     "not_frontal": "estimated yaw or roll beyond max_yaw / max_roll",
     "blurry": "the aligned face is less sharp than min_sharpness",
     "unreadable": "not an image, or a corrupt or truncated one",
-    "too_large": "more pixels than max_pixels (decompression-bomb guard)",
+    "too_large": "more pixels than max_pixels (decompression-bomb guard), or a side over the models' MAX_SIDE",
     "missing": "the file does not exist (or was never downloaded)",
     "unavailable": "the download failed or served a placeholder (see facealign fetch)",
     "duplicate": "the same bytes as another input, which is processed instead",

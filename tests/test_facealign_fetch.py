@@ -311,6 +311,24 @@ def test_options_are_validated():
         FetchOptions(placeholder_min=1)
 
 
+@pytest.mark.parametrize("option, value", [("--timeout", "nan"), ("--timeout", "inf"), ("--timeout", "-1"),
+                                           ("--backoff", "inf"), ("--backoff", "nan"), ("--backoff", "-0.5")])
+def test_timeouts_that_never_end_are_a_usage_error_at_once(server, tmp_path, option, value):
+    """Issue 39: --timeout nan retried every URL forever and --backoff inf hung; both are refused
+    before anything is fetched (the library's FetchOptions refuses them too)."""
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "Carol_Example.txt").write_text(f"1 {server}/img/grace1.jpg 150 110 380 340 3 4 1\n")
+    cmd = [str(Path(sys.executable).parent / "facealign"), "fetch", str(lists), "--out", str(tmp_path / "out"),
+           "--retries", "1", option, value]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "CARTOONSET_NO_PROGRESS": "1"})
+    assert proc.returncode == 2 and f"Invalid value for '{option}'" in proc.stderr, proc.stderr[-1500:]
+    assert "finite" in proc.stderr and not (tmp_path / "out").exists()
+    with pytest.raises(ValueError, match=option[2:]):
+        FetchOptions(**{option[2:]: float(value)})
+
+
 def test_fetch_command_line(server, tmp_path):
     lists = tmp_path / "lists"
     lists.mkdir()

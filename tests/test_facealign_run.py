@@ -225,3 +225,23 @@ def test_stale_temps_of_a_dead_run_are_cleared(tmp_path):
     os.utime(stale, (old, old))
     run([photos], out, show_progress=False)
     assert not stale.exists() and fresh.exists()  # a live process's temp is never touched
+
+
+def test_a_panorama_wider_than_the_models_accept_is_too_large_and_the_run_goes_on(tmp_path):
+    """Issue 39: a side of 32767 px or more made OpenCV's remap, inside the face models, abort the
+    process (rc 134, no manifest row, so every rerun aborted again). It is now refused from the
+    header like a decompression bomb, with a reason naming the side and the limit."""
+    from facealign.decode import MAX_SIDE
+
+    photos = write_tree(tmp_path / "photos", {"person00/photo00.jpg": jpeg_bytes(grace())})
+    (photos / "pano").mkdir()
+    Image.new("RGB", (33000, 700)).save(photos / "pano" / "panorama.jpg")  # uniform: ~100 KB on disk
+    out = tmp_path / "out"
+    proc = facealign("run", photos, "--out", out)
+    rows = {r["id"]: r for r in manifest_lines(out)}
+    assert set(rows) == {"person00/photo00.jpg", "pano/panorama.jpg"}, proc.stdout
+    assert rows["person00/photo00.jpg"]["status"] == "ok"
+    pano = rows["pano/panorama.jpg"]
+    assert pano["status"] == "too_large" and "width of 33,000" in pano["reason"] and f"{MAX_SIDE:,}" in pano["reason"]
+    assert "too_large" in proc.stdout
+    assert facealign("run", photos, "--out", out).returncode == 0  # a rerun skips both

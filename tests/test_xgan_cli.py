@@ -195,3 +195,28 @@ def test_translate_refuses_what_is_not_a_checkpoint(tmp_path):
     res = CliRunner().invoke(main, ["translate", str(HOPPER), "--checkpoint", str(readme), "--out", str(tmp_path)])
     assert res.exit_code == 1
     assert "not a checkpoint xgan wrote" in res.output and "fall back" not in res.output
+
+
+def test_translate_of_a_panorama_is_one_line_not_an_abort(tmp_path):
+    """Issue 39: a photo 33000 px wide aborted ``xgan translate`` inside OpenCV (rc 134); facealign's
+    decoder now refuses it, so translate skips it with facealign's reason on one line."""
+    import os
+    import subprocess
+    import sys
+
+    from xgan.config import resolve
+    from xgan.models import build_model
+    from xgan.trainer import export_model
+
+    config = resolve("cpu-small", [a for a in TINY if a != "--set"] + ["loss.w_teach=0"])
+    checkpoint = export_model(build_model(config), config, tmp_path / "model.pt", 0)  # untrained: never reached
+    pano = tmp_path / "panorama.jpg"
+    Image.new("RGB", (33000, 700)).save(pano)
+    proc = subprocess.run([str(Path(sys.executable).parent / "xgan"), "translate", str(pano), "--checkpoint",
+                           str(checkpoint), "--out", str(tmp_path / "out"), "--device", "cpu"],
+                          capture_output=True, text=True, env={**os.environ, "CARTOONSET_NO_PROGRESS": "1"}, timeout=300)
+    assert proc.returncode == 1, proc.stderr[-2000:]  # nothing translated: the existing exit status
+    assert "Traceback" not in proc.stderr
+    (line,) = [ln for ln in proc.stderr.splitlines() if "panorama.jpg" in ln]
+    assert line.startswith("skipped") and "too_large" in line and "width of 33,000" in line
+    assert "0 of 1 inputs translated" in proc.stdout

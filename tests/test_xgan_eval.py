@@ -163,6 +163,40 @@ def test_config_validation_lives_in_resolve():
     assert [lr_factor("linear", s, 10) for s in (0, 4, 5, 10)] == [1.0, 1.0, 1.0, 0.0]
 
 
+#: issue 39: values `xgan config` took, after which a run trained to NaN with exit 0, ran past 300 s
+#: growing in memory, or died in a torch traceback; each is now one sentence naming its key
+BAD_NUMBERS = [
+    (["optim.lr=inf"], "optim.lr must be a finite number"),
+    (["optim.lr=nan"], "optim.lr must be a finite number"),
+    (["optim.lr_dis=-inf"], "optim.lr_dis must be a finite number"),
+    (["optim.weight_decay=nan"], "optim.weight_decay must be a finite number"),
+    (["optim.betas=[0.5, nan]"], "optim.betas must be a finite number"),
+    (["loss.w_rec=nan"], "loss.w_rec must be a finite number"),
+    (["loss.grl_scale=nan"], "loss.grl_scale must be a finite number"),
+    (["loss.w_gan=inf"], "loss.w_gan must be a finite number"),
+    (["train.ema=inf"], "train.ema must be a finite number"),
+    (["train.batch=100000000"], "train.batch must be at most 4096"),
+    (["network.kernel=1000"], "network.kernel must be an even number from 2 to network.image_size"),
+    (["network.kernel=3"], "network.kernel must be an even number"),
+    (["network.image_size=1000000"], "network.image_size must be between 1 and 4096"),
+    (["network.encoder=[-4, 32, 64, 128]"], "network.encoder must list layer widths of at least 1"),
+    (["network.encoder=[0, 32, 64, 128]"], "network.encoder must list layer widths of at least 1"),
+    (["network.embedding=[256, 0]"], "network.embedding must list layer widths"),
+    (["network.discriminator=[8, 16, -1, 16]"], "network.discriminator must list layer widths"),
+    (["network.domain_classifier=[0]"], "network.domain_classifier must list layer widths"),
+    (["--preset", "cyclegan", "cyclegan.lambda_cycle=inf"], "cyclegan.lambda_cycle must be a finite number"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_NUMBERS, ids=[a[-1] for a, _ in BAD_NUMBERS])
+def test_config_refuses_numbers_that_cannot_train_in_one_line(args, message):
+    presets = ["--preset", "cpu-small"] + (args[:2] if args[0] == "--preset" else [])
+    res = CliRunner().invoke(main, ["config", *presets, "--set", args[-1]])
+    assert res.exit_code == 1, res.output
+    assert res.output.strip().splitlines() == [res.output.strip()] and res.output.startswith(f"Error: {message}"), res.output
+    assert isinstance(res.exception, SystemExit)  # click's own exit, not an exception escaping the command
+
+
 def test_presets_config_and_missing_gpu_commands(tmp_path):
     runner = CliRunner()
     res = runner.invoke(main, ["presets"])

@@ -170,6 +170,25 @@ def test_losses_plot_draws_only_the_losses(tmp_path, monkeypatch):
     plt.close(figures[0])
 
 
+@pytest.mark.parametrize("log_every, caught", [(2, "the loss (rec, dann, sem and 5 more) became nan at step 2"),
+                                                 (100, "the loss became non-finite by step 2")])
+def test_a_diverging_run_stops_in_one_line_and_saves_nothing_after_it(tmp_path, log_every, caught):
+    """Issue 39: optim.lr = inf trained to NaN weights and exited 0. A learning rate that blows the
+    weights up (finite, so the configuration takes it) now stops the run at the first log row whose
+    losses are not finite (log_every 2) or, between rows, at the next checkpoint (log_every 100);
+    the checkpoint of step 1 is the last one written and no model.pt is exported."""
+    config = tiny("train.steps=12", "optim.lr=1e30", "optim.lr_dis=1e30", "train.checkpoint_every=1",
+                  f"train.log_every={log_every}")
+    with pytest.raises(RunError) as err:
+        run(tmp_path / "run", config)
+    assert str(err.value) == f"{caught} (optim.lr too high?); the last good checkpoint is step-0000001.pt"
+    assert [s for s, _ in ckpt.list_steps(tmp_path / "run" / "checkpoints")] == [1]
+    assert not (tmp_path / "run" / "model.pt").exists()
+    assert len((tmp_path / "run" / "log.csv").read_text().splitlines()) == 1  # the header: no NaN row is logged
+    weights = _weights(tmp_path / "run" / "checkpoints" / "step-0000001.pt")["networks"]
+    assert all(torch.isfinite(v).all() for net in weights.values() for v in net.values() if v.is_floating_point())
+
+
 def test_run_folder_contents_and_checkpoint_errors(tmp_path):
     out = tmp_path / "run"
     summary = run(out, tiny("train.steps=6"))

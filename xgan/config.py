@@ -30,6 +30,15 @@ SCORE_GOAL = {"fd": "lower", "kid": "lower", "l1": "lower", "sem_dist": "lower",
               "diversity": 1.0}
 
 
+#: ``[network]`` keys that list layer widths
+WIDTHS = ("encoder", "embedding", "decoder", "discriminator", "domain_classifier")
+#: the largest ``train.batch`` (per domain): the data's size is unknown when a configuration is
+#: resolved, so a generous constant (the paper uses 32) keeps a typo from allocating without end
+MAX_BATCH = 4096
+#: the largest ``network.image_size``: facealign's largest crop
+MAX_IMAGE_SIZE = 4096
+
+
 class ConfigError(ValueError):
     """A preset or override that cannot be used, with the one sentence that says why."""
 
@@ -173,8 +182,10 @@ def with_defaults(config: dict) -> dict:
 
 
 def validate(config: dict) -> None:
-    """Range and choice checks of a resolved configuration (the model checks its own tables)."""
+    """Range and choice checks of a resolved configuration (the model checks its own tables' ranges;
+    no table may hold a number that cannot train, see :func:`_check_numbers`)."""
     with_defaults(config)
+    _check_numbers(config)
     t, o, ev = config["train"], config["optim"], config["eval"]
     for key in ("batch", "steps", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "sample_count"):
         if t[key] < 1:
@@ -200,6 +211,31 @@ def validate(config: dict) -> None:
         raise ConfigError(f"eval.best must be one of {', '.join(SCORE_GOAL)}; got {ev['best']!r}")
     if t["keep"] == "best" and ev["every"] == 0:
         raise ConfigError("train.keep = \"best\" needs test scores: set eval.every to a number of steps")
+
+
+def _check_numbers(config: Mapping) -> None:
+    """What no table may hold, whichever model reads it: a float that is not finite (an infinite
+    learning rate trains to NaN weights and exits 0), a layer width below 1, or a kernel, image size or
+    batch so large that the run allocates without end before any check of the model's could speak."""
+    for section, table in config.items():
+        if not isinstance(table, Mapping):
+            continue
+        for key, value in table.items():
+            items = value if isinstance(value, list) else [value]
+            if any(isinstance(v, float) and not math.isfinite(v) for v in items):
+                raise ConfigError(f"{section}.{key} must be a finite number, got {value}")
+    net, t = config["network"], config["train"]
+    for key in WIDTHS:
+        if any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in net[key]):
+            raise ConfigError(f"network.{key} must list layer widths of at least 1, got {net[key]}")
+    size, kernel = net["image_size"], net["kernel"]
+    if not 1 <= size <= MAX_IMAGE_SIZE:
+        raise ConfigError(f"network.image_size must be between 1 and {MAX_IMAGE_SIZE} pixels, got {size}")
+    if kernel < 2 or kernel % 2 or kernel > size:
+        raise ConfigError(f"network.kernel must be an even number from 2 to network.image_size ({size}), got {kernel}")
+    if t["batch"] > MAX_BATCH:
+        raise ConfigError(f"train.batch must be at most {MAX_BATCH} images per domain (a generous bound: the data's "
+                          f"size is not known yet), got {t['batch']}")
 
 
 def score_is_better(metric: str, new: float, old: float) -> bool:

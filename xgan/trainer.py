@@ -524,15 +524,18 @@ class _Run:
             self.bar.update(1)
             step = trainer.step
             values = {k: float(logs[k]) for k in self.diag_names if k in logs} if diagnose else {}
-            if self.eval_every > 0 and (step % self.eval_every == 0 or (step == steps and steps > self.eval_every)):
+            evaluate = self.eval_every > 0 and (step % self.eval_every == 0 or (step == steps and steps > self.eval_every))
+            log_row = evaluate or bool(values) or step % t["log_every"] == 0 or step == steps
+            means = self._loss_means(step) if log_row else []  # before the scores: a diverged model is not scored
+            if evaluate:
                 if placement.main:
                     with trainer.averaged_weights():
                         values.update(_evaluate(self.model, self.evaluator))
                         self.best.offer(self.model, self.config, step, values)
                 barrier(placement)
-            if step % t["log_every"] == 0 or step == steps or values:
+            if log_row:
                 now = time.perf_counter()
-                values.update(zip(self.names, (self.acc / self.n_acc).tolist()))  # the only host sync per log row
+                values.update(zip(self.names, means))
                 values["images_per_s"] = n_since / max(now - t_log, 1e-9)
                 values["lr"] = trainer.opt_gen.param_groups[0]["lr"]
                 t_log, n_since = now, 0
@@ -554,8 +557,40 @@ class _Run:
         if trainer.step == steps and placement.main:
             self.finish()
 
+    def _loss_means(self, step: int) -> list[float]:
+        """Each loss's mean since the last log row: the only host sync of a row, and where a run whose
+        loss is no longer finite stops, before anything of it is logged, scored or saved."""
+        means = (self.acc / self.n_acc).tolist()
+        bad = [(n, v) for n, v in zip(self.names, means) if not math.isfinite(v)]
+        if bad:
+            terms = ", ".join(n for n, _ in bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+            raise self._diverged(f"the loss ({terms}) became {bad[0][1]} at step {step}")
+        return means
+
+    def _check_finite(self) -> None:
+        """Right before a checkpoint: the losses since the last log row and every weight (the averaged
+        ones too) are finite, so a blow-up between rows or in the last update is never saved. One host
+        sync, at checkpoints only."""
+        weights = [v for m in self.model.networks().values() for v in m.state_dict().values()]
+        if self.trainer.ema is not None:
+            weights += list(self.trainer.ema.state_dict().values())
+        dev = self.acc.device
+        flags = torch.stack([torch.isfinite(self.acc).all()]
+                            + [torch.isfinite(v).all().to(dev) for v in weights if v.is_floating_point()]).tolist()
+        if not all(flags):
+            what = "loss" if not flags[0] else "weights"
+            raise self._diverged(f"the {what} became non-finite by step {self.trainer.step}")
+
+    def _diverged(self, what: str) -> RunError:
+        """The one line of a run stopped because ``what`` is no longer finite, with the usual cause
+        and the checkpoint to go back to (nothing after it was saved)."""
+        saved = ckpt.list_steps(self.ck_dir)
+        last = f"the last good checkpoint is {saved[-1][1].name}" if saved else "no checkpoint was written before it"
+        return RunError(f"{what} (optim.lr too high?); {last}")
+
     def save_checkpoint(self) -> Path | None:
         t, placement = self.t, self.placement
+        self._check_finite()
         extra = {"run": {"sizes": self.train_data.sizes(), "world": placement.world, "batch": t["batch"], "seed": t["seed"]},
                  "log_accumulator": {"sum": self.acc.cpu(), "count": self.n_acc}}
         path = self.trainer.save(self.ck_dir / ckpt.checkpoint_name(self.trainer.step), extra) if placement.main else None

@@ -27,7 +27,7 @@ TABLE = DOCS / "results.csv"
 REFERENCES = {"paper objective (no-teach), seed 1": [STUDY / "bench-runs-synthetic-no-teach-seed1.csv"],
               "L_rec + L_dann, seeds 2-3": [STUDY / "bench-runs-synthetic-rec-dann-seed2.csv",
                                             STUDY / "bench-runs-synthetic-rec-dann-seed3.csv"]}
-COLUMNS = ("test_attr_acc", "test_attr_acc_shifted", "test_attr_acc_rest", "test_fd", "test_l1", "test_detect",
+COLUMNS = ("test_attr_acc", "test_attr_acc_shifted", "test_attr_acc_rest", "test_fd", "test_l1", "test_hf_share", "test_detect",
            "test_critic_probe", "test_skin_rho", "d_face2cartoon_acc", "d_face2cartoon_gap", "d_face2cartoon_spread")
 #: the earlier study's method and variant names -> the preset stack on cpu-small they ran
 STUDY_PRESETS = {"xgan": "cpu-small", "xgan-plus": "cpu-small+xgan-plus", "rec-dann": "cpu-small+rec-dann",
