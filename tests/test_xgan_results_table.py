@@ -30,6 +30,7 @@ def test_a_finished_run_is_one_row_and_recording_it_again_replaces_it(tmp_path):
     assert row["presets"] == "cpu-small" and "loss.w_sem" in row["overrides"]  # what the stack alone does not say
     assert float(row["attr_acc"]) == pytest.approx(float(log[-1]["test_attr_acc"]), abs=1e-5)
     assert float(row["fd"]) == pytest.approx(float(log[-1]["test_fd"]), rel=1e-5)
+    assert float(row["kid_std"]) > 0  # subsets of half the images: they differ, so KID has a spread
     assert row["scored_on"] == "curve subset: first 256 test images, step 6"  # eval.count (12 here exist)
     table = tmp_path / "results.csv"
     record(table, row)

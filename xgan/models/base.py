@@ -233,9 +233,10 @@ class Model(nn.Module, metaclass=abc.ABCMeta):
         """The named sub-networks; checkpoints store one state dict per name."""
 
     def critic_networks(self) -> dict[str, nn.Module]:
-        """``critic_<path>`` for each of the discriminator's critics (none without one)."""
-        d = getattr(self, "discriminator", None)
-        return {f"critic_{p}": c for p, c in d.critics.items()} if d is not None else {}
+        """``critic_<path>`` for each of the discriminator's per-path critics (none without one, nor for
+        DTN's single 3-way critic, which its own ``networks`` names)."""
+        critics = getattr(getattr(self, "discriminator", None), "critics", None)  # DTN's one critic is not per path
+        return {f"critic_{p}": c for p, c in critics.items()} if critics is not None else {}
 
     def has_direction(self, source: str, target: str) -> bool:
         return (source, target) in self.directions
