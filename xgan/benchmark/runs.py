@@ -76,7 +76,8 @@ def run_row(run_dir: str | os.PathLike, track: str, method: str, scores: Mapping
         head = text.split("\n", 1)[0]  # to_toml names the stack in its first line, not as a key
         presets = head[len(PRESET_LINE):].split(";", 1)[0] if head.startswith(PRESET_LINE) else ""
     try:
-        overrides = "; ".join(differences(resolve(presets.split("+")), config)) if presets and config else ""
+        diff = differences(resolve(presets.split("+")), config) if presets and config else []
+        overrides = "; ".join(d for d in diff if not d.startswith(("preset", "description")))  # what names the stack
     except Exception:  # a preset renamed since: the stack alone
         overrides = ""
     critic = [r for r in rows if r.get("d_face2cartoon_acc", "") not in ("", None)]
