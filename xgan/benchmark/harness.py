@@ -20,19 +20,19 @@ The report (tables, prose, figures) is :mod:`xgan.benchmark.report`.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 
 from cartoonset import CartoonSet, to_tensor_cache
+from cartoonset.common.locks import hold_folder
 from cartoonset.common.atomic import write_json
 from cartoonset.common.lifecycle import die_with_parent, stop_on_signals, usable_cores
 from cartoonset.common.records import read_csv
@@ -59,6 +59,7 @@ from .evaluate import (
     palette_luminance,
     reference_rows,
 )
+from .detect import STEPS as DETECT_STEPS
 from .photo import skin_and_hair_luminance
 from .runs import record, run_row
 from .report import MEANINGFUL_TEST_SIZE, summary_plot, write_report
@@ -69,6 +70,7 @@ SOURCE_PACKS = {"synthetic": "shaded", "synthetic-matched": "shaded", "synthetic
 CURVE_COUNT = 256  # test images per domain the learning curves score (fewer when `limit` is smaller)
 HELD_OUT_MIN = max(MEANINGFUL_TEST_SIZE.values())  # test images per domain the table needs beyond the curves'
 TARGET_PACK = "default"
+QUICK_DETECT_STEPS = 20  # --quick: a smoke test of detectability and the probe, not a measurement
 
 
 @dataclass(frozen=True)
@@ -263,11 +265,13 @@ def run_one(track: Track, method: Method, seed: int, base: str, steps: int, run_
 _WORKER: dict = {}  # what one --jobs worker process holds for all its runs: the track and its evaluator
 
 
-def _start_worker(parent_pid: int, track: Track, ruler_path: Path, threads: int, device: str, eval_count: int) -> None:
+def _start_worker(parent_pid: int, track: Track, ruler_path: Path, threads: int, device: str, eval_count: int,
+                  detect_steps: int) -> None:
     die_with_parent(parent_pid)
     torch.set_num_threads(threads)
     ruler_model, _ = ruler_mod.load(ruler_path)
-    _WORKER.update(track=track, evaluator=TrainingEvaluator(track, ruler_model, eval_count, pick_device(device)))
+    _WORKER.update(track=track, evaluator=TrainingEvaluator(track, ruler_model, eval_count, pick_device(device),
+                                                            detect_steps))
 
 
 def _train_in_worker(job: dict) -> tuple[str, float, str | None]:
@@ -283,7 +287,7 @@ def _train_in_worker(job: dict) -> tuple[str, float, str | None]:
 
 def train_parallel(track: Track, jobs_: Sequence[dict], workers: int, ruler_path: Path, device: str,
                    eval_count: int, say: Callable[[str], None],
-                   trained: Callable[[dict], None] | None = None) -> None:
+                   trained: Callable[[dict], None] | None = None, detect_steps: int = DETECT_STEPS) -> None:
     """Train independent runs on ``workers`` processes at once (spawned, so CUDA is safe), each with
     an equal share of the CPU threads; every run seeds itself, so a run's result does not depend on
     which worker trained it (same seed and thread count, same bytes). ``trained(job)`` is called here
@@ -296,7 +300,8 @@ def train_parallel(track: Track, jobs_: Sequence[dict], workers: int, ruler_path
     threads = max(1, usable_cores() // workers)
     say(f"[{track.name}] training {len(jobs_)} runs on {workers} processes ({threads} thread{'s' * (threads > 1)} each)")
     pool = mp.get_context("spawn").Pool(workers, initializer=_start_worker,
-                                        initargs=(os.getpid(), track, ruler_path, threads, device, eval_count))
+                                        initargs=(os.getpid(), track, ruler_path, threads, device, eval_count,
+                                                  detect_steps))
     failures = []
     by_label = {job["label"]: job for job in jobs_}
     try:
@@ -327,16 +332,18 @@ def training_seconds(run_dir: Path) -> float:
     return seconds[max(seconds)] if seconds else 0.0
 
 
-def score_one(model_path: Path, track: Track, ruler_model, device, scored_on: Mapping) -> dict:
+def score_one(model_path: Path, track: Track, ruler_model, device, scored_on: Mapping,
+              detect_steps: int = DETECT_STEPS) -> dict:
     """The run's scores on ``track`` (the part ``scored_on`` describes), cached beside the model
-    until the model or the part changes."""
+    until the model, the part or the detectability budget changes."""
+    scored_on = {**scored_on, "detect_steps": detect_steps}
     cached = model_path.with_name("scores.json")
     if cached.exists() and cached.stat().st_mtime >= model_path.stat().st_mtime:
         scores = json.loads(cached.read_text())
         if scores.get("scored_on") == dict(scored_on):
             return scores
     model, _ = load_model(model_path, device)
-    scores = {**evaluate(model, track, ruler_model, device=device, limit=None),
+    scores = {**evaluate(model, track, ruler_model, device=device, limit=None, detect_steps=detect_steps),
               "scored_on": dict(scored_on)}
     write_json(cached, scores)
     return scores
@@ -351,23 +358,12 @@ def figure(model_path: Path, track: Track, out: Path, device, count: int = 16) -
     return save_png(out, pairs_grid(picked, translate_images(model, picked, "face", device), columns=4))
 
 
-@contextlib.contextmanager
-def benchmark_lock(out: Path) -> Iterator[None]:
+def benchmark_lock(out: Path):
     """Hold ``out`` for one ``xgan benchmark`` at a time: two on one folder would each rewrite
-    benchmark.json, results.md and the figures from only their own runs. The lock is the OS's
-    (``flock``), so a killed invocation leaves none behind; ``--progress`` only reads and takes none."""
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(out / ".benchmark.lock"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise BenchmarkError(f"{out} is in use by another `xgan benchmark`: wait for it to finish, use another "
-                             "--out, or train the runs side by side in one invocation with --jobs") from None
-    try:
-        yield
-    finally:
-        lock.release()
+    benchmark.json, results.md and the figures from only their own runs (``--progress`` only reads
+    and takes none)."""
+    return hold_folder(out, "benchmark", "xgan benchmark",
+                       "use another --out, or train the runs side by side in one invocation with --jobs")
 
 
 def run_status(out: str | os.PathLike, table: Mapping[str, Method] | None = None) -> list[dict]:
@@ -442,6 +438,7 @@ class Plan:
     ruler_steps: int
     f_steps: int
     limit: int
+    detect_steps: int  # training steps per fold of detectability and the critic probe
     jobs: int
     quick: bool
     show_progress: bool
@@ -469,7 +466,8 @@ def make_plan(cartoons, out, faces=None, methods_=None, steps=None, seeds=(1, 2,
                 base=base or ("cpu-small" if quick or dev.type == "cpu" else "paper"),
                 steps=steps or (20 if quick else 2000), device=device, dev=dev,
                 ruler_steps=ruler_steps or (60 if quick else 2500), f_steps=f_steps or (40 if quick else 1500),
-                limit=limit or (64 if quick else 1000), jobs=jobs, quick=quick, show_progress=show_progress,
+                limit=limit or (64 if quick else 1000), detect_steps=QUICK_DETECT_STEPS if quick else DETECT_STEPS,
+                jobs=jobs, quick=quick, show_progress=show_progress,
                 say=say)
 
 
@@ -492,7 +490,8 @@ def run_benchmark(cartoons: str | os.PathLike, out: str | os.PathLike, faces: st
                 f"{usable_cores()} cores" + (f", {torch.cuda.get_device_name(0)}" if dev.type == "cuda" else "")}
         write_json(plan.out / "benchmark.json", {**info, "methods": list(plan.methods), "tracks": list(plan.tracks),
                                                  "quick": plan.quick, "ruler_steps": plan.ruler_steps,
-                                                 "f_steps": plan.f_steps, "limit": plan.limit})
+                                                 "f_steps": plan.f_steps, "limit": plan.limit,
+                                                 "detect_steps": plan.detect_steps})
         ruler_model, ruler_report = ruler(plan.cartoons, plan.out, plan.ruler_steps, 0, str(dev), say)
         say(f"ruler: mean test accuracy {ruler_report.accuracy['mean']:.3f}")
         rows, scored_on, tally = [], {}, {"runs": 0, "reused": 0, "train_seconds": 0.0}
@@ -548,12 +547,12 @@ def train_at_once(plan: Plan, track: Track, scored: Track, part: dict, f_path: P
         track_teacher(track, plan.show_progress)
 
     def score_now(job: dict) -> None:
-        scores = score_one(job["run_dir"] / "model.pt", scored, ruler_model, plan.dev, part)
+        scores = score_one(job["run_dir"] / "model.pt", scored, ruler_model, plan.dev, part, plan.detect_steps)
         acc = f" (attribute accuracy {scores['attr_acc']:.3f})" if "attr_acc" in scores else ""
         plan.say(f"[{tr}] {job['label']}: scored{acc}")
 
     train_parallel(track, todo, plan.jobs, plan.out / "ruler.pt", plan.device, part["curve_count"], plan.say,
-                   trained=score_now)
+                   trained=score_now, detect_steps=plan.detect_steps)
 
 
 def method_row(plan: Plan, method: Method, track: Track, scored: Track, part: dict, f_path: Path | None,
@@ -569,11 +568,12 @@ def method_row(plan: Plan, method: Method, track: Track, scored: Track, part: di
         plan.say(f"[{tr}] {method.label}, seed {seed}")
         model_path, was_reused = run_one(track, method, seed, plan.base, plan.steps, run_dir, plan.device, f_path,
                                          plan.show_progress,
-                                         TrainingEvaluator(track, ruler_model, part["curve_count"], plan.dev))
+                                         TrainingEvaluator(track, ruler_model, part["curve_count"], plan.dev,
+                                                           plan.detect_steps))
         tally["runs"] += 1
         tally["reused"] += was_reused
         tally["train_seconds"] += training_seconds(run_dir)
-        scores = score_one(model_path, scored, ruler_model, plan.dev, part)
+        scores = score_one(model_path, scored, ruler_model, plan.dev, part, plan.detect_steps)
         held_out = f"held-out: test images {part['start']}-{part['start'] + part['sources'] - 1}"
         row = run_row(run_dir, tr, method.name, scores, held_out)
         if row is not None:
