@@ -27,6 +27,7 @@ from . import layout as lay
 from .common.version import __version__
 from .common.atomic import Publisher, remove_stale_temps, write_json
 from .common.lifecycle import die_with_parent, stop_on_signals, stop_processes, usable_cores
+from .common.locks import hold_folder
 from .common.records import write_csv
 from .pack import LANDMARKS, Pack, load_pack
 from .common.png import encode_png
@@ -139,8 +140,8 @@ def _work(pack_root: str, size: int, renderer: str, out: str, cache_bytes: int, 
             for chunk in iter(tasks.get, None):
                 results.put(("done", write_chunk(pack, fast, size, outp, chunk, counts, publish)))
         results.put(("stats", (fast.hits, fast.misses) if fast else (0, 0)))
-    except BaseException as e:  # report, don't hang the parent
-        results.put(("error", f"{type(e).__name__}: {e}"))
+    except BaseException as e:  # report, don't hang the parent; an OSError as itself (its path and reason)
+        results.put(("error", e if isinstance(e, OSError) else f"{type(e).__name__}: {e}"))
 
 
 def write_chunk(pack: Pack, fast: compose.FastRenderer | None, size: int, out: Path, chunk,
@@ -225,6 +226,8 @@ def _pool(pack: Pack, size: int, renderer: str, out: Path, chunks: list, workers
             elif kind == "stats":
                 hits, misses = hits + val[0], misses + val[1]
                 finished += 1
+            elif isinstance(val, OSError):
+                raise val  # writing the output failed (a full disk): one line with the path, from the CLI
             else:
                 raise RenderError(f"render worker failed: {val}")
         for p in procs:
@@ -257,6 +260,8 @@ class _ListQueue:
             self.error = val
 
     def raise_errors(self):
+        if isinstance(self.error, OSError):
+            raise self.error  # writing the output failed: one line with the path, from the CLI
         if self.error:
             raise RenderError(f"render failed: {self.error}")
 
@@ -457,31 +462,33 @@ def write_selection(pack: Pack, sel: Selection, out: str | os.PathLike, key: dic
     out.mkdir(parents=True, exist_ok=True)
     n = len(sel)
     layout = lay.check_layout(key.get("layout", "flat"))
-    _check_folder(out, key, n)
-    # Not complete until the end (a longer --n over a finished folder included), and the index
-    # first: a loader of an unfinished folder knows the whole set and what is missing.
-    write_json(out / lay.METADATA, _metadata(pack, sel, key, n, False, renderer))
-    write_csv(out / lay.INDEX, index_rows(pack, sel, size, layout), index_fields(sel.names))
-    for folder in lay.image_folders(layout):
-        (out / folder).mkdir(parents=True, exist_ok=True)
-        remove_stale_temps(out / folder)
-    remove_stale_temps(out)
+    with hold_folder(out, "render" + shard.suffix, "cartoonset render",
+                     "or render into another --out (the shards of one render may share it: --shard K/N)"):
+        _check_folder(out, key, n)
+        # Not complete until the end (a longer --n over a finished folder included), and the index
+        # first: a loader of an unfinished folder knows the whole set and what is missing.
+        write_json(out / lay.METADATA, _metadata(pack, sel, key, n, False, renderer))
+        write_csv(out / lay.INDEX, index_rows(pack, sel, size, layout), index_fields(sel.names))
+        for folder in lay.image_folders(layout):
+            (out / folder).mkdir(parents=True, exist_ok=True)
+            remove_stale_temps(out / folder)
+        remove_stale_temps(out)
 
-    ids = [config_id(sel.attrs[k], sel.names) for k in range(len(sel))]
-    stems = [lay.image_stem(cid, k, layout) for k, cid in enumerate(ids)]
-    mine = [k for k in range(len(sel)) if shard.owns(k)]
-    todo = [(stems[k], [int(v) for v in sel.attrs[k]]) for k in mine if not is_done(out, stems[k])]
-    cluster: dict = {}
-    if scheduler is not None and todo:
-        hits, misses = _run_cluster(pack, size, renderer, out, todo, scheduler, task_size, cache_bytes,
-                                    show_progress, cluster, sel.counts)
-    else:
-        hits, misses = _run_workers(pack, size, renderer, out, todo, min(workers, max(1, len(todo))),
-                                    cache_bytes, show_progress, sel.counts)
+        ids = [config_id(sel.attrs[k], sel.names) for k in range(len(sel))]
+        stems = [lay.image_stem(cid, k, layout) for k, cid in enumerate(ids)]
+        mine = [k for k in range(len(sel)) if shard.owns(k)]
+        todo = [(stems[k], [int(v) for v in sel.attrs[k]]) for k in mine if not is_done(out, stems[k])]
+        cluster: dict = {}
+        if scheduler is not None and todo:
+            hits, misses = _run_cluster(pack, size, renderer, out, todo, scheduler, task_size, cache_bytes,
+                                        show_progress, cluster, sel.counts)
+        else:
+            hits, misses = _run_workers(pack, size, renderer, out, todo, min(workers, max(1, len(todo))),
+                                        cache_bytes, show_progress, sel.counts)
 
-    complete = all(is_done(out, stem) for stem in stems)
-    write_json(out / lay.METADATA, _metadata(pack, sel, key, n, complete, renderer))
-    return RenderReport(out=out, n=n, seed=sel.seed, size=size, rendered=len(todo),
-                        already_done=len(mine) - len(todo), candidates=sel.candidates,
-                        rejected=sel.rejected, seconds=time.perf_counter() - t0, shard=str(shard),
-                        complete=complete, cache_hits=hits, cache_misses=misses, cluster=cluster)
+        complete = all(is_done(out, stem) for stem in stems)
+        write_json(out / lay.METADATA, _metadata(pack, sel, key, n, complete, renderer))
+        return RenderReport(out=out, n=n, seed=sel.seed, size=size, rendered=len(todo),
+                            already_done=len(mine) - len(todo), candidates=sel.candidates,
+                            rejected=sel.rejected, seconds=time.perf_counter() - t0, shard=str(shard),
+                            complete=complete, cache_hits=hits, cache_misses=misses, cluster=cluster)

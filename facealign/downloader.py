@@ -34,6 +34,7 @@ import httpx
 
 from cartoonset.common.atomic import remove_stale_temps, temp_path_for
 from cartoonset.common.progress import progress
+from cartoonset.common.locks import hold_folder
 from cartoonset.common.records import RecordLog
 from cartoonset.common.seeding import stable_hash
 from cartoonset.common.version import __version__
@@ -136,8 +137,9 @@ def fetch(lists: Sequence[str | os.PathLike], out: str | os.PathLike, *, options
     entries, filtered = vggface.select(entries, curated_only, frontal_only)
     entries = list({e.key: e for e in entries}.values())  # a line listed twice is fetched once
     out.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(out, recursive=True, min_age=2.0, max_age=600.0)  # bodies of a killed fetch
-    with RecordLog(out / FETCH_LOG, key="key") as log:
+    with hold_folder(out, "facealign-fetch", "facealign fetch", "or fetch into another --out"), \
+            RecordLog(out / FETCH_LOG, key="key") as log:
+        remove_stale_temps(out, recursive=True, min_age=2.0, max_age=600.0)  # bodies of a killed fetch
         book = HashBook(out, log, opts.placeholder_min, {e.key: i for i, e in enumerate(entries)})
         todo = [e for e in entries if _needs_download(log.get(e.key))]
         bar = progress(total=len(todo), desc="fetch", unit="img", disable=None if show_progress is None else not show_progress)

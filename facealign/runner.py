@@ -21,6 +21,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from cartoonset.common.version import __version__
+from cartoonset.common.atomic import OUTPUT_FAILURES, OutputFailure
+from cartoonset.common.locks import hold_folder
 from cartoonset.common.records import RecordLog
 from cartoonset.common.progress import progress
 from cartoonset.common.shards import Shard
@@ -89,15 +91,23 @@ def run(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, settings
     listing = read_inputs(inputs, images=images, curated_only=curated_only, frontal_only=frontal_only,
                           identities=named if isinstance(named, IdentityFile) else None)
     out.mkdir(parents=True, exist_ok=True)
+    with hold_folder(out, "facealign-run" + shard.suffix, "facealign run",
+                     "or align into another --out (the shards of one run may share it: --shard K/N)"):
+        return _run_locked(out, settings, backend, shard, workers, listing, named, show_progress, scheduler,
+                           task_size, t0)
+
+
+def _run_locked(out: Path, settings: Settings, backend: BackendSpec, shard: Shard, workers: int, listing,
+                named, show_progress, scheduler, task_size, t0: float) -> RunSummary:
+    """``run``'s work, with ``out`` held."""
     check_settings(out, settings.to_dict(), {"version": __version__, "backend": backend.name})
     remove_stale_temps(out)
 
     items = shard.select(listing.items)
     done = read_manifest(out)
     todo = [it for it in items if it.id not in done or _now_available(done[it.id], it)]
-    suffix = "" if shard.count == 1 else f".shard-{shard.index}-of-{shard.count}"
     stages: Counter = Counter()
-    with RecordLog(out / f"manifest{suffix}.jsonl", key="id") as log:
+    with RecordLog(out / f"manifest{shard.suffix}.jsonl", key="id") as log:
         _rename(log, items, done)
         bar = progress(total=len(todo), desc="facealign", unit="img", disable=_quiet(show_progress))
         try:
@@ -235,17 +245,26 @@ def _cluster_task(state: dict, items: list[Item]) -> list[dict[str, Any]]:
 
 
 def process_item(item: Item, backend: FaceModels, settings: Settings, out: Path) -> dict[str, Any]:
-    """Align one item and write its crops; any failure becomes the row's status, never an exception."""
+    """Align one item and write its crops; a failure of the photo becomes the row's status, never an
+    exception. A failure to write the output (a full disk, a read-only or failing one) is the job's,
+    not the photo's: it is raised, ends the job with one line, and the rerun redoes the photo."""
     try:
         result = align_image(item.path, item.box, settings=settings, backend=backend)
         outputs = None
         if result.ok:
             t = time.perf_counter()
-            outputs = write_crops(out, item.name, result.crops)
+            try:
+                outputs = write_crops(out, item.name, result.crops)
+            except OSError as exc:
+                if exc.errno in OUTPUT_FAILURES:
+                    raise OutputFailure(exc.errno, exc.strerror, exc.filename) from None
+                raise
             result.timings["write"] = time.perf_counter() - t
         row = manifest_row(item, result.record(), outputs)
         row["timings_ms"] = {k: round(v * 1000.0, 2) for k, v in result.timings.items()}
         return row
+    except OutputFailure:
+        raise
     except Exception as exc:  # one broken photo must not end a million-photo run
         where = traceback.extract_tb(exc.__traceback__)[-1]
         reason = f"{type(exc).__name__}: {exc} (at {Path(where.filename).name}:{where.lineno})"

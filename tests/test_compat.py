@@ -191,7 +191,9 @@ def test_image_folders_hold_only_pairs(renders):
         files = [p for p in (root / "images").rglob("*") if p.is_file()]
         assert len(files) == 2 * N
         assert all(p.name.startswith("cs") and p.suffix in (".png", ".csv") and p.name.count(".") == 1 for p in files)
-        assert sorted(p.name for p in root.iterdir()) == ["images", "index.csv", "metadata.json", "stats.png"]
+        # beside the release's files only the render's lock (hidden, empty, outside the image folder)
+        assert sorted(p.name for p in root.iterdir()) == [".render.lock", "images", "index.csv", "metadata.json",
+                                                          "stats.png"]
     nested = renders["nested"] / "images"
     assert sorted(os.listdir(nested)) == [str(i) for i in range(10)]
     assert [len(os.listdir(nested / str(i))) for i in range(10)] == [2 * N // 10] * 10  # even spread

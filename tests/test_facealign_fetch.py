@@ -255,7 +255,7 @@ def test_file_names_come_from_identity_and_id_only(fetched):
     _, out, _, _ = fetched
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     ok = sorted(r["path"] for r in _rows(out).values() if r["status"] == "ok")
-    assert files == sorted(ok + ["fetch.jsonl"])
+    assert files == sorted(ok + [".facealign-fetch.lock", "fetch.jsonl"])  # and the job's lock on the folder
     assert "Alice_Example/17.jpg" in ok and "Bob_Example/5.jpg" in ok
     zoe = [p for p in ok if p.startswith("Zo")]
     assert len(zoe) == 1 and zoe[0].endswith("/0001.jpg") and zoe[0].isascii() and " " not in zoe[0]

@@ -6,6 +6,7 @@ that names the file and what to do, instead of a stack of pickle or state-dict e
 """
 from __future__ import annotations
 
+import io
 import os
 import re
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from cartoonset.common.atomic import atomic_path
+from cartoonset.common.atomic import write_bytes
 
 FORMAT = "xgan-checkpoint"
 VERSION = 1
@@ -31,10 +32,15 @@ def checkpoint_name(step: int) -> str:
 
 def save(path: str | os.PathLike, state: Mapping) -> Path:
     """Write ``state`` (with the format tag added) atomically to ``path``."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.save({"format": FORMAT, "version": VERSION, **state}, tmp)
-    return path
+    return save_torch(path, {"format": FORMAT, "version": VERSION, **state})
+
+
+def save_torch(path: str | os.PathLike, obj) -> Path:
+    """``torch.save`` of ``obj``, written atomically. Serialised in memory and written by Python, so
+    a full disk is an ``OSError`` that names the file (torch's own writer says "unexpected pos")."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return write_bytes(path, buf.getbuffer())
 
 
 def read_tagged(path: Path, fmt: str, version: int, error: type[Exception], what: str, hint: str = "",

@@ -43,7 +43,7 @@ def train(presets, cartoons, faces, out, steps, batch, seed, teacher, gan, overr
     from .config import ConfigError, parse_overrides, resolve
     from .data import load_split
     from .devices import DeviceError
-    from .trainer import RunError, check_out
+    from .trainer import RunError, check_out, hold_run
     from .trainer import train as run
 
     try:
@@ -59,17 +59,18 @@ def train(presets, cartoons, faces, out, steps, batch, seed, teacher, gan, overr
                 extra.setdefault(section, {})[key] = value
         config = resolve(list(presets), extra)
         check_out(out, resume)  # before the data is read and the ruler trained
-        size = config["network"]["image_size"]
-        train_data = load_split(cartoons, faces, "train", size)
-        test_data = load_split(cartoons, faces, "test", size)
-        evaluator = None
-        if 0 < config["eval"]["every"] <= config["train"]["steps"]:  # scores at every eval.every steps
-            from .benchmark.evaluate import training_evaluator
+        with hold_run(out):  # from before the ruler's training: a second invocation writes nothing
+            size = config["network"]["image_size"]
+            train_data = load_split(cartoons, faces, "train", size)
+            test_data = load_split(cartoons, faces, "test", size)
+            evaluator = None
+            if 0 < config["eval"]["every"] <= config["train"]["steps"]:  # scores at every eval.every steps
+                from .benchmark.evaluate import training_evaluator
 
-            evaluator = training_evaluator(config, cartoons, train_data, test_data, out, dev, ruler,
-                                           say=lambda m: click.echo(m, err=True))
-        summary = run(config, train_data, test_data, out, device=device, resume=resume, compile=compile_,
-                      evaluator=evaluator, tensorboard=not no_tensorboard)
+                evaluator = training_evaluator(config, cartoons, train_data, test_data, out, dev, ruler,
+                                               say=lambda m: click.echo(m, err=True))
+            summary = run(config, train_data, test_data, out, device=device, resume=resume, compile=compile_,
+                          evaluator=evaluator, tensorboard=not no_tensorboard)
     except (ConfigError, RunError, DeviceError, ValueError, FileNotFoundError) as e:
         _fail(e)
     finally:

@@ -22,13 +22,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cartoonset.common.atomic import atomic_path
 from cartoonset.common.progress import progress
 from cartoonset.common.seeding import derive_seed, rng
 
 from . import checkpoint as ckpt
 from . import losses as L
-from .checkpoint import read_tagged
+from .checkpoint import read_tagged, save_torch
 from .data import BatchStream, to_model_input
 from .devices import Placement, pick_device
 from .models import SinglePlayer
@@ -61,12 +60,9 @@ def check_arch(arch: Mapping) -> None:
 
 def save_encoder(path: str | os.PathLike, f: FaceEncoder, meta: Mapping) -> Path:
     """Write f atomically as a plain dict (loads with ``torch.load(weights_only=True)``)."""
-    path = Path(path)
     state = {k: v.detach().cpu() for k, v in f.state_dict().items()}
-    with atomic_path(path) as tmp:
-        torch.save({"format": ENCODER_FORMAT, "version": ENCODER_VERSION, "arch": f.arch, "state_dict": state,
-                    "meta": dict(meta)}, tmp)
-    return path
+    return save_torch(path, {"format": ENCODER_FORMAT, "version": ENCODER_VERSION, "arch": f.arch,
+                             "state_dict": state, "meta": dict(meta)})
 
 
 def _read_encoder_file(path: Path) -> dict:

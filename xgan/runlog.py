@@ -10,12 +10,13 @@ so the log of an interrupted run reads like that of an uninterrupted one.
 from __future__ import annotations
 
 import csv
+import io
 import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
 from cartoonset.common.atomic import atomic_path
-from cartoonset.common.records import read_csv, write_csv
+from cartoonset.common.records import append_whole, open_for_append, read_csv, write_csv
 
 
 class RunLog:
@@ -29,8 +30,7 @@ class RunLog:
             write_csv(self.csv_path, keep, self.fields)
         else:
             write_csv(self.csv_path, [], self.fields)
-        self._csv = open(self.csv_path, "a", newline="", encoding="utf-8")
-        self._writer = csv.DictWriter(self._csv, fieldnames=self.fields, extrasaction="ignore", lineterminator="\n")
+        self._fd = open_for_append(self.csv_path)
         self.tb = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
@@ -39,8 +39,9 @@ class RunLog:
 
     def write(self, step: int, values: Mapping[str, float]) -> None:
         row = {"step": step, **{k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in values.items()}}
-        self._writer.writerow(row)
-        self._csv.flush()
+        line = io.StringIO()
+        csv.DictWriter(line, fieldnames=self.fields, extrasaction="ignore", lineterminator="\n").writerow(row)
+        append_whole(self._fd, line.getvalue().encode("utf-8"), self.csv_path)  # no torn row on a full disk
         if self.tb is not None:
             for k, v in values.items():
                 self.tb.add_scalar(f"{scalar_group(k)}/{k}", v, step)
@@ -70,7 +71,7 @@ class RunLog:
         self.tb.add_hparams(flat, metrics, run_name=".")
 
     def close(self) -> None:
-        self._csv.close()
+        os.close(self._fd)
         if self.tb is not None:
             self.tb.close()
 

@@ -26,9 +26,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from cartoonset.common.atomic import atomic_path
 from cartoonset.common.progress import progress
 from facealign.embedding import DlibEmbedder, EmbedderUnavailable, dlib_available, embed_keyed, image_key
+
+from .checkpoint import save_torch
 
 #: one error for any teacher that cannot be used here (dlib's is raised by facealign.embedding)
 TeacherUnavailable = EmbedderUnavailable
@@ -109,8 +110,7 @@ def table_cache_path(cache_dir: str | os.PathLike, keys: Sequence[str]) -> Path:
 
 def _save_table(cache: Path, known: Mapping[str, torch.Tensor]) -> None:
     ids = sorted(known)
-    with atomic_path(cache) as tmp:
-        torch.save({"ids": ids, "embeddings": torch.stack([known[k] for k in ids])}, tmp)
+    save_torch(cache, {"ids": ids, "embeddings": torch.stack([known[k] for k in ids])})
 
 
 def dlib_table(images: np.ndarray, cache: str | os.PathLike, show_progress: bool = True,

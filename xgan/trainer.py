@@ -31,6 +31,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from cartoonset.common.atomic import remove_stale_temps, write_json, write_text
+from cartoonset.common.locks import hold_folder
 from cartoonset.common.progress import progress
 from cartoonset.common.seeding import derive_seed
 
@@ -443,6 +444,13 @@ def train(config: Mapping, train_data: DomainArrays, test_data: DomainArrays, ou
     return run.summary()
 
 
+def hold_run(out: str | Path):
+    """Hold the run folder ``out`` (created if missing) for this process: a second ``xgan train`` of
+    it is refused with one line before it writes anything (see :mod:`cartoonset.common.locks`)."""
+    Path(out).mkdir(parents=True, exist_ok=True)
+    return hold_folder(out, "xgan-train", "xgan train", "or train into another --out")
+
+
 class _Run:
     """One call of :func:`train`: the set-up in ``__init__``, the step loop in ``loop``."""
 
@@ -453,12 +461,23 @@ class _Run:
             torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest convolution once
         self.say = say = say or (_stderr if placement.main else (lambda _m: None))
         self.config, self.out, self.train_data = config, out, train_data
-        self.t = t = config["train"]
-        ev = config["eval"]
+        self.t = config["train"]
         if train_data.size != config["network"]["image_size"]:
             raise RunError(f"the data is {train_data.size}x{train_data.size} but the preset expects "
                            f"network.image_size {config['network']['image_size']}")
         self.ck_dir = out / "checkpoints"
+        self.held = contextlib.ExitStack()  # the run folder's lock, released by close()
+        if placement.main:
+            self.held.enter_context(hold_run(out))
+        try:
+            self._set_up(config, train_data, test_data, out, resume, compile, teacher, evaluator, tensorboard)
+        except BaseException:
+            self.held.close()
+            raise
+
+    def _set_up(self, config, train_data, test_data, out: Path, resume, compile, teacher, evaluator,
+                tensorboard) -> None:
+        placement, say, t, ev = self.placement, self.say, self.t, self.config["eval"]
         if placement.main:
             remove_stale_temps(self.ck_dir)  # what a save killed mid-write left; the writer is dead (pid check)
             remove_stale_temps(out)
@@ -618,6 +637,7 @@ class _Run:
             self.bar.close()
         if getattr(self, "log", None) is not None:
             self.log.close()
+        self.held.close()
 
     def summary(self) -> dict:
         latest = ckpt.list_steps(self.ck_dir)

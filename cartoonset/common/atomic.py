@@ -8,6 +8,7 @@ power loss leaves the old file or the whole new one, never an empty file under t
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import queue
@@ -18,6 +19,13 @@ from pathlib import Path
 from typing import Iterator
 
 TEMP_MARK = ".tmp-"
+#: a write failing with one of these failed the output, not the item being written: the job ends
+#: (one line) and its rerun redoes the item, which is never recorded as broken
+OUTPUT_FAILURES = frozenset({errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EROFS})
+
+
+class OutputFailure(OSError):
+    """Writing a job's output failed (a full, read-only or failing disk): the job's failure."""
 
 
 def temp_path_for(path: Path) -> Path:
@@ -51,12 +59,22 @@ def atomic_path(path: str | os.PathLike, fsync: bool = True) -> Iterator[Path]:
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if isinstance(e, OSError):
+            raise named(e, path) from None
         raise
     if fsync:
         fsync_dir(path.parent)
+
+
+def named(error: OSError, path: str | os.PathLike) -> OSError:
+    """``error`` naming ``path`` if it names no file (a failed ``write`` or ``fsync`` does not), as the
+    same kind of ``OSError``; else ``error`` itself."""
+    if error.filename is not None or error.errno is None:
+        return error
+    return OSError(error.errno, error.strerror, str(path))
 
 
 def write_bytes(path: str | os.PathLike, data: bytes, fsync: bool = True) -> Path:
@@ -96,9 +114,11 @@ class Publisher:
         tmp = temp_path_for(path)
         try:
             tmp.write_bytes(data)
-        except BaseException:
+        except BaseException as e:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
+            if isinstance(e, OSError):
+                raise named(e, path) from None
             raise
         self._queue.put((tmp, path))
 
@@ -151,9 +171,12 @@ class Publisher:
 
     @staticmethod
     def _publish(files: list[tuple[Path, Path]]) -> None:
-        for tmp, _ in files:
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
+        for tmp, path in files:
+            try:
+                with open(tmp, "rb") as fh:
+                    os.fsync(fh.fileno())
+            except OSError as e:
+                raise named(e, path) from None
         for tmp, path in files:
             os.replace(tmp, path)
         for folder in dict.fromkeys(path.parent for _, path in files):

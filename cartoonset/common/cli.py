@@ -5,7 +5,8 @@ option, a malformed value, a missing input) exits 2 with the usage line; a failu
 (a refused pack, a corrupt checkpoint, an unwritable ``--out``) exits 1 with one line
 ``Error: ...``, never a traceback. Commands report the library's own errors with :func:`fail`;
 :class:`ToolGroup` turns any ``OSError`` that escapes a command into that line, with the path and
-the reason, so a full disk or a read-only folder reads the same in every command.
+the reason, so a full disk or a read-only folder reads the same in every command; and a folder another
+invocation holds (:mod:`.locks`) too.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any, Iterator, NoReturn
 import click
 
 from .atomic import TEMP_MARK, is_temp
+from .locks import FolderInUse
 
 
 def describe(error: BaseException) -> str:
@@ -61,5 +63,5 @@ class ToolGroup(click.Group):
             return super().invoke(ctx)
         except BrokenPipeError:
             raise  # `... | head`: click closes stdout quietly
-        except OSError as e:
+        except (OSError, FolderInUse) as e:
             fail(e)

@@ -6,6 +6,7 @@ off on reopening, so the log never holds half a record.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -13,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from .atomic import write_text
+from .atomic import named, write_text
 
 
 class RecordLog:
@@ -26,7 +27,7 @@ class RecordLog:
         self._records: dict[str, dict] = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._recover()
-        self._fh = open(self.path, "a", encoding="utf-8")
+        self._fd = open_for_append(self.path)
 
     def _recover(self) -> None:
         if not self.path.exists():
@@ -58,21 +59,44 @@ class RecordLog:
         return list(self._records.values())
 
     def append(self, record: Mapping[str, Any]) -> None:
+        """Add one record as one line. A failed write (a full disk) leaves no part of the line behind
+        and raises an ``OSError`` naming the log: the record is simply not there for the rerun."""
         rec = dict(record)
-        self._fh.write(json.dumps(rec, separators=(",", ":"), default=_jsonable) + "\n")
-        self._fh.flush()
-        if self.fsync:
-            os.fsync(self._fh.fileno())
+        line = (json.dumps(rec, separators=(",", ":"), default=_jsonable) + "\n").encode("utf-8")
+        append_whole(self._fd, line, self.path, self.fsync)
         self._records[str(rec[self.key])] = rec
 
     def close(self) -> None:
-        self._fh.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
     def __enter__(self) -> "RecordLog":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def open_for_append(path: str | os.PathLike) -> int:
+    """A descriptor that appends to ``path`` (created if missing), for :func:`append_whole`."""
+    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+
+def append_whole(fd: int, data: bytes, path: str | os.PathLike, fsync: bool = False) -> None:
+    """Append ``data`` (one record, one line) to the log open at ``fd``, whole or not at all: a write
+    that fails (a full disk) is cut back off and raised as an ``OSError`` naming ``path``."""
+    start = os.fstat(fd).st_size
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(fd, view):]
+        if fsync:
+            os.fsync(fd)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, start)
+        raise named(e, path) from None
 
 
 def _jsonable(obj: Any) -> Any:

@@ -30,5 +30,10 @@ class Shard:
     def select(self, items: Sequence[T]) -> list[T]:
         return list(items[self.index::self.count])
 
+    @property
+    def suffix(self) -> str:
+        """What this shard's own files (and lock) add to their names: '' for the whole set."""
+        return "" if self.count == 1 else f".shard-{self.index}-of-{self.count}"
+
     def __str__(self) -> str:
         return f"{self.index}/{self.count}"

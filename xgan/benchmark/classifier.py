@@ -20,11 +20,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cartoonset.common.atomic import atomic_path
 from cartoonset.common.progress import progress
 from cartoonset.common.seeding import derive_seed, torch_generator
 
 from .. import degrade
+from ..checkpoint import save_torch
 from .metrics import attribute_agreement
 
 FEATURES = 256
@@ -140,12 +140,9 @@ def predict(model: AttributeClassifier, images: np.ndarray | torch.Tensor, batch
 
 
 def save(model: AttributeClassifier, report: ClassifierReport, path: str | os.PathLike) -> Path:
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.save({"state": model.state_dict(), "counts": model.counts, "accuracy": report.accuracy,
-                    "steps": report.steps, "width": model.width,
-                    "degraded": report.degraded, "recipe": RECIPE}, tmp)
-    return path
+    return save_torch(path, {"state": model.state_dict(), "counts": model.counts, "accuracy": report.accuracy,
+                             "steps": report.steps, "width": model.width, "degraded": report.degraded,
+                             "recipe": RECIPE})
 
 
 def load(path: str | os.PathLike, image_size: int = 64) -> tuple[AttributeClassifier, ClassifierReport]:
