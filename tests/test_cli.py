@@ -119,6 +119,7 @@ EXIT_CODES = [
     ("facealign", ("run", HOPPER, "--background", "purple", "--out", "OUT"), 2, "background must be white"),
     ("facealign", ("run", HOPPER, "--size", "4", "--out", "OUT"), 2, "size must be between 8 and 4096"),
     ("facealign", ("run", HOPPER, "--detector-model", HOPPER, "--out", "OUT"), 2, "model files are for --backend tasks"),
+    ("facealign", ("run", HOPPER, "--identities", "MISSING", "--out", "OUT"), 2, "identity file MISSING does not exist"),
     ("facealign", ("fetch", "LIST", "--concurrency", "0", "--out", "OUT"), 2, "concurrency and per_host must be at least 1"),
     ("facealign", ("preview", "MISSING", "--out", "OUT/p.png"), 2, "'MISSING' does not exist"),
     ("facealign", ("preview", "EMPTY", "--out", "OUT/p.png"), 1, "not a facealign output folder"),
