@@ -10,7 +10,7 @@ OUT    ?= data/cartoonset
 # Stamp files make the bootstrap idempotent: pip runs again only when pyproject.toml changes.
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/pip install --quiet --upgrade pip 'setuptools<80.9' wheel  # tensorboard needs pkg_resources (pyproject.toml)
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .

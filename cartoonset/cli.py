@@ -67,7 +67,7 @@ def _assignments(ctx, param, values: tuple[str, ...]) -> dict[str, int]:
 @click.option("--vary", multiple=True, help="Show every variant of this attribute (give twice for a grid).")
 @click.option("--set", "fixed", multiple=True, metavar="ATTR=INDEX", callback=_assignments,
               help="Fix an attribute on every cartoon of the sheet (repeatable), e.g. facial_hair=14.")
-@click.option("--tile", type=int, default=160, show_default=True, help="Tile size in pixels.")
+@click.option("--tile", type=click.IntRange(8), default=160, show_default=True, help="Tile size in pixels.")
 @click.option("--no-filter", is_flag=True)
 def preview(out, n, seed, pack, vary, fixed, tile, no_filter):
     """A contact sheet: N random cartoons, or every variant of --vary attributes."""

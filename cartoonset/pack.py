@@ -19,6 +19,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from .common.errors import InputError
 from .common.tomlio import TOMLDecodeError
 from .common.tomlio import loads as toml_loads
 from .schema import Attribute, release_schema
@@ -34,6 +35,10 @@ _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 class PackError(ValueError):
     """A pack is malformed; the message names the file and field."""
+
+
+class PackNotFound(PackError, InputError):
+    """A pack named by neither a folder nor a bundled pack's name."""
 
 
 @dataclass(frozen=True)
@@ -199,7 +204,7 @@ def resolve_pack(pack: str | os.PathLike | None) -> Path:
         return p
     if isinstance(pack, str) and "/" not in pack and bundled_pack_path(pack).is_dir():
         return bundled_pack_path(pack)
-    raise PackError(f"{pack}: not a pack folder, nor a bundled pack ({', '.join(bundled_packs())})")
+    raise PackNotFound(f"{pack}: not a pack folder, nor a bundled pack ({', '.join(bundled_packs())})")
 
 
 def artwork_size_cap() -> int:

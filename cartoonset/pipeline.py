@@ -26,6 +26,7 @@ from . import compose
 from . import layout as lay
 from .common.version import __version__
 from .common.atomic import Publisher, remove_stale_temps, write_json
+from .common.errors import InputError
 from .common.lifecycle import die_with_parent, stop_on_signals, stop_processes, usable_cores
 from .common.locks import hold_folder
 from .common.records import write_csv
@@ -444,13 +445,13 @@ def write_selection(pack: Pack, sel: Selection, out: str | os.PathLike, key: dic
     once every cartoon is there. The layout is ``key["layout"]``."""
     t0 = time.perf_counter()
     if renderer not in RENDERERS:
-        raise ValueError(f"renderer must be one of {RENDERERS}, got {renderer!r}")
+        raise InputError(f"renderer must be one of {RENDERERS}, got {renderer!r}")
     if size < 8:
-        raise ValueError("size must be at least 8 px")
+        raise InputError(f"size must be at least 8 px, got {size}")
     shard = shard if isinstance(shard, Shard) else Shard.parse(shard)
     workers = max(1, workers if workers is not None else usable_cores())
     if task_size is not None and task_size < 1:
-        raise ValueError(f"task_size must be at least 1, got {task_size}")
+        raise InputError(f"task_size must be at least 1, got {task_size}")
     if scheduler is not None:
         from .common.cluster import ClusterError, check_scheduler
 

@@ -15,6 +15,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .pack import Pack, hex_rgb
+from .common.errors import InputError
 from .common.seeding import uniforms
 
 CHUNK = 4096
@@ -92,7 +93,7 @@ def config_id(values: Sequence[int], names: Sequence[str]) -> str:
 def select(pack: Pack, seed: int, n: int, filter: bool = True) -> Selection:
     """The first ``n`` kept configurations of the stream for ``seed``."""
     if n < 0:
-        raise ValueError("n must be >= 0")
+        raise InputError(f"n must be >= 0, got {n}")
     names = pack.attribute_names
     rule_names = [r.name for r in pack.filters] if filter else []
     counts = {name: 0 for name in rule_names}

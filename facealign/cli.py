@@ -69,7 +69,7 @@ def run_cmd(inputs, out, size, large, workers, shard, background, face_oval, ima
         models = {k: v for k, v in (("detector", detector_model), ("landmarker", landmarker_model),
                                     ("segmenter", segmenter_model)) if v}
         if models and backend != "tasks":
-            raise ValueError("model files are for --backend tasks; the solutions backend uses mediapipe's bundled models")
+            raise click.UsageError("model files are for --backend tasks; the solutions backend uses mediapipe's bundled models")
         spec = BackendSpec(backend, models, settings.min_confidence, verbose=verbose)
         summary = run(inputs, out, settings=settings, workers=workers, shard=shard, images=images,
                       curated_only=vgg_curated_only, frontal_only=frontal_only, backend=spec,
@@ -128,7 +128,7 @@ def fetch_cmd(lists, out, concurrency, per_host, timeout, retries, backoff, max_
 @click.option("--max-ok", default=120, show_default=True, help="Aligned faces shown.")
 @click.option("--max-rejects", default=48, show_default=True, help="Rejects shown.")
 @click.option("--columns", default=12, show_default=True, help="Tiles per row.")
-@click.option("--tile", default=96, show_default=True, help="Tile side in pixels.")
+@click.option("--tile", type=click.IntRange(8), default=96, show_default=True, help="Tile side in pixels.")
 def preview_cmd(folder, out, max_ok, max_rejects, columns, tile) -> None:
     """A contact sheet of the aligned faces in FOLDER and of the rejects with their reasons."""
     from .preview import preview_sheet

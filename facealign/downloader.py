@@ -33,6 +33,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from cartoonset.common.atomic import remove_stale_temps, temp_path_for
+from cartoonset.common.errors import InputError
 from cartoonset.common.progress import progress
 from cartoonset.common.locks import hold_folder
 from cartoonset.common.records import RecordLog
@@ -82,14 +83,14 @@ class FetchOptions:
 
     def __post_init__(self) -> None:
         if self.concurrency < 1 or self.per_host < 1 or self.retries < 0 or self.max_redirects < 0:
-            raise ValueError("concurrency and per_host must be at least 1; retries and max_redirects not negative")
+            raise InputError("concurrency and per_host must be at least 1; retries and max_redirects not negative")
         # nan passes every comparison and inf never elapses: nan retried every URL forever, inf backoff hung
         if not (math.isfinite(self.timeout) and self.timeout > 0):
-            raise ValueError(f"timeout must be a positive, finite number of seconds, got {self.timeout}")
+            raise InputError(f"timeout must be a positive, finite number of seconds, got {self.timeout}")
         if not (math.isfinite(self.backoff) and self.backoff >= 0):
-            raise ValueError(f"backoff must be a finite number of seconds, 0 or more, got {self.backoff}")
+            raise InputError(f"backoff must be a finite number of seconds, 0 or more, got {self.backoff}")
         if self.max_bytes < 1 or self.placeholder_min < 2:
-            raise ValueError("max_bytes must be positive and placeholder_min at least 2")
+            raise InputError("max_bytes must be positive and placeholder_min at least 2")
 
 
 @dataclass

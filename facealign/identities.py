@@ -26,6 +26,8 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
+from cartoonset.common.errors import InputError
+
 #: identity_source values, in order of precedence
 SOURCES = ("file", "cluster", "vggface", "folder", "photo")
 #: dlib's own same-person threshold on the Euclidean distance of its 128-d descriptors (99.38% on
@@ -40,7 +42,7 @@ class IdentityFile:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         if not self.path.is_file():
-            raise FileNotFoundError(f"identity file {self.path} does not exist")
+            raise InputError(f"identity file {self.path} does not exist")
         self.by_name: dict[str, str] = {}
         with open(self.path, encoding="utf-8-sig", errors="strict", newline="") as fh:
             try:

@@ -23,6 +23,7 @@ import numpy as np
 from cartoonset.common.version import __version__
 from cartoonset.common.atomic import OUTPUT_FAILURES, OutputFailure
 from cartoonset.common.locks import hold_folder
+from cartoonset.common.errors import InputError
 from cartoonset.common.records import RecordLog
 from cartoonset.common.progress import progress
 from cartoonset.common.shards import Shard
@@ -75,15 +76,15 @@ def run(inputs: Sequence[str | os.PathLike], out: str | os.PathLike, *, settings
     backend = backend or BackendSpec(min_confidence=settings.min_confidence)
     shard = shard if isinstance(shard, Shard) else Shard.parse(shard)
     if workers < 1:
-        raise ValueError(f"workers must be at least 1, got {workers}")
+        raise InputError(f"workers must be at least 1, got {workers}")
     if task_size is not None and task_size < 1:
-        raise ValueError(f"task_size must be at least 1, got {task_size}")
+        raise InputError(f"task_size must be at least 1, got {task_size}")
     if scheduler is not None:
         from cartoonset.common.cluster import check_scheduler
 
         scheduler = check_scheduler(scheduler)  # say how to install Dask before any work
     if backend.name == "tasks" and settings.background != "none" and not backend.models.get("segmenter"):
-        raise ValueError("the tasks backend removes backgrounds only with --segmenter-model (or use --background none)")
+        raise InputError("the tasks backend removes backgrounds only with --segmenter-model (or use --background none)")
     out = Path(out)
     named = identities if isinstance(identities, IdentityFile) else parse_identities(identities)
     if named == CLUSTER:

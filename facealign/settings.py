@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from cartoonset.common.errors import InputError
+
 BACKGROUNDS = ("white", "black", "transparent", "none")
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -33,18 +35,18 @@ class Settings:
 
     def __post_init__(self) -> None:
         if not 8 <= self.size <= 4096:
-            raise ValueError(f"size must be between 8 and 4096 pixels, got {self.size}")
+            raise InputError(f"size must be between 8 and 4096 pixels, got {self.size}")
         if not self.size <= self.large <= 4096:
-            raise ValueError(f"large ({self.large}) must be at least size ({self.size}) and at most 4096")
+            raise InputError(f"large ({self.large}) must be at least size ({self.size}) and at most 4096")
         background_colour(self.background)  # validates
         if self.min_eye_distance < 0 or self.min_sharpness < 0 or self.box_margin < 0:
-            raise ValueError("min_eye_distance, min_sharpness and box_margin must not be negative")
+            raise InputError("min_eye_distance, min_sharpness and box_margin must not be negative")
         if not 0 < self.max_yaw <= 90 or not 0 < self.max_roll <= 180:
-            raise ValueError("max_yaw must be in (0, 90] and max_roll in (0, 180] degrees")
+            raise InputError("max_yaw must be in (0, 90] and max_roll in (0, 180] degrees")
         if not 0 < self.ambiguity <= 1 or not 0 < self.min_confidence < 1:
-            raise ValueError("ambiguity must be in (0, 1] and min_confidence in (0, 1)")
+            raise InputError("ambiguity must be in (0, 1] and min_confidence in (0, 1)")
         if self.max_pixels < 1:
-            raise ValueError("max_pixels must be positive")
+            raise InputError("max_pixels must be positive")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -71,4 +73,4 @@ def background_colour(background: str) -> tuple[int, int, int] | str | None:
         return None
     if _HEX.match(b):
         return tuple(int(b[i:i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
-    raise ValueError(f"background must be white, black, transparent, none or #rrggbb, got {background!r}")
+    raise InputError(f"background must be white, black, transparent, none or #rrggbb, got {background!r}")

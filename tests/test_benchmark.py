@@ -202,10 +202,11 @@ def test_the_table_scores_test_images_the_learning_curves_never_read():
 
 
 def test_tracks_are_named_and_an_unknown_one_is_refused(tmp_path):
-    from xgan.benchmark.harness import TRACKS, BenchmarkError, run_benchmark
+    from cartoonset.common.errors import InputError
+    from xgan.benchmark.harness import TRACKS, run_benchmark
 
     assert TRACKS == ("synthetic", "synthetic-matched", "synthetic-hard", "faces")
-    with pytest.raises(BenchmarkError, match="unknown track 'hard'; tracks: synthetic, synthetic-matched, synthetic-hard, faces"):
+    with pytest.raises(InputError, match="unknown track 'hard'; tracks: synthetic, synthetic-matched, synthetic-hard, faces"):
         run_benchmark(tmp_path / "cartoons", tmp_path / "out", tracks=["hard"])
 
 

@@ -99,32 +99,78 @@ def _one_error_line(proc: subprocess.CompletedProcess, *needles: str) -> None:
         assert needle in lines[0], (needle, lines[0])
 
 
-def test_exit_codes_follow_one_convention(tmp_path, mini_pack_dir):
-    """click's convention in all three tools: 2 for a usage error (with the usage line), 1 for a
-    failure of the work itself (one line, no usage)."""
-    usage = [run("cartoonset", "preview", "--out", tmp_path / "s.png", "--pack", mini_pack_dir, "--set", "hair"),
-             run("facealign", "run", tmp_path / "missing.jpg", "--out", tmp_path / "f"),
-             run("xgan", "translate", HOPPER, "--checkpoint", tmp_path / "m.pt", "--out", tmp_path, "--box", "1,2,3")]
-    for proc in usage:
-        assert proc.returncode == 2 and "Usage:" in proc.stderr, proc.stderr
-    (tmp_path / "empty").mkdir()
-    failures = [(run("cartoonset", "preview", "--out", tmp_path / "s.png", "--pack", tmp_path / "empty"), "pack.toml"),
-                (run("facealign", "preview", tmp_path / "empty", "--out", tmp_path / "p.png"), str(tmp_path / "empty")),
-                (run("xgan", "translate", HOPPER, "--checkpoint", HOPPER, "--out", tmp_path / "t"), "not a checkpoint")]
-    for proc, needle in failures:
-        assert proc.returncode == 1 and "Usage:" not in proc.stderr, proc.stderr
-        _one_error_line(proc, needle)
+#: (tool, arguments, exit status, words of the one ``Error:`` line) for click's convention in all three
+#: tools: 2 with the usage line for a usage error (a bad option value, an unknown key, preset or pack, a
+#: missing input path), 1 without it when the work itself fails. In the arguments MISSING is a path that
+#: does not exist, EMPTY an empty folder, PACK a valid pack, LIST a VGG-Face list and OUT the --out folder.
+EXIT_CODES = [
+    ("cartoonset", ("render", "--n", "-5", "--out", "OUT"), 2, "n must be >= 0, got -5"),
+    ("cartoonset", ("render", "--shard", "3/2", "--out", "OUT"), 2, "--shard 3/2: need N >= 1"),
+    ("cartoonset", ("render", "--shard", "half", "--out", "OUT"), 2, "--shard must look like K/N"),
+    ("cartoonset", ("render", "--size", "4", "--out", "OUT"), 2, "size must be at least 8 px"),
+    ("cartoonset", ("render", "--pack", "no-such", "--out", "OUT"), 2, "no-such: not a pack folder"),
+    ("cartoonset", ("preview", "--pack", "PACK", "--set", "hair", "--out", "OUT/s.png"), 2, "expected ATTR=INDEX"),
+    ("cartoonset", ("preview", "--pack", "PACK", "--set", "beard=1", "--out", "OUT/s.png"), 2, "unknown attribute 'beard'"),
+    ("cartoonset", ("preview", "--pack", "PACK", "--tile", "0", "--out", "OUT/s.png"), 2, "'--tile'"),
+    ("cartoonset", ("stats", "MISSING"), 2, "'MISSING' does not exist"),
+    ("cartoonset", ("preview", "--pack", "EMPTY", "--out", "OUT/s.png"), 1, "pack.toml"),
+    ("facealign", ("run", "MISSING", "--out", "OUT"), 2, "'MISSING' does not exist"),
+    ("facealign", ("run", HOPPER, "--shard", "3/2", "--out", "OUT"), 2, "--shard 3/2: need N >= 1"),
+    ("facealign", ("run", HOPPER, "--background", "purple", "--out", "OUT"), 2, "background must be white"),
+    ("facealign", ("run", HOPPER, "--size", "4", "--out", "OUT"), 2, "size must be between 8 and 4096"),
+    ("facealign", ("run", HOPPER, "--detector-model", HOPPER, "--out", "OUT"), 2, "model files are for --backend tasks"),
+    ("facealign", ("run", HOPPER, "--identities", "MISSING", "--out", "OUT"), 2, "identity file MISSING does not exist"),
+    ("facealign", ("fetch", "LIST", "--concurrency", "0", "--out", "OUT"), 2, "concurrency and per_host must be at least 1"),
+    ("facealign", ("preview", "MISSING", "--out", "OUT/p.png"), 2, "'MISSING' does not exist"),
+    ("facealign", ("preview", "EMPTY", "--out", "OUT/p.png"), 1, "not a facealign output folder"),
+    ("xgan", ("config", "--set", "train.stepz=10"), 2, "unknown key 'train.stepz' (did you mean train.steps?)"),
+    ("xgan", ("config", "--set", "train.steps=-3"), 2, "train.steps must be at least 1, got -3"),
+    ("xgan", ("config", "--preset", "no-such"), 2, "unknown preset 'no-such'"),
+    ("xgan", ("train", "--cartoons", "MISSING", "--faces", "EMPTY", "--out", "OUT"), 2, "'MISSING' does not exist"),
+    ("xgan", ("train", "--preset", "no-such", "--cartoons", "EMPTY", "--faces", "EMPTY", "--out", "OUT"), 2,
+     "unknown preset 'no-such'"),
+    ("xgan", ("train", "--set", "loss.w_semm=1", "--cartoons", "EMPTY", "--faces", "EMPTY", "--out", "OUT"), 2,
+     "unknown key 'loss.w_semm'"),
+    ("xgan", ("train", "--cartoons", "EMPTY", "--faces", "EMPTY", "--ruler", "MISSING", "--out", "OUT"), 2,
+     "'MISSING' does not exist"),
+    ("xgan", ("translate", HOPPER, "--checkpoint", "MISSING", "--out", "OUT"), 2, "'MISSING' does not exist"),
+    ("xgan", ("translate", HOPPER, "--checkpoint", HOPPER, "--out", "OUT", "--box", "1,2,3"), 2, "x1 > x0"),
+    ("xgan", ("benchmark", "--cartoons", "EMPTY", "--methods", "xgann", "--out", "OUT"), 2, "unknown method 'xgann'"),
+    ("xgan", ("benchmark", "--cartoons", "EMPTY", "--tracks", "hard", "--out", "OUT"), 2, "unknown track 'hard'"),
+    ("xgan", ("translate", HOPPER, "--checkpoint", HOPPER, "--out", "OUT"), 1, "not a checkpoint xgan wrote"),
+]
+
+
+@pytest.mark.parametrize("tool, args, status, words", EXIT_CODES,
+                         ids=[f"{t}-{a[0]}-{s}-{i}" for i, (t, a, s, _) in enumerate(EXIT_CODES)])
+def test_exit_codes_follow_one_convention(tmp_path, mini_pack_dir, tool, args, status, words):
+    """Issue 38 (6): one exit-code contract in all three tools. A usage error exits 2 with the usage
+    line, before anything is written; a failure of the work exits 1 without it; both in one line."""
+    out, missing, empty = tmp_path / "out", tmp_path / "missing", tmp_path / "empty"
+    empty.mkdir()
+    vgg = tmp_path / "Some_One.txt"
+    vgg.write_text("1 http://127.0.0.1:9/a.jpg 10 10 100 100 3 1.0 1\n")
+    places = {"OUT": out, "MISSING": missing, "EMPTY": empty, "PACK": mini_pack_dir, "LIST": vgg}
+    argv = [places[a] if a in places else str(a).replace("OUT/", f"{out}/") for a in args]
+    proc = run(tool, *argv, timeout=300)
+    assert proc.returncode == status, proc.stderr[-2000:]
+    _one_error_line(proc, words.replace("MISSING", str(missing)))
+    if status == 2:
+        assert proc.stderr.startswith(f"Usage: {tool} {args[0]} "), proc.stderr
+        assert not out.exists() or not any(out.iterdir()), "a refused command wrote into --out"
+    else:
+        assert "Usage:" not in proc.stderr, proc.stderr
 
 
 def test_missing_cartoons_name_the_command_not_a_python_argument(tmp_path):
-    """Issue 38: an empty or missing CartoonSet folder told CLI users to "pass download=True", an
-    argument only the Python dataset class has; they are told the command to run instead."""
-    empty, missing = tmp_path / "empty", tmp_path / "no such"
+    """Issue 38: an empty CartoonSet folder told CLI users to "pass download=True", an argument only
+    the Python dataset class has; they are told the command to run instead. (A missing folder is a
+    usage error: see EXIT_CODES.)"""
+    empty = tmp_path / "empty"
     empty.mkdir()
     train = ("xgan", "train", "--preset", "cpu-small", "--faces", empty, "--device", "cpu", "--out", tmp_path / "run")
     cases = [(run("cartoonset", "stats", empty), empty),
-             (run(*train, "--cartoons", empty, timeout=120), empty),
-             (run(*train, "--cartoons", missing, timeout=120), "'" + str(missing) + "'")]
+             (run(*train, "--cartoons", empty, timeout=120), empty)]
     for proc, folder in cases:
         assert proc.returncode == 1 and "Usage:" not in proc.stderr, proc.stderr
         assert "download=True" not in proc.stdout + proc.stderr, proc.stderr

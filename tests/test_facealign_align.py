@@ -243,4 +243,4 @@ def test_cli_runs_the_tasks_backend(task_models, tmp_path):
     row = json.loads((tmp_path / "out" / "manifest.jsonl").read_text().splitlines()[0])
     assert row["status"] == "ok" and row["landmarks_model"] == "detector"
     mixed = subprocess.run(args[:5] + ["--detector-model", task_models["detector"]], capture_output=True, text=True)
-    assert mixed.returncode == 1 and "--backend tasks" in mixed.stderr
+    assert mixed.returncode == 2 and "--backend tasks" in mixed.stderr  # a usage error

@@ -342,7 +342,7 @@ def test_fetch_command_line(server, tmp_path):
     assert "http_error" in proc.stdout and "filtered out 1" in proc.stdout
     assert (tmp_path / "out" / "Carol_Example" / "1.jpg").is_file()
     bad = subprocess.run(cmd[:5] + ["--concurrency", "0"], capture_output=True, text=True)
-    assert bad.returncode == 1 and "concurrency" in bad.stderr
+    assert bad.returncode == 2 and "concurrency" in bad.stderr  # a usage error
 
 
 def _fetch_rows_in_order(out: Path) -> list[dict]:

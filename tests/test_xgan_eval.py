@@ -117,6 +117,55 @@ def test_scores_diagnostics_schedule_and_best_during_training(tmp_path):
     assert res.exit_code == 2 and "--cartoons" in res.output
 
 
+def test_scores_a_small_test_split_cannot_give_are_named_at_start_and_drawn_na(tmp_path, monkeypatch):
+    """Issue 38 (2): with one test face, FD, KID, diversity, the probes and both colour correlations
+    cannot be computed. The run says which and why when it starts (one line, each minimum named), logs
+    them as nan, and scores.png labels their panels "n/a" with the reason instead of an empty axis."""
+    from matplotlib.figure import Figure
+
+    from cartoonset.pack import load_pack
+    from xgan.benchmark.evaluate import palette_luminance
+    from xgan.benchmark.photo import skin_and_hair_luminance
+
+    test = arrays(1, 6, seed=1)  # what `xgan train` scores on a faces track (photo colours, palettes)
+    attrs = np.stack([np.random.default_rng(j).integers(0, c, 6) for j, c in enumerate(COUNTS)], 1)
+    track = Track("faces", test, test, attrs, attribute_names(), palettes=palette_luminance(load_pack("default")),
+                  photo_colours=skin_and_hair_luminance(np.asarray(test.images["face"])))
+    torch.manual_seed(0)
+    evaluator = TrainingEvaluator(track, classifier.AttributeClassifier(COUNTS, 8, 32), count=12, detect_steps=20)
+    panels, savefig = {}, Figure.savefig
+
+    def keep_texts(fig, *args, **kw):  # the words on each panel of the figures the run draws
+        panels.update({ax.get_title(): [t.get_text() for t in ax.texts] for ax in fig.axes})
+        return savefig(fig, *args, **kw)
+
+    monkeypatch.setattr(Figure, "savefig", keep_texts)
+    said, out = [], tmp_path / "run"
+    train(tiny("train.steps=4", "eval.every=2"), arrays(), test, out, device="cpu", show_progress=False,
+          tensorboard=False, evaluator=evaluator, say=said.append)
+
+    nan = {k for k, v in _rows(out / "log.csv")[-1].items() if k.startswith("test_") and v == "nan"}
+    assert nan == {"test_fd", "test_kid", "test_kid_std", "test_diversity", "test_domain_acc", "test_detect",
+                   "test_critic_probe", "test_skin_rho", "test_hair_rho"}
+    warnings = [m for m in said if m.startswith("warning:")]
+    assert len(warnings) == 1 and "\n" not in warnings[0], said
+    line = warnings[0]
+    assert line.startswith("warning: 1 test face and 6 test cartoons scored, too few to compute "), line
+    for named in ("test_fd, test_kid, test_diversity, test_domain_acc (needs 2 test faces, has 1)",
+                  "test_detect, test_critic_probe (needs 4 test faces, has 1)",
+                  "test_skin_rho, test_hair_rho (needs 3 test photos with a measurable colour, has "):
+        assert named in line, (named, line)
+    assert "logged as nan, n/a in scores.png" in line and "test_cycle_acc (from 20)" in line  # computable, but weak
+
+    assert (out / "scores.png").is_file()
+    for title, reason in (("FD (ruler features)", "needs 2 test faces, has 1"),
+                          ("domain probe acc. (0.5 ideal)", "needs 2 test faces, has 1"),
+                          ("diversity (real = 1)", "needs 2 test faces, has 1"),
+                          ("detectability (0.5 ideal)", "needs 4 test faces, has 1")):
+        assert panels[title] == [f"n/a\n{reason}"], (title, panels[title])
+    assert panels["high-freq. power vs real"] == []  # a score that exists is drawn as a curve
+
+
 def test_resume_falls_back_to_the_newest_intact_checkpoint_and_sweeps_temps(tmp_path):
     out = tmp_path / "run"
     train(tiny("train.steps=6"), arrays(), arrays(6, 6, seed=1), out, device="cpu", show_progress=False, tensorboard=False)
@@ -192,8 +241,9 @@ BAD_NUMBERS = [
 def test_config_refuses_numbers_that_cannot_train_in_one_line(args, message):
     presets = ["--preset", "cpu-small"] + (args[:2] if args[0] == "--preset" else [])
     res = CliRunner().invoke(main, ["config", *presets, "--set", args[-1]])
-    assert res.exit_code == 1, res.output
-    assert res.output.strip().splitlines() == [res.output.strip()] and res.output.startswith(f"Error: {message}"), res.output
+    assert res.exit_code == 2 and res.output.startswith("Usage: "), res.output  # a usage error
+    errors = [line for line in res.output.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and errors[0].startswith(f"Error: {message}"), res.output
     assert isinstance(res.exception, SystemExit)  # click's own exit, not an exception escaping the command
 
 

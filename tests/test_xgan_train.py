@@ -229,6 +229,21 @@ def test_run_folder_contents_and_checkpoint_errors(tmp_path):
         ckpt.load_networks(no_gan.networks(), state["networks"], good)
 
 
+def test_tensorboard_starts_on_a_run_folder(tmp_path):
+    """Issue 38 (4): `tensorboard --logdir runs` crashed in the project's environment (tensorboard 2.20,
+    the newest mediapipe's protobuf allows, imports pkg_resources, which setuptools 82 removed). The
+    environment's `tensorboard` reads a tiny run's events: its losses and sample grids, with no warning."""
+    runs = tmp_path / "runs"
+    train(tiny("train.steps=2"), arrays(), arrays(6, 6, seed=1), runs / "tiny", device="cpu", show_progress=False)
+    proc = subprocess.run([str(Path(sys.executable).parent / "tensorboard"), "--inspect", "--logdir", str(runs)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert str(runs / "tiny" / "tensorboard") in proc.stdout, proc.stdout
+    for tag in ("loss/rec", "optim/lr", "samples"):
+        assert tag in proc.stdout, (tag, proc.stdout)
+    assert "pkg_resources" not in proc.stderr, proc.stderr  # setuptools 80.9-81 warn on every start
+
+
 # --- EMA generator (train.ema) -----------------------------------------------------------------------
 
 def _flat(networks, names):

@@ -9,6 +9,10 @@ import click
 from cartoonset.common.cli import ToolGroup, fail as _fail
 from cartoonset.common.version import __version__
 
+#: input paths: one that does not exist is a usage error (exit 2), as in cartoonset and facealign
+_FOLDER = click.Path(exists=True, file_okay=False, path_type=Path)
+_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
 
 @click.group(cls=ToolGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="xgan")
@@ -19,8 +23,8 @@ def main() -> None:
 @main.command()
 @click.option("--preset", "presets", multiple=True, default=("paper",), show_default=True,
               help="Preset name or .toml file; repeat to stack (e.g. --preset cpu-small --preset no-sem).")
-@click.option("--cartoons", type=click.Path(file_okay=False, path_type=Path), required=True, help="CartoonSet root.")
-@click.option("--faces", type=click.Path(file_okay=False, path_type=Path), required=True, help="facealign output root.")
+@click.option("--cartoons", type=_FOLDER, required=True, help="CartoonSet root.")
+@click.option("--faces", type=_FOLDER, required=True, help="facealign output root.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Run folder.")
 @click.option("--steps", type=click.IntRange(1), help="Training steps (overrides train.steps).")
 @click.option("--batch", type=click.IntRange(1), help="Images per domain per step (overrides train.batch).")
@@ -31,7 +35,7 @@ def main() -> None:
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the generator and discriminator steps (CUDA only).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its newest intact checkpoint.")
-@click.option("--ruler", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--ruler", type=_FILE,
               help="Attribute classifier for the test scores (e.g. a benchmark's ruler.pt; overrides eval.ruler). "
                    "Default: one trained on the cartoons and cached in --out.")
 @click.option("--keep", type=click.Choice(["last", "best"]),
@@ -126,7 +130,7 @@ def _box(ctx, param, text: str | None) -> tuple[float, float, float, float] | No
 
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), required=True,
+@click.option("--checkpoint", type=_FILE, required=True,
               help="model.pt of a run (or any of its checkpoints).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--domain", type=click.Choice(["auto", "face", "cartoon"]), default="auto", show_default=True,
@@ -165,9 +169,9 @@ def translate(inputs, checkpoint, out, domain, box, images, device, verbose) -> 
 
 
 @main.command()
-@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--cartoons", type=click.Path(file_okay=False, path_type=Path), required=True, help="CartoonSet root.")
-@click.option("--faces", type=click.Path(file_okay=False, path_type=Path), required=True, help="facealign output root.")
+@click.option("--checkpoint", type=_FILE, required=True)
+@click.option("--cartoons", type=_FOLDER, required=True, help="CartoonSet root.")
+@click.option("--faces", type=_FOLDER, required=True, help="facealign output root.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="PNG to write.")
 @click.option("--count", type=click.IntRange(1), default=16, show_default=True, help="Pairs per direction.")
 @click.option("--columns", type=click.IntRange(1), default=4, show_default=True, help="Pairs per row.")
@@ -202,9 +206,9 @@ def _int_list(text: str) -> list[int]:
 
 
 @main.command()
-@click.option("--cartoons", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--cartoons", type=_FOLDER, default=None,
               help="Target domain: a `cartoonset render` folder (required unless --progress).")
-@click.option("--faces", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--faces", type=_FOLDER, default=None,
               help="Source domain of the faces track: a `facealign run` folder.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Results folder (resumable: finished runs are reused).")

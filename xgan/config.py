@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from cartoonset.common.errors import InputError
 from cartoonset.common.tomlio import TOMLDecodeError, dumps, loads
 
 #: Keys that describe a preset rather than configure a run.
@@ -39,8 +40,9 @@ MAX_BATCH = 4096
 MAX_IMAGE_SIZE = 4096
 
 
-class ConfigError(ValueError):
-    """A preset or override that cannot be used, with the one sentence that says why."""
+class ConfigError(InputError):
+    """A preset or override that cannot be used, with the one sentence that says why (a usage
+    error on the command line)."""
 
 
 def preset_names() -> list[str]:

@@ -53,7 +53,9 @@ RESUMABLE_CHANGES = ("train.steps", "description", "preset", "eval", "train.diag
 
 class Evaluator(Protocol):
     """Scores a model (in evaluation mode) on a fixed test subset: see
-    :class:`xgan.benchmark.evaluate.TrainingEvaluator`."""
+    :class:`xgan.benchmark.evaluate.TrainingEvaluator`. It may also have ``unavailable(model)`` (the
+    names it cannot score, each with why: n/a in ``scores.png``) and ``warning(model)`` (a line said
+    when the run starts, or None)."""
 
     def names(self, model: Model) -> tuple[str, ...]: ...
 
@@ -508,6 +510,11 @@ class _Run:
         self.names = list(model.loss_names)
         self.diag_names = list(diagnostics.diagnostic_names(model)) if t["diagnose_every"] > 0 else []
         self.test_names = [f"test_{k}" for k in evaluator.names(model)] if self.eval_every > 0 else []
+        unavailable = getattr(evaluator, "unavailable", None) if self.eval_every > 0 else None
+        self.unavailable = {f"test_{k}": why for k, why in unavailable(model).items()} if unavailable else {}
+        warning = getattr(evaluator, "warning", None) if self.eval_every > 0 else None
+        if warning is not None and (line := warning(model)):
+            say(line)  # a test split too small for some scores: said now, not found as NaN after the run
         self.log = (RunLog(out, self.names + ["lr"] + self.diag_names + self.test_names, trainer.step, tensorboard)
                     if placement.main else None)
         if self.log is not None and state is None:
@@ -628,7 +635,8 @@ class _Run:
             if self.test_names:
                 from .benchmark.curves import learning_curves
 
-                learning_curves({self.config.get("preset", "run"): [self.out]}, self.out / "scores.png")
+                learning_curves({self.config.get("preset", "run"): [self.out]}, self.out / "scores.png",
+                                unavailable=self.unavailable)
 
     def close(self) -> None:
         if getattr(self, "pool", None) is not None:

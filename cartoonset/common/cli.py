@@ -1,12 +1,14 @@
 """What the three command lines share: one error convention and the group class that enforces it.
 
 click's convention, for ``cartoonset``, ``facealign`` and ``xgan`` alike: a usage error (an unknown
-option, a malformed value, a missing input) exits 2 with the usage line; a failure of the work itself
-(a refused pack, a corrupt checkpoint, an unwritable ``--out``) exits 1 with one line
-``Error: ...``, never a traceback. Commands report the library's own errors with :func:`fail`;
-:class:`ToolGroup` turns any ``OSError`` that escapes a command into that line, with the path and
-the reason, so a full disk or a read-only folder reads the same in every command; and a folder another
-invocation holds (:mod:`.locks`) too.
+option, key, preset or pack, a value out of range, a missing input path) exits 2 with the usage line;
+a failure of the work itself (a damaged pack, a corrupt checkpoint, an unwritable ``--out``) exits 1.
+Both end in one line ``Error: ...``, never a traceback. The distinction is the error's type, made in
+one place, :func:`fail`: the libraries raise :class:`~cartoonset.common.errors.InputError` for a
+bad value their caller chose, anything else is a failure. Every subcommand is a :class:`ToolCommand`,
+which sends an ``InputError`` or an ``OSError`` that escapes it to :func:`fail`, so a full disk or a
+read-only folder reads the same in every command, with the path and the reason.
+A folder another invocation holds (:mod:`.locks`) ends the same way, with exit status 1.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from typing import Any, Iterator, NoReturn
 import click
 
 from .atomic import TEMP_MARK, is_temp
+from .errors import InputError
 from .locks import FolderInUse
 
 
@@ -41,7 +44,10 @@ def _published(path: str | bytes | int) -> object:
 
 
 def fail(error: BaseException | str) -> NoReturn:
-    """End the command: ``Error: <one line>`` on stderr, exit status 1."""
+    """End the command with ``Error: <one line>`` on stderr: exit status 2 and the usage line for an
+    :class:`InputError`, exit status 1 for any other error."""
+    if isinstance(error, InputError):
+        raise click.UsageError(describe(error), ctx=click.get_current_context(silent=True)) from None
     raise click.ClickException(error if isinstance(error, str) else describe(error)) from None
 
 
@@ -54,14 +60,20 @@ def bad_parameter(option: str) -> Iterator[None]:
         raise click.BadParameter(str(e), param_hint=f"'{option}'") from None
 
 
-class ToolGroup(click.Group):
-    """The top-level group of each console script: an ``OSError`` from any subcommand (reading the
-    inputs, creating or writing ``--out``) ends it through :func:`fail` instead of a traceback."""
+class ToolCommand(click.Command):
+    """A subcommand of the three tools: an :class:`InputError` or an ``OSError`` (reading the inputs,
+    creating or writing ``--out``) that escapes it ends it through :func:`fail`, not a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except BrokenPipeError:
             raise  # `... | head`: click closes stdout quietly
-        except (OSError, FolderInUse) as e:
+        except (InputError, OSError, FolderInUse) as e:
             fail(e)
+
+
+class ToolGroup(click.Group):
+    """The top-level group of each console script; each of its subcommands is a :class:`ToolCommand`."""
+
+    command_class = ToolCommand

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence, TypeVar
 
+from .errors import InputError
+
 T = TypeVar("T")
 
 
@@ -19,9 +21,9 @@ class Shard:
         try:
             k, n = (int(p) for p in str(text).split("/"))
         except ValueError:
-            raise ValueError(f"--shard must look like K/N (e.g. 0/4), got {text!r}") from None
+            raise InputError(f"--shard must look like K/N (e.g. 0/4), got {text!r}") from None
         if n < 1 or not 0 <= k < n:
-            raise ValueError(f"--shard {text}: need N >= 1 and 0 <= K < N")
+            raise InputError(f"--shard {text}: need N >= 1 and 0 <= K < N")
         return cls(k, n)
 
     def owns(self, i: int) -> bool:

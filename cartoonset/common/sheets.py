@@ -111,7 +111,7 @@ def _pieces(draw: ImageDraw.ImageDraw, word: str, font, width: int) -> list[str]
     out = []
     for part in _BREAKS.split(word):
         while part and draw.textlength(part, font=font) > width:
-            k = len(part) - 1
+            k = max(1, len(part) - 1)  # a single character wider than the tile is its own piece
             while k > 1 and draw.textlength(part[:k], font=font) > width:
                 k -= 1
             out.append(part[:k])

@@ -122,9 +122,11 @@ def export_curves(out: str | os.PathLike, track: str = "*") -> list[Path]:
 
 
 def learning_curves(runs: Mapping[str, Sequence[str | os.PathLike]], path: str | os.PathLike,
-                    panels: Sequence[tuple[str, str]] = PANELS, title: str = "") -> Path | None:
+                    panels: Sequence[tuple[str, str]] = PANELS, title: str = "",
+                    unavailable: Mapping[str, str] | None = None) -> Path | None:
     """Draw ``{label: [run folders or curve records (one per seed)]}`` into one PNG: per panel, the mean over seeds
-    at the steps all of them reached, and a band from their min to max. None when no run has scores."""
+    at the steps all of them reached, and a band from their min to max. None when no run has scores.
+    A panel with no number to draw reads "n/a" with the reason ``unavailable`` gives for its column."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -141,6 +143,7 @@ def learning_curves(runs: Mapping[str, Sequence[str | os.PathLike]], path: str |
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (col, panel_title) in enumerate(present):
         ax = axes[i // ncol, i % ncol]
+        drawn = False
         for j, (label, per_seed) in enumerate(data.items()):
             curves = [r[col] for r in per_seed if col in r]
             if not curves:
@@ -149,6 +152,7 @@ def learning_curves(runs: Mapping[str, Sequence[str | os.PathLike]], path: str |
             if not common:
                 continue
             ys = np.array([[dict(zip(s.tolist(), v))[k] for k in common] for s, v in curves])
+            drawn = drawn or bool(np.isfinite(ys).any())
             colour = colours[j % len(colours)]
             dashes = ("-", "--", ":", "-.")[j // len(colours) % 4]  # past the colour cycle, a line style tells runs apart
             seeds = f"{len(curves)} seed{'s' * (len(curves) > 1)}"
@@ -156,6 +160,13 @@ def learning_curves(runs: Mapping[str, Sequence[str | os.PathLike]], path: str |
             if len(curves) > 1:
                 ax.fill_between(common, ys.min(0), ys.max(0), color=colour, alpha=0.2, lw=0)
         ax.set_title(panel_title, fontsize=9)
+        if not drawn:  # every value NaN: say why instead of an empty axis around 0
+            why = (unavailable or {}).get(col, "no finite value")
+            ax.text(0.5, 0.5, f"n/a\n{why}", ha="center", va="center", transform=ax.transAxes, fontsize=9,
+                    color="0.35")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            continue
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
         if col in ("test_domain_acc", "test_detect", "test_critic_probe"):

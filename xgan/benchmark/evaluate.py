@@ -25,7 +25,7 @@ from .. import degrade
 from ..data import DomainArrays, to_model_input
 from ..translate import translate_images
 from .classifier import AttributeClassifier, predict
-from .detect import STEPS as DETECT_STEPS, detectability
+from .detect import MIN_SAMPLES as DETECT_MIN, STEPS as DETECT_STEPS, detectability
 from .metrics import (NotEnoughSamples, attribute_agreement, frechet_distance, high_frequency_share,
                       kernel_inception_distance, luminance, mean_pairwise_distance, require_samples, spearman)
 
@@ -46,6 +46,12 @@ METRICS = (
     ("detect", "detectability (0.5 ideal)", "closer to 0.5"),
     ("critic_probe", "frozen-G critic probe acc.", "closer to 0.5"),
 )
+
+#: the fewest test images per domain a score can be computed from (fewer: NaN, with the reason from
+#: :meth:`TrainingEvaluator.unavailable`); FD and KID refuse fewer themselves (``metrics``). Where a
+#: number starts to mean something is another, larger size: ``report.MEANINGFUL_TEST_SIZE``.
+COMPUTABLE_FROM = {"fd": 2, "kid": 2, "diversity": 2, "domain_acc": 2, "skin_rho": 3, "hair_rho": 3,
+                   "detect": DETECT_MIN, "critic_probe": DETECT_MIN}
 
 #: the attributes whose prior differs between the synthetic tracks' training sources (the ``shaded``
 #: and ``portrait`` packs' sampling priors) and the cartoons (the ``default`` pack's): total-variation
@@ -143,7 +149,8 @@ def score_translations(fakes: np.ndarray, track: Track, ruler: AttributeClassifi
     _guarded(out, "kid", lambda: tuple(100 * v for v in kernel_inception_distance(
         feat_f, feat_r, subset_size=min(500, max(2, min(len(feat_f), len(feat_r)) // 2)))))
     out["kid"], out["kid_std"] = out["kid"] if isinstance(out["kid"], tuple) else (out["kid"], out["kid"])
-    _guarded(out, "diversity", lambda: require_samples("diversity", 2, translations=len(feat_f), references=len(feat_r))
+    _guarded(out, "diversity", lambda: require_samples("diversity", COMPUTABLE_FROM["diversity"],
+                                                       translations=len(feat_f), references=len(feat_r))
              or mean_pairwise_distance(feat_f) / max(mean_pairwise_distance(feat_r), 1e-9))
     _guarded(out, "detect", lambda: detectability(cartoons, fakes, steps=detect_steps, device=device))
     if track.paired_attrs is not None:
@@ -201,8 +208,8 @@ def colour_order(pred: np.ndarray, track: Track) -> dict:
         predicted = lum[pred[:, col[attr]]]
         ok = np.isfinite(measured)
         unit = "measurable_photos" if track.photo_colours is not None else "sources"
-        out[key] = (lambda m=measured[ok], p=predicted[ok], u=unit: require_samples(
-            "a rank correlation", 3, **{u: len(m)}) or spearman(m, p))
+        out[key] = (lambda m=measured[ok], p=predicted[ok], u=unit, k=key: require_samples(
+            "a rank correlation", COMPUTABLE_FROM[k], **{u: len(m)}) or spearman(m, p))
     return out
 
 
@@ -231,8 +238,9 @@ def evaluate(model, track: Track, ruler: AttributeClassifier, device="cpu", limi
     if model.embedding_domains:  # CycleGAN has no embedding space
         e_src = embed(model, sources, "face", device)
         e_car = embed(model, cartoons, "cartoon", device)
-        _guarded(out, "domain_acc", lambda: require_samples("the two-fold domain probe", 2, sources=len(e_src),
-                                                             cartoons=len(e_car)) or probe_accuracy(e_src, e_car))
+        _guarded(out, "domain_acc", lambda: require_samples("the two-fold domain probe", COMPUTABLE_FROM["domain_acc"],
+                                                             sources=len(e_src), cartoons=len(e_car))
+                 or probe_accuracy(e_src, e_car))
         out.update(semantic_consistency(model, sources, fakes, e_src, device))
     out["hf_share"] = high_frequency_share(fakes) / max(high_frequency_share(cartoons), 1e-12)
     return out
@@ -283,6 +291,50 @@ class TrainingEvaluator:
         if has_colour_order(self.track):
             keys += [k for k, _ in COLOUR_ATTRS]
         return tuple(keys)
+
+    def sizes(self) -> dict[str, int]:
+        """The test images scored, at most ``count`` of each domain: ``sources`` (faces), ``cartoons``."""
+        images = self.track.test.images
+        return {"sources": min(self.count, len(images["face"])), "cartoons": min(self.count, len(images["cartoon"]))}
+
+    def unavailable(self, model) -> dict[str, str]:
+        """The keys of :meth:`names` too few test images can give (logged as NaN), each with the
+        reason, e.g. ``{"fd": "needs 2 test faces, has 1"}``."""
+        have, out = self.sizes(), {}
+        measurable = dict(zip((k for k, _ in COLOUR_ATTRS), self.track.photo_colours or ()))
+        for key in self.names(model):
+            need = COMPUTABLE_FROM.get(key.removesuffix("_std"))  # kid_std: KID's spread
+            if need is None:
+                continue
+            if key in measurable:  # the photos whose skin or hair colour could be measured
+                n, what = int(np.isfinite(measurable[key][:have["sources"]]).sum()), "test photos with a measurable colour"
+            elif key in dict(COLOUR_ATTRS):  # a paired track: one truth per source
+                n, what = have["sources"], "test faces"
+            else:
+                n, what = min(have.values()), "test faces" if have["sources"] <= have["cartoons"] else "test cartoons"
+            if n < need:
+                out[key] = f"needs {need} {what}, has {n}"
+        return out
+
+    def warning(self, model) -> str | None:
+        """One line, or None: the scores the test split is too small to compute (each with why), and
+        those it is too small for to mean much (:data:`~xgan.benchmark.report.MEANINGFUL_TEST_SIZE`)."""
+        from .report import below_meaningful_size
+
+        have, missing = self.sizes(), self.unavailable(model)
+        weak = below_meaningful_size(have, [k for k in self.names(model) if k not in missing])
+        if not missing and not weak:
+            return None
+        by_reason: dict[str, list[str]] = {}
+        for key, reason in missing.items():
+            if key != "kid_std":  # KID's spread goes with KID
+                by_reason.setdefault(reason, []).append(f"test_{key}")
+        parts = ["too few to compute " + "; ".join(f"{', '.join(keys)} ({reason})" for reason, keys in by_reason.items())
+                 + ": logged as nan, n/a in scores.png"] if missing else []
+        if weak:
+            parts.append("too few for " + ", ".join(f"test_{k} (from {n})" for k, n in weak.items()) + " to mean much")
+        n, m = have["sources"], have["cartoons"]
+        return f"warning: {n} test face{'s' * (n != 1)} and {m} test cartoon{'s' * (m != 1)} scored, " + "; ".join(parts)
 
     def __call__(self, model) -> dict[str, float]:
         scores = evaluate(model, self.track, self.ruler, device=self.device, limit=self.count,

@@ -34,6 +34,7 @@ import torch
 from cartoonset import CartoonSet, to_tensor_cache
 from cartoonset.common.locks import hold_folder
 from cartoonset.common.atomic import write_json
+from cartoonset.common.errors import InputError
 from cartoonset.common.lifecycle import die_with_parent, stop_on_signals, usable_cores
 from cartoonset.common.records import read_csv
 from cartoonset.common.seeding import derive_seed, rng
@@ -453,13 +454,13 @@ def make_plan(cartoons, out, faces=None, methods_=None, steps=None, seeds=(1, 2,
     chosen = list(methods_) if methods_ else list(table)
     unknown = [m for m in chosen if m not in table]
     if unknown:
-        raise BenchmarkError(f"unknown method {unknown[0]!r}; methods: {', '.join(table)}")
+        raise InputError(f"unknown method {unknown[0]!r}; methods: {', '.join(table)}")
     tracks = list(tracks) if tracks else ([t for t in DEFAULT_TRACKS if t != "faces" or faces is not None])
     unknown = [t for t in tracks if t not in TRACKS]
     if unknown:
-        raise BenchmarkError(f"unknown track {unknown[0]!r}; tracks: {', '.join(TRACKS)}")
+        raise InputError(f"unknown track {unknown[0]!r}; tracks: {', '.join(TRACKS)}")
     if "faces" in tracks and faces is None:
-        raise BenchmarkError("the faces track needs --faces (a facealign output folder)")
+        raise InputError("the faces track needs --faces (a facealign output folder)")
     dev = pick_device(device)
     return Plan(cartoons=Path(cartoons), out=Path(out), faces=Path(faces) if faces is not None else None,
                 methods=tuple(chosen), table=table, tracks=tuple(tracks), seeds=tuple(seeds),

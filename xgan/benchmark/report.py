@@ -91,14 +91,22 @@ def summary_plot(rows: list[dict], path: Path) -> Path:
     return path
 
 
-def small_split_warning(sizes: Mapping[str, int], shown: Sequence[str]) -> str | None:
-    """One warning line naming the metrics of ``shown`` whose test split is below its meaningful size."""
-    short = []
-    for key in shown:
+def below_meaningful_size(sizes: Mapping[str, int], keys: Sequence[str]) -> dict[str, int]:
+    """The metrics of ``keys`` whose test split (``sizes``: ``sources``, ``cartoons``) is smaller than
+    :data:`MEANINGFUL_TEST_SIZE`, each with that size."""
+    out = {}
+    for key in keys:
         need = MEANINGFUL_TEST_SIZE.get(key)
         have = sizes.get(_COUNTED_ON.get(key, "sources"))
         if need is not None and have is not None and have < need:
-            short.append(f"{dict((k, lab) for k, lab, _ in METRICS)[key]} (needs {need})")
+            out[key] = need
+    return out
+
+
+def small_split_warning(sizes: Mapping[str, int], shown: Sequence[str]) -> str | None:
+    """One warning line naming the metrics of ``shown`` whose test split is below its meaningful size."""
+    labels = {k: lab for k, lab, _ in METRICS}
+    short = [f"{labels[key]} (needs {need})" for key, need in below_meaningful_size(sizes, shown).items()]
     if not short:
         return None
     return (f"> **Warning: test split too small.** {sizes.get('sources')} test source images and "
