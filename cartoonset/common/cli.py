@@ -61,8 +61,9 @@ def bad_parameter(option: str) -> Iterator[None]:
 
 
 class ToolCommand(click.Command):
-    """A subcommand of the three tools: an :class:`InputError` or an ``OSError`` (reading the inputs,
-    creating or writing ``--out``) that escapes it ends it through :func:`fail`, not a traceback."""
+    """A subcommand of the three tools: an :class:`InputError`, an ``OSError`` (reading the inputs,
+    creating or writing ``--out``) or a :class:`FolderInUse` that escapes it ends it through
+    :func:`fail`, not a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

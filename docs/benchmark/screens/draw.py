@@ -1,6 +1,8 @@
 """Records, table and figures of issue 40's screens (docs/benchmark/screens.md), from their run folders.
 
     PYTHONPATH=. .venv/bin/python docs/benchmark/screens/draw.py SCREEN_ROOT [--backfill]
+    PYTHONPATH=. .venv/bin/python docs/benchmark/screens/draw.py PROOF_ROOT/seed1 --dest docs/benchmark/proof \
+        --suffix -seed1 --steps 5000,10000,20000 --title "issue 40's full-budget runs"
 
 SCREEN_ROOT is the study's --out folder (``python -m xgan.benchmark.study --out SCREEN_ROOT ...``).
 For each variant folder it writes the curve record ``curves/<variant>.csv`` (what the figures read once
@@ -60,27 +62,32 @@ def main(argv=None) -> int:
     ap.add_argument("root", type=Path)
     ap.add_argument("--track", default="synthetic")
     ap.add_argument("--backfill", action="store_true")
+    ap.add_argument("--dest", type=Path, default=HERE, help="where the records, grids and curves go")
+    ap.add_argument("--suffix", default="", help="added to each run's record name (e.g. -seed2)")
+    ap.add_argument("--steps", default="2500,5000", help="the table's steps (and each run's last)")
+    ap.add_argument("--title", default="issue 40's screens")
     args = ap.parse_args(argv)
+    dest, steps_shown = args.dest, {int(s) for s in args.steps.split(",")}
     if args.backfill:
         backfill()
     runs = sorted(d for d in args.root.iterdir() if (d / "log.csv").is_file() and (d / "config.toml").is_file())
-    (HERE / "curves").mkdir(exist_ok=True)
-    records = {}
+    (dest / "curves").mkdir(parents=True, exist_ok=True)
     for d in runs:
-        path = curve_record(d, HERE / "curves" / f"{d.name}.csv")
+        path = curve_record(d, dest / "curves" / f"{d.name}{args.suffix}.csv")
         if path is None:
             continue
-        records[d.name] = [path]
         samples = sorted((d / "samples").glob("step-*.png"))
         if samples:
-            shutil.copyfile(samples[-1], HERE / f"{d.name}-{samples[-1].stem}.png")
+            shutil.copyfile(samples[-1], dest / f"{d.name}{args.suffix}-{samples[-1].stem}.png")
         row = run_row(d, args.track, d.name)
         if row is not None and row["kid_std"] and float(row["kid_std"]) < 1e-9:
             row["kid_std"] = ""  # scored before KID's subsets were halved: each was the whole set, no spread measured
         if row is not None and (d / "model.pt").is_file():  # finished runs only
             record(TABLE, row)
-    curves = {**REFERENCES, **records}
-    learning_curves(curves, HERE / "curves.png", title="issue 40's screens: synthetic track, cpu-small, seed 1")
+    curves = dict(REFERENCES)
+    for path in sorted((dest / "curves").glob("*.csv")):  # every record there; a run's seeds are one band
+        curves.setdefault(path.stem.rsplit("-seed", 1)[0], []).append(path)
+    learning_curves(curves, dest / "curves.png", title=f"{args.title}: {args.track} track, cpu-small")
     print("| run | " + " | ".join(c.replace("test_", "").replace("d_face2cartoon", "critic") for c in COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 1) + "|")
     for label, paths in curves.items():
@@ -89,7 +96,7 @@ def main(argv=None) -> int:
             steps = got.get("test_attr_acc", ([], []))[0]
             if not len(steps):
                 continue
-            for step in sorted({s for s in (2500, 5000) if s in set(steps)} | {int(steps[-1])}):
+            for step in sorted({s for s in steps_shown if s in set(steps)} | {int(steps[-1])}):
                 cells = []
                 for c in COLUMNS:
                     s, v = got.get(c, ([], []))
