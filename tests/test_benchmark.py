@@ -307,7 +307,7 @@ def test_quick_benchmark_end_to_end(tmp_path_factory, xgan_data):
     assert {p: p.stat().st_mtime for p in out.glob("runs/*/*/seed1/model.pt")} == before
     assert f"it reused {len(before)} of the {len(before)} runs" in (out / "results.md").read_text()
 
-    # CycleGAN and UNIT through the same pipeline (a few steps: their step costs ~3x XGAN's)
+    # CycleGAN and UNIT through the same pipeline (a few steps)
     res = CliRunner().invoke(main, args[:-1] + ["cyclegan,unit", "--steps", "3"])
     assert res.exit_code == 0, res.output
     rows = list(csv.DictReader(open(out / "results.csv")))

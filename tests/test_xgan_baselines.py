@@ -1,16 +1,22 @@
 """The CycleGAN and UNIT baselines: shapes and sharing, each loss recomputed by hand from the networks,
 the update order, training steps that learn, the image pool, exact resume, presets and their errors."""
+import copy
+import runpy
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from xgan.config import resolve
+from xgan.benchmark.harness import finished
+from xgan.config import ConfigError, resolve, with_defaults
 from xgan.data import DomainArrays
 from xgan.models import build_model
 from xgan.models.cyclegan import ImagePool
-from xgan.networks import PatchCritic, ResnetGenerator
-from xgan.trainer import Trainer, load_model, train
+from xgan.networks import PatchCritic, ResidualBlock, ResnetGenerator
+from xgan.trainer import Trainer, export_model, load_model, train, trained_differently
 
 # 32 px, generator width 0.5 * 8 = 4, critic width 4: a step costs milliseconds
 SMALL = ["network.image_size=32", "network.encoder=[8, 8, 8]", "network.embedding=[16, 16]",
@@ -75,7 +81,7 @@ def test_unit_shares_the_high_level_layers():
     assert len(ae.enc_shared) == len(ae.dec_shared) == 1
     assert ae.enc_private["face"] is not ae.enc_private["cartoon"]
     mu = ae.encode([images(2), images(3, 1)], ("face", "cartoon"))
-    assert mu.shape == (5, 16, 8, 8)  # (4 x width, S / 4, S / 4)
+    assert mu.shape == (5, 16, 4, 4)  # (4 x width, S / 8, S / 8): cpu-small's stride-2 stem, then two stride-2 layers
     # the shared block's weights get gradients from both domains' losses
     ae.encode([images(2)], ["face"]).sum().backward()
     shared = next(ae.enc_shared.parameters())
@@ -150,7 +156,7 @@ def test_image_pool_keeps_a_history():
 
 def test_cyclegan_update_order_and_learning():
     torch.manual_seed(0)
-    model = build_model(config("cyclegan", "optim.lr=0.002"))
+    model = build_model(config("cyclegan", "optim.lr=0.005"))
     trainer = Trainer(model.config, model)
     x = smooth_batch(2)
     d0, g0 = params(model.discriminator), params(model.generator)
@@ -165,7 +171,8 @@ def test_cyclegan_update_order_and_learning():
     first = g.logs["cycle"].item()
     for _ in range(29):
         logs = trainer.train_step(x)
-    assert logs["cycle"].item() < 0.7 * first  # the generators learn to undo each other
+    # the generators learn to undo each other (cpu-small's: 0.68 here; the paper base's c7s1 and 3 blocks: 0.57)
+    assert logs["cycle"].item() < 0.8 * first
 
 
 def test_a_model_that_declares_an_embedding_space_must_define_embed():
@@ -244,7 +251,7 @@ def test_unit_losses_by_hand():
 
 def test_unit_update_order_learning_and_embedding():
     torch.manual_seed(0)
-    model = build_model(config("unit", "optim.lr=0.005"))
+    model = build_model(config("unit", "optim.lr=0.01"))
     trainer = Trainer(model.config, model)
     x = smooth_batch(4)
     d0 = params(model.discriminator)
@@ -256,10 +263,10 @@ def test_unit_update_order_learning_and_embedding():
     first = g.logs["rec"].item()
     for _ in range(29):
         logs = trainer.train_step(x)
-    assert logs["rec"].item() < 0.6 * first
+    assert logs["rec"].item() < 0.75 * first  # 0.63 here
     model.eval()
     z = model.embed(images(3), "face")
-    assert z.shape == (3, 16 * 8 * 8) and torch.allclose(z.norm(dim=1), torch.ones(3), atol=1e-5)
+    assert z.shape == (3, 16 * 4 * 4) and torch.allclose(z.norm(dim=1), torch.ones(3), atol=1e-5)
     assert torch.equal(model.translate(images(3), "face", "cartoon"), model.translate(images(3), "face", "cartoon"))
     assert model.translate(images(3), "cartoon", "face").shape == (3, 3, 32, 32)
 
@@ -315,3 +322,120 @@ def test_presets_and_their_errors():
         build_model(config("cyclegan", "cyclegan.downsample=6"))
     with pytest.raises(ValueError, match="shared_blocks must be between 1"):
         build_model(config("unit", "unit.shared_blocks=4"))
+
+
+# --- cost at the base preset (issue 36) --------------------------------------------------------------------
+
+#: trainable parameters per network on the paper base, as built before cpu-small's cheaper baselines
+PAPER_COUNTS = {"cyclegan": {"g_face2cartoon": 272_515, "g_cartoon2face": 272_515, "critic_face2cartoon": 42_865,
+                             "critic_cartoon2face": 42_865},
+                "unit": {"autoencoders": 840_454, "critic_face2cartoon": 42_865, "critic_cartoon2face": 42_865}}
+
+
+def first_map_and_blocks(model, x):
+    """(the face generator's first feature map of ``x``, its residual blocks): the two costs the base sets."""
+    if hasattr(model.generator, "generators"):
+        net = model.generator.generators["face2cartoon"].net
+        return net[0](x), sum(isinstance(m, ResidualBlock) for m in net)
+    ae = model.generator.autoencoders
+    enc = list(ae.enc_private["face"]) + list(ae.enc_shared)
+    return enc[0](x), sum(isinstance(m, ResidualBlock) for m in enc)
+
+
+@pytest.mark.parametrize("method", ["cyclegan", "unit"])
+def test_the_base_preset_sets_the_baselines_cost(method):
+    """On cpu-small the generators' first feature map is at half the side and one residual block
+    remains; on the paper base they are the paper's (c7s1 at full resolution, 3 blocks)."""
+    x = images(2, size=64)
+    for base, side, blocks in (("cpu-small", 32, 1), ("paper", 64, 3)):
+        model = build_model(resolve([base, method])).eval()
+        first, n = first_map_and_blocks(model, x)
+        assert (first.shape[-1], n) == (side, blocks), base
+        assert model.translate(x, "face", "cartoon").shape == (2, 3, 64, 64)
+
+
+@pytest.mark.parametrize("method", ["cyclegan", "unit"])
+def test_the_paper_base_builds_the_networks_it_built_before(method):
+    for presets in (["paper", method], [method]):
+        counts = build_model(resolve(presets)).parameter_counts()
+        assert {k: v for k, v in counts.items() if "." not in k} == PAPER_COUNTS[method], presets
+
+
+@pytest.mark.parametrize("method", ["cyclegan", "unit"])
+def test_a_training_step_of_the_cpu_small_baselines(method):
+    cfg = resolve(["cpu-small", method], ["train.batch=2"])
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    trainer = Trainer(cfg, model)
+    before = params(model)
+    logs = trainer.train_step({"face": images(2, size=64), "cartoon": images(2, 1, size=64)})
+    assert all(torch.isfinite(v).all() for v in logs.values())
+    assert all(not torch.equal(p, q) for p, q in zip(before, params(model)) if p.numel() > 1)  # every layer moved
+
+
+def test_a_width_preset_sets_the_baselines_tables(tmp_path):
+    """cpu-small's [cyclegan] / [unit] apply once a preset chooses the model, whatever the order;
+    --set comes last; XGAN's configurations carry no such table, yet a typo in one fails on load."""
+    assert "cyclegan" not in resolve("cpu-small") and "unit" not in resolve("cpu-small")
+    for method in ("cyclegan", "unit"):
+        assert resolve([method, "cpu-small"])[method] == \
+            resolve(["cpu-small", method])[method]
+        assert resolve(["cpu-small", method])[method]["stem"] == "c4s2"
+        assert resolve(["cpu-small", method], [f"{method}.blocks=2"])[method]["blocks"] == 2
+    with pytest.raises(ConfigError, match="unknown key 'cyclegan'"):
+        resolve("cpu-small", ["cyclegan.blocks=2"])  # --set has no table of a model the run does not train
+    typo = tmp_path / "tiny.toml"
+    typo.write_text('base = "cpu-small"\n[cyclegan]\nblokcs = 1\n')
+    with pytest.raises(ConfigError, match=r"unknown key 'cyclegan.blokcs' \(did you mean cyclegan.blocks\?\)"):
+        resolve(typo)
+    with pytest.raises(ConfigError, match="'unit.stem' must be str"):
+        resolve(["cpu-small", "unit"], ["unit.stem=2"])
+
+
+def test_stems_and_image_sizes_that_cannot_be_built_are_refused():
+    with pytest.raises(ValueError, match="cyclegan.stem must be one of c7s1, c4s2; got 'c7s2'"):
+        build_model(config("cyclegan", "cyclegan.stem=c7s2"))
+    with pytest.raises(ValueError, match="unit: the c4s2 stem and 2 stride-2 layers do not divide image_size 36"):
+        build_model(config("unit", "network.image_size=36"))
+    with pytest.raises(ValueError, match="cyclegan: the c4s2 stem and 2 stride-2 layers do not divide image_size 36"):
+        build_model(config("cyclegan", "network.image_size=36"))
+    assert build_model(config("cyclegan", "network.image_size=36", "cyclegan.stem=c7s1")) is not None  # 36 / 4
+
+
+@pytest.mark.parametrize("method", ["cyclegan", "unit"])
+def test_old_runs_load_and_are_not_taken_for_the_new_cpu_small_baselines(method, tmp_path):
+    """A run saved before the stem key (c7s1 and 3 blocks, on cpu-small too) builds its own networks
+    again; the benchmark reuses it for that configuration and for no other (its cpu-small is today's)."""
+    old = resolve(["cpu-small", method], SMALL + [f"{method}.stem=c7s1", f"{method}.blocks=3"])
+    del old[method]["stem"]
+    torch.manual_seed(0)
+    model = build_model(with_defaults(copy.deepcopy(old)))
+    export_model(model, old, tmp_path / "model.pt", step=old["train"]["steps"])
+    loaded, _ = load_model(tmp_path / "model.pt")
+    first, blocks = first_map_and_blocks(loaded, images(1))
+    assert (first.shape[-1], blocks) == (32, 3)  # c7s1: the first map at full resolution (32 px here), 3 blocks
+    for (name, a), b in zip(model.state_dict().items(), loaded.state_dict().values()):
+        assert torch.equal(a, b), name
+    same = resolve(["cpu-small", method], SMALL + [f"{method}.stem=c7s1", f"{method}.blocks=3"])
+    assert finished(tmp_path, same) and not trained_differently(old, same)
+    today = resolve(["cpu-small", method], SMALL)
+    assert not finished(tmp_path, today)
+    assert trained_differently(old, today) == [f"{method}.blocks: 3 -> 1", f"{method}.stem: 'c7s1' -> 'c4s2'"]
+
+
+def test_bench_methods_prints_every_method_side_by_side(monkeypatch, capsys):
+    script = str(Path(__file__).resolve().parents[1] / "bench" / "methods.py")
+    old = ["cyclegan", "cyclegan.stem=c7s1", "cyclegan.blocks=3"]  # cpu-small's CycleGAN before issue 36
+    monkeypatch.setattr(sys, "argv", ["methods.py", "--steps", "1", "--batch", "2", "--variant", *old])
+    runpy.run_path(script, run_name="__main__")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split() == ["method", "parameters", "x", "CPU", "ms", "best", "x", "wall", "ms", "x"]
+    rows = {" ".join(line.split()[:-7]): line.split()[-7:] for line in lines[2:]}  # label, then 7 figures
+    assert list(rows) == ["xgan", "cyclegan", "unit", " ".join(old)]  # the default methods first, XGAN the reference
+    assert rows["xgan"][:2] == ["1,539,832", "1.00"] and rows["xgan"][4] == rows["xgan"][6] == "1.00"
+    assert rows["cyclegan"][0] == rows["unit"][0] == "84,120" and rows[" ".join(old)][0] == "161,272"
+    assert all(float(r[2]) > 0 and float(r[4]) > 0 for r in rows.values())
+    monkeypatch.setattr(sys, "argv", ["methods.py", "--methods", "xgan,cyclgan"])
+    with pytest.raises(SystemExit, match="--methods and --variant must name methods of .*; got cyclgan"):
+        runpy.run_path(script, run_name="__main__")
+

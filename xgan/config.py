@@ -5,15 +5,22 @@ overrides some of its keys. Several presets can be stacked (``["cpu-small", "no-
 one applies only the keys it sets itself, so an ablation runs at any width. Every key is checked
 against the root's schema on load, so a typo fails with the key's name instead of being ignored. A
 preset that chooses a model other than the root's may add one table named after that model (``model =
-"dtn"`` with ``[dtn]``) for its own settings; that table is then part of the schema.
+"dtn"`` with ``[dtn]``) for its own settings; that table is then part of the schema, and the shipped
+preset named after the model defines its keys (and the defaults :func:`with_defaults` fills in). A preset
+that does not choose the model (a width preset, such as cpu-small) may carry the model's table too: its
+keys are checked on load and apply on top of the values of the preset that chooses the model, when one
+does, so ``["cpu-small", "cyclegan"]`` builds CycleGAN at cpu-small's cost while ``["paper",
+"cyclegan"]`` keeps the paper's networks; presets stacked later and ``--set`` still come after it.
 The resolved configuration is written next to the checkpoints as a preset that reproduces the run.
 """
 from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import math
 import os
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -99,7 +106,27 @@ def _same_type(old: Any, new: Any) -> bool:
     return type(old) is type(new)
 
 
-def _overlay(target: dict, layer: Mapping, where: str, prefix: str = "") -> None:
+def model_table(model: str) -> dict | None:
+    """The ``[model]`` table of the shipped preset named after ``model`` (the schema and defaults of that
+    model's own settings), or None when no such preset chooses that model (XGAN's settings are the root's)."""
+    table = _model_table(model) if re.fullmatch(r"[a-z][a-z0-9_]*", model) else None
+    return copy.deepcopy(table)
+
+
+@functools.lru_cache(maxsize=None)
+def _model_table(model: str) -> dict | None:
+    res = resources.files("xgan") / "presets" / f"{model}.toml"
+    if not res.is_file():
+        return None
+    data = loads(res.read_text(encoding="utf-8"))
+    table = data.get(model)
+    return table if data.get("model") == model and isinstance(table, dict) else None
+
+
+def _overlay(target: dict, layer: Mapping, where: str, prefix: str = "",
+             deferred: dict[str, list[tuple[Mapping, str]]] | None = None) -> None:
+    """Apply ``layer``'s keys onto ``target``. With ``deferred`` (presets, not --set), a table for a model
+    that no preset has chosen yet is checked against that model's preset and kept there until one does."""
     model = None if prefix else layer.get("model", target.get("model"))
     for key, value in layer.items():
         if not prefix and key in META_KEYS:
@@ -107,6 +134,13 @@ def _overlay(target: dict, layer: Mapping, where: str, prefix: str = "") -> None
         dotted = f"{prefix}{key}"
         if key not in target and key == model and isinstance(value, dict):
             target[key] = copy.deepcopy(value)  # the model's own table, introduced by the preset choosing it
+            for table, earlier in (deferred or {}).pop(key, []):
+                _overlay(target[key], table, earlier, dotted + ".")  # an earlier width preset's values for it
+            continue
+        schema = model_table(key) if key not in target and deferred is not None and isinstance(value, dict) else None
+        if schema is not None:
+            _overlay(schema, value, where, dotted + ".")  # a typo fails now, whichever model this run trains
+            deferred.setdefault(key, []).append((value, where))
             continue
         if key not in target:
             close = difflib.get_close_matches(key, list(target), n=1)
@@ -156,11 +190,9 @@ def resolve(presets: str | os.PathLike | Sequence[str | os.PathLike], overrides:
     root, root_where = chain[0]
     config = copy.deepcopy({k: v for k, v in root.items() if k not in META_KEYS})
     names = []
-    for data, where in chain[1:]:
-        _overlay(config, data, where)
-    for extra in presets[1:]:
-        data, where = _read(extra)
-        _overlay(config, data, where)
+    deferred: dict[str, list[tuple[Mapping, str]]] = {}  # tables for models no preset has chosen (yet)
+    for data, where in chain[1:] + [_read(extra) for extra in presets[1:]]:
+        _overlay(config, data, where, deferred=deferred)
     for p in presets:
         names.append(Path(p).stem if str(p).endswith(".toml") else str(p))
     if not isinstance(overrides, Mapping):
@@ -175,11 +207,16 @@ def resolve(presets: str | os.PathLike | Sequence[str | os.PathLike], overrides:
 
 def with_defaults(config: dict) -> dict:
     """Keys added after a run folder's config.toml (or checkpoint) was written read with the paper's
-    defaults; returns ``config``, completed in place."""
+    defaults, and those of the model's own table with its preset's (whose values for keys added later
+    are the networks built before them); returns ``config``, completed in place."""
     paper = loads((resources.files("xgan") / "presets" / "paper.toml").read_text(encoding="utf-8"))
     for section in ("network", "loss", "optim", "train", "eval"):
         for key, value in paper[section].items():
             config.setdefault(section, {}).setdefault(key, copy.deepcopy(value))
+    model = config.get("model")
+    own = model_table(model) if isinstance(model, str) and isinstance(config.get(model), dict) else None
+    for key, value in (own or {}).items():
+        config[model].setdefault(key, value)
     return config
 
 

@@ -391,45 +391,61 @@ class ResidualBlock(nn.Module):
         return x + self.body(x)
 
 
-def resnet_down(width: int, downsample: int) -> list[nn.Module]:
-    """c7s1-width, then ``downsample`` stride-2 conv 3x3 doubling the channels (IN + ReLU each)."""
-    layers: list[nn.Module] = [nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(3, width, 7), nn.InstanceNorm2d(width),
-                                             nn.ReLU(inplace=True))]
+#: the ResNet generators' first layers, by name (CycleGAN's notation): (kernel, stride, reflection padding).
+#: c7s1 is the paper's, at full resolution; c4s2 is XGAN's first layer (4x4, stride 2), which leaves no
+#: feature map at full resolution: the cheap stem of cpu-small's baselines (a quarter of the pixels)
+STEMS = {"c7s1": (7, 1, 3), "c4s2": (4, 2, 1)}
+
+
+def resnet_down(width: int, downsample: int, stem: str = "c7s1") -> list[nn.Module]:
+    """The ``stem`` (:data:`STEMS`) to ``width`` channels, then ``downsample`` stride-2 conv 3x3
+    doubling the channels (IN + ReLU each)."""
+    k, stride, pad = STEMS[stem]
+    layers: list[nn.Module] = [nn.Sequential(nn.ReflectionPad2d(pad), nn.Conv2d(3, width, k, stride),
+                                             nn.InstanceNorm2d(width), nn.ReLU(inplace=True))]
     for i in range(downsample):
         c = width * 2 ** i
         layers.append(nn.Sequential(nn.Conv2d(c, 2 * c, 3, 2, 1), nn.InstanceNorm2d(2 * c), nn.ReLU(inplace=True)))
     return layers
 
 
-def resnet_up(width: int, downsample: int) -> list[nn.Module]:
-    """``downsample`` stride-2 transposed convs halving the channels (IN + ReLU), then c7s1-3 and tanh."""
+def resnet_up(width: int, downsample: int, stem: str = "c7s1") -> list[nn.Module]:
+    """``downsample`` stride-2 transposed convs halving the channels (IN + ReLU), then the stem's mirror
+    and tanh: c7s1-3 after c7s1; after c4s2 a 4x4 stride-2 transposed conv to 3 channels (XGAN's last layer)."""
     layers: list[nn.Module] = []
     for i in reversed(range(downsample)):
         c = width * 2 ** (i + 1)
         layers.append(nn.Sequential(nn.ConvTranspose2d(c, c // 2, 3, 2, 1, output_padding=1),
                                     nn.InstanceNorm2d(c // 2), nn.ReLU(inplace=True)))
-    layers.append(nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(width, 3, 7), nn.Tanh()))
+    last = [nn.ReflectionPad2d(3), nn.Conv2d(width, 3, 7)] if STEMS[stem][1] == 1 else \
+        [nn.ConvTranspose2d(width, 3, 4, 2, 1)]
+    layers.append(nn.Sequential(*last, nn.Tanh()))
     return layers
 
 
-def check_resnet(width: int, blocks: int, downsample: int, image_size: int, what: str) -> None:
+def check_resnet(width: int, blocks: int, downsample: int, image_size: int, what: str, stem: str = "c7s1") -> None:
     """Raise ValueError (one sentence) for a ResNet generator that cannot be built."""
     if width < 1 or blocks < 0 or downsample < 1:
         raise ValueError(f"{what}: width must be >= 1, blocks >= 0 and downsample >= 1; "
                          f"got {width}, {blocks}, {downsample}")
-    if image_size % 2 ** downsample:
-        raise ValueError(f"{what}: {downsample} stride-2 layers do not divide image_size {image_size}")
+    if stem not in STEMS:
+        raise ValueError(f"{what}.stem must be one of {', '.join(STEMS)}; got {stem!r}")
+    stride = STEMS[stem][1]
+    if image_size % (stride * 2 ** downsample):
+        raise ValueError(f"{what}: the {stem} stem and {downsample} stride-2 layers do not divide image_size {image_size}")
 
 
 class ResnetGenerator(nn.Module):
     """CycleGAN's generator: c7s1-w, d2w, d4w (``downsample`` = 2), ``blocks`` residual blocks at
-    4w, u2w, uw, c7s1-3 with tanh; instance normalisation throughout (Zhu et al. 2017, App. 7.2)."""
+    4w, u2w, uw, c7s1-3 with tanh; instance normalisation throughout (Zhu et al. 2017, App. 7.2).
+    ``stem`` c4s2 starts with a 4x4 stride-2 conv and ends with its transpose to RGB instead: no
+    feature map at full resolution (:data:`STEMS`)."""
 
-    def __init__(self, width: int, blocks: int, downsample: int = 2):
+    def __init__(self, width: int, blocks: int, downsample: int = 2, stem: str = "c7s1"):
         super().__init__()
         c = width * 2 ** downsample
-        self.net = nn.Sequential(*resnet_down(width, downsample), *[ResidualBlock(c) for _ in range(blocks)],
-                                 *resnet_up(width, downsample))
+        self.net = nn.Sequential(*resnet_down(width, downsample, stem), *[ResidualBlock(c) for _ in range(blocks)],
+                                 *resnet_up(width, downsample, stem))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -471,23 +487,24 @@ class SharedLatentAutoencoders(nn.Module):
     """UNIT's E_face, E_cartoon, G_face, G_cartoon (Liu et al. 2017, §2 and appendix): ResNet encoders
     whose last ``shared`` residual blocks are one module, into a shared spatial latent z; generators
     whose first ``shared`` residual blocks are one module. ``encode`` returns the mean of q(z|x),
-    (B, 4w, S/4, S/4) for ``downsample`` = 2; q has unit variance, so a sample is ``mu + N(0, I)``.
+    (B, 4w, S/4, S/4) for ``downsample`` = 2 (S/8 after the c4s2 ``stem``, see :data:`STEMS`); q has
+    unit variance, so a sample is ``mu + N(0, I)``.
 
     As :class:`DualAutoencoder`, batches are stacked by domain and each shared layer runs once.
     """
 
-    def __init__(self, width: int, blocks: int, shared: int, downsample: int = 2):
+    def __init__(self, width: int, blocks: int, shared: int, downsample: int = 2, stem: str = "c7s1"):
         super().__init__()
         if not 1 <= shared <= blocks:
             raise ValueError(f"unit.shared_blocks must be between 1 and unit.blocks ({blocks}), got {shared}")
         c = width * 2 ** downsample
-        self.enc_private = nn.ModuleDict({d: nn.Sequential(*resnet_down(width, downsample),
+        self.enc_private = nn.ModuleDict({d: nn.Sequential(*resnet_down(width, downsample, stem),
                                                            *[ResidualBlock(c) for _ in range(blocks - shared)])
                                           for d in DOMAINS})
         self.enc_shared = nn.Sequential(*[ResidualBlock(c) for _ in range(shared)])
         self.dec_shared = nn.Sequential(*[ResidualBlock(c) for _ in range(shared)])
         self.dec_private = nn.ModuleDict({d: nn.Sequential(*[ResidualBlock(c) for _ in range(blocks - shared)],
-                                                           *resnet_up(width, downsample))
+                                                           *resnet_up(width, downsample, stem))
                                           for d in DOMAINS})
 
     def encode(self, images: Sequence[torch.Tensor], domains: Sequence[str]) -> torch.Tensor:

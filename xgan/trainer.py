@@ -308,8 +308,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Mo
     """A trained model (eval mode) from ``model.pt`` or any training checkpoint (with its averaged
     generator weights where it holds them, as ``model.pt`` would)."""
     state = ckpt.load(path)
-    try:
-        model = build_model(state["config"], **state.get("model_extra", {}))
+    try:  # keys added since the run read as their defaults: the networks it was trained with
+        model = build_model(with_defaults(copy.deepcopy(dict(state["config"]))), **state.get("model_extra", {}))
     except (KeyError, TypeError, ValueError) as e:
         raise ckpt.CheckpointError(f"checkpoint {path} holds a configuration this xgan cannot build ({e})") from None
     ckpt.load_networks(model.networks(), state["networks"], path)
@@ -334,9 +334,15 @@ def resolve_teacher(config: Mapping, data: DomainArrays, out: Path, say: Callabl
     return teacher
 
 
+def trained_differently(saved_config: Mapping, config: Mapping) -> list[str]:
+    """The settings (``key: old -> new``) on which a saved run's configuration and ``config`` differ,
+    beyond those a run may change when resumed; keys added since the run read as their defaults."""
+    saved_config = with_defaults(copy.deepcopy(dict(saved_config)))
+    return [d for d in differences(saved_config, config) if not d.startswith(RESUMABLE_CHANGES)]
+
+
 def _check_resume(saved: Mapping, config: Mapping, data: DomainArrays, world: int, source: Path) -> None:
-    saved_config = with_defaults(copy.deepcopy(dict(saved["config"])))  # keys added since read as their defaults
-    diff = [d for d in differences(saved_config, config) if not d.startswith(RESUMABLE_CHANGES)]
+    diff = trained_differently(saved["config"], config)
     if diff:
         raise RunError(f"{source} was trained with another configuration ({'; '.join(diff[:3])}); "
                        "resume with the run's own config.toml or start a new --out")

@@ -48,7 +48,7 @@ from ..data import DomainArrays, load_split
 from ..devices import pick_device
 from ..grid import pairs_grid, save_png
 from ..models import model_revision
-from ..trainer import load_model, train
+from ..trainer import load_model, train, trained_differently
 from ..translate import translate_images
 from . import classifier as ruler_mod
 from .curves import benchmark_curves, cumulative_seconds
@@ -233,14 +233,16 @@ def distilled_f(track: Track, work: Path, steps: int, seed: int, device, say) ->
 
 
 def finished(run_dir: Path, config: Mapping) -> bool:
-    """Whether ``run_dir`` holds a model trained for exactly the configuration's steps by the training
-    step this xgan runs (a run of an older revision is not reused: resuming it says why)."""
+    """Whether ``run_dir`` holds a model trained for exactly the configuration's steps, with this
+    configuration (a preset that now builds other networks, e.g. cpu-small's baselines) and by the
+    training step this xgan runs (a run that is not reused for either reason: resuming it says why)."""
     model_path = run_dir / "model.pt"
     if not model_path.exists():
         return False
     saved = torch.load(model_path, map_location="cpu", weights_only=True)
     return (int(saved.get("step", -1)) == int(config["train"]["steps"])
-            and int(saved.get("model_revision", 1)) == model_revision(config))
+            and int(saved.get("model_revision", 1)) == model_revision(config)
+            and not trained_differently(saved.get("config", {}), config))
 
 
 def run_config(method: Method, seed: int, base: str, steps: int, f_path: Path | None) -> dict:

@@ -13,7 +13,8 @@ with the paper's least-squares GAN: the generators minimise (D(fake) - 1)^2, eac
 the objective by 2 while optimizing D" and the image buffer of Shrivastava et al.). The paper's weights:
 w_gan = 1, lambda_cycle = 10, identity 0.5 lambda_cycle (its App. 7.1 and released code). Adapted to
 64x64 (see xgan/presets/cyclegan.toml): two stride-2 layers as in the paper, fewer residual blocks than
-its 6 (128 px) / 9 (256 px) and 34 px critic patches, widths scaled from the base preset.
+its 6 (128 px) / 9 (256 px) and 34 px critic patches, widths scaled from the base preset; on cpu-small a
+4x4 stride-2 stem and one block, at about XGAN's cost per step (xgan/presets/cpu-small.toml).
 
 The pools are state: they are saved in checkpoints as a network without parameters, and their random
 choices draw from torch's generator, which checkpoints restore, so a resumed run is exact.
@@ -53,7 +54,7 @@ def check_cyclegan(config: Mapping) -> None:
     if w["gan_loss"] != "lsgan":
         raise ValueError(f"loss.gan_loss must be lsgan for CycleGAN (the paper's least-squares GAN), got {w['gan_loss']!r}")
     g, _ = widths(config)
-    check_resnet(g, c["blocks"], c["downsample"], config["network"]["image_size"], "cyclegan")
+    check_resnet(g, c["blocks"], c["downsample"], config["network"]["image_size"], "cyclegan", c["stem"])
 
 
 class ImagePool(nn.Module):
@@ -91,7 +92,8 @@ class CycleGANGenerator(Generator):
         super().__init__(critics)
         c = config["cyclegan"]
         width, _ = widths(config)
-        self.generators = nn.ModuleDict({p: init_convolutions(ResnetGenerator(width, c["blocks"], c["downsample"]))
+        self.generators = nn.ModuleDict({p: init_convolutions(ResnetGenerator(width, c["blocks"], c["downsample"],
+                                                                              c["stem"]))
                                          for p in PATHS})
         self.w_gan, self.lambda_cycle = config["loss"]["w_gan"], c["lambda_cycle"]
         self.lambda_identity = c["lambda_identity"]

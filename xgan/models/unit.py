@@ -54,7 +54,7 @@ def check_unit(config: Mapping) -> None:
     if w["gan_loss"] not in L.GAN_LOSSES:
         raise ValueError(f"loss.gan_loss must be one of {', '.join(L.GAN_LOSSES)}; got {w['gan_loss']!r}")
     width, _ = widths(config)
-    check_resnet(width, u["blocks"], u["downsample"], config["network"]["image_size"], "unit")
+    check_resnet(width, u["blocks"], u["downsample"], config["network"]["image_size"], "unit", u["stem"])
 
 
 class UNITGenerator(Generator):
@@ -65,7 +65,7 @@ class UNITGenerator(Generator):
         u = config["unit"]
         width, _ = widths(config)
         self.autoencoders = init_convolutions(
-            SharedLatentAutoencoders(width, u["blocks"], u["shared_blocks"], u["downsample"]), "kaiming")
+            SharedLatentAutoencoders(width, u["blocks"], u["shared_blocks"], u["downsample"], u["stem"]), "kaiming")
         self.weights = {k: float(u[k]) for k in WEIGHTS}
         self.w_gan, self.gan_loss = config["loss"]["w_gan"], config["loss"]["gan_loss"]
 
