@@ -1,5 +1,6 @@
 """The CycleGAN and UNIT baselines: shapes and sharing, each loss recomputed by hand from the networks,
-the update order, training steps that learn, the image pool, exact resume, presets and their errors."""
+the update order, training steps that learn, the image pool, exact resume (CUT's and FastCUT's too; the
+rest of theirs: test_xgan_cut.py), presets and their errors."""
 import numpy as np
 import pytest
 import torch
@@ -266,7 +267,7 @@ def test_unit_update_order_learning_and_embedding():
 
 # --- runs: resume, presets, errors ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("method", ["cyclegan", "unit"])
+@pytest.mark.parametrize("method", ["cyclegan", "unit", "cut", "fastcut"])  # cut: its patch locations and flips
 def test_resume_is_exact(method, tmp_path):
     r = np.random.default_rng(0)
     data = DomainArrays({"face": r.integers(0, 256, (10, 32, 32, 3), dtype=np.uint8),
