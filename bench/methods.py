@@ -1,13 +1,13 @@
 """Parameters and CPU cost of one training step of each benchmark method, at the same base preset.
 
 The benchmark gives every method the same steps and batch, so its methods should cost about the same
-per step and hold about as many parameters (issue 13). For each method (XGAN, CycleGAN, UNIT by
-default; the widths CycleGAN and UNIT derive from the base preset) this builds the model exactly as
+per step and hold about as many parameters (issues 13, 36). For each method (XGAN, CycleGAN, UNIT, CUT
+and FastCUT by default; the widths the baselines derive from the base preset) this builds the model exactly as
 ``xgan benchmark`` does (``resolve([base, *method presets])``), runs the trainer's full step (G then D)
 on a batch of 64x64 images, one thread, and prints trainable parameters and milliseconds per step:
 the median of ``--steps`` timed steps (the best one beside it: the machine may be shared).
 
-    python bench/methods.py [--base cpu-small] [--methods xgan,cyclegan,unit] [--batch 32] [--steps 5]
+    python bench/methods.py [--base cpu-small] [--methods xgan,cyclegan,unit,cut,fastcut] [--batch 32] [--steps 5]
 """
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def measure(base: str, method: str, batch: int, steps: int) -> tuple[int, float,
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--base", default="cpu-small")
-    ap.add_argument("--methods", default="xgan,cyclegan,unit")
+    ap.add_argument("--methods", default="xgan,cyclegan,unit,cut,fastcut")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)

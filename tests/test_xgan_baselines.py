@@ -42,6 +42,22 @@ def params(m):
     return [p.detach().clone() for p in m.parameters()]
 
 
+def steps_in_order(model, trainer, x):
+    """The trainer's generator step then its critics' step on ``x``, each checked to move its own
+    player's weights and only those (the critics frozen, without gradients, during the generator's);
+    returns the generator step's result."""
+    d0, g0 = params(model.discriminator), params(model.generator)
+    g = trainer.gen_update(x)
+    assert all(torch.equal(p, q) for p, q in zip(d0, params(model.discriminator)))
+    assert all(p.grad is None for p in model.discriminator.parameters())
+    g1 = params(model.generator)
+    assert any(not torch.equal(p, q) for p, q in zip(g0, g1))
+    trainer.dis_update(x, g.fakes)
+    assert all(torch.equal(p, q) for p, q in zip(g1, params(model.generator)))
+    assert any(not torch.equal(p, q) for p, q in zip(d0, params(model.discriminator)))
+    return g
+
+
 def ls(x, t):
     return ((x - t) ** 2).mean()
 
@@ -154,15 +170,7 @@ def test_cyclegan_update_order_and_learning():
     model = build_model(config("cyclegan", "optim.lr=0.002"))
     trainer = Trainer(model.config, model)
     x = smooth_batch(2)
-    d0, g0 = params(model.discriminator), params(model.generator)
-    g = trainer.gen_update(x)
-    assert all(torch.equal(p, q) for p, q in zip(d0, params(model.discriminator)))
-    assert all(p.grad is None for p in model.discriminator.parameters())
-    g1 = params(model.generator)
-    assert any(not torch.equal(p, q) for p, q in zip(g0, g1))
-    trainer.dis_update(x, g.fakes)
-    assert all(torch.equal(p, q) for p, q in zip(g1, params(model.generator)))
-    assert any(not torch.equal(p, q) for p, q in zip(d0, params(model.discriminator)))
+    g = steps_in_order(model, trainer, x)
     first = g.logs["cycle"].item()
     for _ in range(29):
         logs = trainer.train_step(x)
@@ -248,12 +256,7 @@ def test_unit_update_order_learning_and_embedding():
     model = build_model(config("unit", "optim.lr=0.005"))
     trainer = Trainer(model.config, model)
     x = smooth_batch(4)
-    d0 = params(model.discriminator)
-    g = trainer.gen_update(x)
-    assert all(torch.equal(p, q) for p, q in zip(d0, params(model.discriminator)))
-    g1 = params(model.generator)
-    trainer.dis_update(x, g.fakes)
-    assert all(torch.equal(p, q) for p, q in zip(g1, params(model.generator)))
+    g = steps_in_order(model, trainer, x)
     first = g.logs["rec"].item()
     for _ in range(29):
         logs = trainer.train_step(x)

@@ -145,5 +145,6 @@ def patch_nce(query: torch.Tensor, key: torch.Tensor, temperature: float) -> tor
     negatives, none from other images (the paper's choice for CUT and FastCUT). The mean cross-entropy
     over the B * P queries. The keys are targets, not trained through: no gradient reaches them."""
     b, p, _ = query.shape
-    logits = (query / temperature) @ key.detach().transpose(1, 2)  # (B, P, P), positives on the diagonal; B*P*D divisions, not B*P*P
+    # (B, P, P), the positives on the diagonal; dividing the queries costs B*P*D divisions, not B*P*P
+    logits = (query / temperature) @ key.detach().transpose(1, 2)
     return F.cross_entropy(logits.flatten(0, 1), torch.arange(p, device=query.device).repeat(b))

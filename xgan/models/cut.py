@@ -68,7 +68,8 @@ def check_cut(config: Mapping) -> None:
         if not c[key] > 0:
             raise ValueError(f"cut.{key} must be > 0 ({why}), got {c[key]}")
     if c["num_patches"] < 2:
-        raise ValueError(f"cut.num_patches must be >= 2 (a positive needs a negative beside it), got {c['num_patches']}")
+        raise ValueError(f"cut.num_patches must be >= 2 (a positive needs a negative beside it), "
+                         f"got {c['num_patches']}")
     for key in ("nce_idt", "flip_equivariance"):
         if not isinstance(c[key], bool):
             raise ValueError(f"cut.{key} must be true or false, got {c[key]!r}")
@@ -153,10 +154,12 @@ class CUTDiscriminator(nn.Module):
     def __init__(self, config: Mapping):
         super().__init__()
         _, width = widths(config)
-        self.critics = nn.ModuleDict({"face2cartoon": init_convolutions(PatchCritic(width, config["cut"]["critic_downsample"]))})
+        critic = PatchCritic(width, config["cut"]["critic_downsample"])
+        self.critics = nn.ModuleDict({"face2cartoon": init_convolutions(critic)})
 
     def forward(self, batch: Mapping[str, torch.Tensor], fakes: Mapping[str, torch.Tensor]) -> StepResult:
-        return critics_step(self.critics, {"face2cartoon": batch["cartoon"]}, fakes, "lsgan")  # half of real -> 1, fake -> 0
+        # half the LSGAN sum real -> 1, fake -> 0, on the latest translations (the paper keeps no pool)
+        return critics_step(self.critics, {"face2cartoon": batch["cartoon"]}, fakes, "lsgan")
 
 
 class CUT(Model):
