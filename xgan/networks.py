@@ -359,7 +359,7 @@ class TernaryCritic(Discriminator):
         super().__init__(cfg, outputs=3)
 
 
-# --- CycleGAN and UNIT: ResNet generators (Johnson et al. 2016) and the PatchGAN critic ---------------
+# --- CycleGAN, UNIT and CUT: ResNet generators (Johnson et al. 2016) and the PatchGAN critic ----------
 
 def init_convolutions(module: nn.Module, scheme: str = "normal", std: float = 0.02) -> nn.Module:
     """Every convolution's (and fully connected layer's) weights drawn by ``scheme``, biases zero:
