@@ -2,7 +2,7 @@
 
 The benchmark gives every method the same steps and batch, so its methods should cost about the same
 per step (issue 36: CycleGAN and UNIT at most 1.5x XGAN's on cpu-small). For each method of
-``xgan/benchmark/methods.toml`` named by ``--methods`` (XGAN, CycleGAN, UNIT by default; any other
+``xgan/benchmark/methods.toml`` named by ``--methods`` (XGAN, CycleGAN, UNIT, CUT and FastCUT by default; any other
 method there, e.g. one added later, by its name) this builds the model exactly as ``xgan benchmark``
 does (``resolve([base, *method presets])``, the base preset setting widths and the baselines' cost),
 runs the trainer's full step (G then D) on a batch of random images, and prints side by side the
@@ -21,7 +21,7 @@ that slows one round slows both sides of its ratio.
 cyclegan cyclegan.stem=c7s1 cyclegan.blocks=3``, cpu-small's CycleGAN as it was before issue 36), to
 measure what each setting buys in the same run.
 
-    python bench/methods.py [--base cpu-small] [--methods xgan,cyclegan,unit] [--batch 32] [--steps 7]
+    python bench/methods.py [--base cpu-small] [--methods xgan,cyclegan,unit,cut,fastcut] [--batch 32] [--steps 7]
                             [--variant METHOD KEY=VALUE ...]
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ from xgan.models import build_model
 from xgan.networks import DOMAINS
 from xgan.trainer import Trainer
 
-DEFAULT_METHODS = "xgan,cyclegan,unit"
+DEFAULT_METHODS = "xgan,cyclegan,unit,cut,fastcut"
 
 
 def build(base: str, method: str, batch: int, settings: Sequence[str] = ()) -> tuple[Trainer, int]:

@@ -77,7 +77,7 @@ def test_photo_colours_from_template_regions():
 def test_methods_are_data():
     table = methods()
     assert {"xgan", "rec-dann", "no-sem", "no-teach", "no-gan", "tv-instead-of-gan", "middle-sharing",
-            "dtn", "dtn-finetuned", "cyclegan", "unit"} <= set(table)
+            "dtn", "dtn-finetuned", "cyclegan", "unit", "cut", "fastcut"} <= set(table)
     assert table["dtn"].needs_f and not table["xgan"].needs_f
     from xgan.config import resolve
 
@@ -307,29 +307,39 @@ def test_quick_benchmark_end_to_end(tmp_path_factory, xgan_data):
     assert {p: p.stat().st_mtime for p in out.glob("runs/*/*/seed1/model.pt")} == before
     assert f"it reused {len(before)} of the {len(before)} runs" in (out / "results.md").read_text()
 
-    # CycleGAN and UNIT through the same pipeline (a few steps)
-    res = CliRunner().invoke(main, args[:-1] + ["cyclegan,unit", "--steps", "3"])
+    # CycleGAN, UNIT, CUT and FastCUT through the same pipeline (a few steps: their step costs more than
+    # XGAN's), on the two tracks read below: synthetic-hard runs synthetic's code, and each run's scoring costs
+    # about half a minute on the shared 2-core machine
+    baselines = ("cyclegan", "unit", "cut", "fastcut")
+    sub = args[:-1] + [",".join(baselines), "--steps", "3"]
+    sub[sub.index("--tracks") + 1] = "synthetic,faces"
+    res = CliRunner().invoke(main, sub)
     assert res.exit_code == 0, res.output
     rows = list(csv.DictReader(open(out / "results.csv")))
     for track in ("synthetic", "faces"):
         got = {r["method"]: r for r in rows if r["track"] == track}
-        assert {"cyclegan", "unit"} <= set(got), (track, got)
-        assert got["cyclegan"]["domain_acc_mean"] == "" and got["cyclegan"]["sem_dist_mean"] == ""  # no embedding
+        assert set(baselines) <= set(got), (track, got)
+        for m in ("cyclegan", "cut", "fastcut"):  # no embedding
+            assert got[m]["domain_acc_mean"] == "" and got[m]["sem_dist_mean"] == "", m
+        for m in ("cut", "fastcut"):  # one way: no cartoon -> face -> cartoon cycle
+            assert got[m]["cycle_acc_mean"] == "", m
         if track == "synthetic":  # UNIT's shared latent space is probed (the faces track has one test face)
             assert 0 <= float(got["unit"]["domain_acc_mean"]) <= 1
         else:
             assert got["unit"]["domain_acc_mean"] == "" and "domain_acc" in got["unit"]["unavailable"]
-        for m in ("cyclegan", "unit"):
+        for m in baselines:
             assert (out / "figures" / f"{track}-{m}.png").exists()
             if track == "faces":  # one test face: FD is reported as not available, with its reason
                 assert got[m]["fd_mean"] == "" and "fd" in got[m]["unavailable"]
             else:
-                assert float(got[m]["fd_mean"]) >= 0
+                assert float(got[m]["fd_mean"]) >= 0 and 0 <= float(got[m]["attr_acc_mean"]) <= 1
     for m in ("cyclegan", "unit"):
         assert 0 <= float({r["method"]: r for r in rows if r["track"] == "synthetic"}[m]["cycle_acc_mean"]) <= 1
+    for m in baselines:
         assert "critic_face2cartoon" in (out / "runs" / "synthetic" / m / "seed1" / "parameters.json").read_text()
+    assert "patch_heads" in (out / "runs" / "synthetic" / "fastcut" / "seed1" / "parameters.json").read_text()
     text = (out / "results.md").read_text()
-    assert "| CycleGAN |" in text and "| UNIT |" in text
+    assert all(f"| {label} |" in text for label in ("CycleGAN", "UNIT", "CUT", "FastCUT"))
 
 
 

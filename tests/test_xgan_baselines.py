@@ -1,5 +1,6 @@
 """The CycleGAN and UNIT baselines: shapes and sharing, each loss recomputed by hand from the networks,
-the update order, training steps that learn, the image pool, exact resume, presets and their errors."""
+the update order, training steps that learn, the image pool, exact resume (CUT's and FastCUT's too; the
+rest of theirs: test_xgan_cut.py), presets and their errors."""
 import copy
 import runpy
 import sys
@@ -45,6 +46,22 @@ def smooth_batch(seed=0):
 
 def params(m):
     return [p.detach().clone() for p in m.parameters()]
+
+
+def steps_in_order(model, trainer, x):
+    """The trainer's generator step then its critics' step on ``x``, each checked to move its own
+    player's weights and only those (the critics frozen, without gradients, during the generator's);
+    returns the generator step's result."""
+    d0, g0 = params(model.discriminator), params(model.generator)
+    g = trainer.gen_update(x)
+    assert all(torch.equal(p, q) for p, q in zip(d0, params(model.discriminator)))
+    assert all(p.grad is None for p in model.discriminator.parameters())
+    g1 = params(model.generator)
+    assert any(not torch.equal(p, q) for p, q in zip(g0, g1))
+    trainer.dis_update(x, g.fakes)
+    assert all(torch.equal(p, q) for p, q in zip(g1, params(model.generator)))
+    assert any(not torch.equal(p, q) for p, q in zip(d0, params(model.discriminator)))
+    return g
 
 
 def ls(x, t):
@@ -159,15 +176,7 @@ def test_cyclegan_update_order_and_learning():
     model = build_model(config("cyclegan", "optim.lr=0.005"))
     trainer = Trainer(model.config, model)
     x = smooth_batch(2)
-    d0, g0 = params(model.discriminator), params(model.generator)
-    g = trainer.gen_update(x)
-    assert all(torch.equal(p, q) for p, q in zip(d0, params(model.discriminator)))
-    assert all(p.grad is None for p in model.discriminator.parameters())
-    g1 = params(model.generator)
-    assert any(not torch.equal(p, q) for p, q in zip(g0, g1))
-    trainer.dis_update(x, g.fakes)
-    assert all(torch.equal(p, q) for p, q in zip(g1, params(model.generator)))
-    assert any(not torch.equal(p, q) for p, q in zip(d0, params(model.discriminator)))
+    g = steps_in_order(model, trainer, x)
     first = g.logs["cycle"].item()
     for _ in range(29):
         logs = trainer.train_step(x)
@@ -254,12 +263,7 @@ def test_unit_update_order_learning_and_embedding():
     model = build_model(config("unit", "optim.lr=0.01"))
     trainer = Trainer(model.config, model)
     x = smooth_batch(4)
-    d0 = params(model.discriminator)
-    g = trainer.gen_update(x)
-    assert all(torch.equal(p, q) for p, q in zip(d0, params(model.discriminator)))
-    g1 = params(model.generator)
-    trainer.dis_update(x, g.fakes)
-    assert all(torch.equal(p, q) for p, q in zip(g1, params(model.generator)))
+    g = steps_in_order(model, trainer, x)
     first = g.logs["rec"].item()
     for _ in range(29):
         logs = trainer.train_step(x)
@@ -273,7 +277,7 @@ def test_unit_update_order_learning_and_embedding():
 
 # --- runs: resume, presets, errors ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("method", ["cyclegan", "unit"])
+@pytest.mark.parametrize("method", ["cyclegan", "unit", "cut", "fastcut"])  # cut: its patch locations and flips
 def test_resume_is_exact(method, tmp_path):
     r = np.random.default_rng(0)
     data = DomainArrays({"face": r.integers(0, 256, (10, 32, 32, 3), dtype=np.uint8),
@@ -431,7 +435,7 @@ def test_bench_methods_prints_every_method_side_by_side(monkeypatch, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].split() == ["method", "parameters", "x", "CPU", "ms", "best", "x", "wall", "ms", "x"]
     rows = {" ".join(line.split()[:-7]): line.split()[-7:] for line in lines[2:]}  # label, then 7 figures
-    assert list(rows) == ["xgan", "cyclegan", "unit", " ".join(old)]  # the default methods first, XGAN the reference
+    assert list(rows) == ["xgan", "cyclegan", "unit", "cut", "fastcut", " ".join(old)]  # the defaults first, XGAN the reference
     assert rows["xgan"][:2] == ["1,539,832", "1.00"] and rows["xgan"][4] == rows["xgan"][6] == "1.00"
     assert rows["cyclegan"][0] == rows["unit"][0] == "84,120" and rows[" ".join(old)][0] == "161,272"
     assert all(float(r[2]) > 0 and float(r[4]) > 0 for r in rows.values())

@@ -3,7 +3,7 @@
 XGAN (paper §3): embeddings are compared with the cosine distance (paper, Appendix 7.1); the GAN
 losses take logits, the non-saturating form (Goodfellow et al., 2014) by default and least squares
 (LSGAN) as the alternative the preset can choose. DTN: its 3-way critic's cross-entropies. CycleGAN
-and UNIT: L1 reconstructions, CycleGAN's least-squares adversarial terms and UNIT's KL term.
+and UNIT: L1 reconstructions, CycleGAN's least-squares adversarial terms and UNIT's KL term. CUT: PatchNCE.
 """
 from __future__ import annotations
 
@@ -134,3 +134,17 @@ def kl_unit_gaussian(mu: torch.Tensor) -> torch.Tensor:
     authors' code this is the mean of ``mu^2`` over all elements (2/D of it), the scale at which the
     paper's lambda_1 = lambda_3 = 0.1 were chosen against a per-pixel L1."""
     return (mu ** 2).mean()
+
+
+# --- CUT -------------------------------------------------------------------------------------------
+
+def patch_nce(query: torch.Tensor, key: torch.Tensor, temperature: float) -> torch.Tensor:
+    """PatchNCE (Park et al. 2020, eq. 2-3) on (B, P, D) L2-normalised features of P patch locations per
+    image: each query (a patch of the output) must pick, at ``temperature``, its own key (the same
+    location of the input) among the P keys of its own image; the other P - 1 locations are its
+    negatives, none from other images (the paper's choice for CUT and FastCUT). The mean cross-entropy
+    over the B * P queries. The keys are targets, not trained through: no gradient reaches them."""
+    b, p, _ = query.shape
+    # (B, P, P), the positives on the diagonal; dividing the queries costs B*P*D divisions, not B*P*P
+    logits = (query / temperature) @ key.detach().transpose(1, 2)
+    return F.cross_entropy(logits.flatten(0, 1), torch.arange(p, device=query.device).repeat(b))

@@ -1,7 +1,7 @@
 """The networks of every model: architecture only, no losses (those are in :mod:`xgan.losses`).
 
-XGAN (paper, Appendix 7.1, Table 1), DTN's encoder f and 3-way critic, CycleGAN's ResNet generator,
-UNIT's shared-latent autoencoders and the PatchGAN critic both of them use.
+XGAN (paper, Appendix 7.1, Table 1), DTN's encoder f and 3-way critic, CycleGAN's ResNet generator
+(CUT's too, with its patch heads), UNIT's shared-latent autoencoders and the PatchGAN critic they all use.
 
 The dual autoencoder keeps its shared and per-domain layers in separate containers, so the split the
 paper describes is visible in the module tree:
@@ -359,16 +359,17 @@ class TernaryCritic(Discriminator):
         super().__init__(cfg, outputs=3)
 
 
-# --- CycleGAN and UNIT: ResNet generators (Johnson et al. 2016) and the PatchGAN critic ---------------
+# --- CycleGAN, UNIT and CUT: ResNet generators (Johnson et al. 2016) and the PatchGAN critic ----------
 
 def init_convolutions(module: nn.Module, scheme: str = "normal", std: float = 0.02) -> nn.Module:
-    """Every convolution's weights drawn by ``scheme``, biases zero: ``"normal"`` is N(0, std)
-    (CycleGAN's generators, CycleGAN's and UNIT's critics), ``"kaiming"`` He-normal on the fan-in
-    (UNIT's generators, as its authors initialise them)."""
+    """Every convolution's (and fully connected layer's) weights drawn by ``scheme``, biases zero:
+    ``"normal"`` is N(0, std) (CycleGAN's generators, CycleGAN's, UNIT's and CUT's critics, CUT's
+    generator and patch heads), ``"kaiming"`` He-normal on the fan-in (UNIT's generators, as its
+    authors initialise them)."""
     if scheme not in ("normal", "kaiming"):
         raise ValueError(f"unknown initialisation {scheme!r}: use 'normal' or 'kaiming'")
     for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             if scheme == "normal":
                 nn.init.normal_(m.weight, 0.0, std)
             else:
@@ -435,20 +436,43 @@ def check_resnet(width: int, blocks: int, downsample: int, image_size: int, what
         raise ValueError(f"{what}: the {stem} stem and {downsample} stride-2 layers do not divide image_size {image_size}")
 
 
+def resnet_tap_channels(width: int, blocks: int, downsample: int) -> tuple[int, ...]:
+    """The channels at each encoder tap of a :class:`ResnetGenerator`: the image's 3, the stem's w, each
+    stride-2 layer's doubling, then 4w (``downsample`` = 2) after each residual block."""
+    return (3,) + tuple(width * 2 ** i for i in range(downsample + 1)) + (width * 2 ** downsample,) * blocks
+
+
 class ResnetGenerator(nn.Module):
     """CycleGAN's generator: c7s1-w, d2w, d4w (``downsample`` = 2), ``blocks`` residual blocks at
     4w, u2w, uw, c7s1-3 with tanh; instance normalisation throughout (Zhu et al. 2017, App. 7.2).
     ``stem`` c4s2 starts with a 4x4 stride-2 conv and ends with its transpose to RGB instead: no
-    feature map at full resolution (:data:`STEMS`)."""
+    feature map at full resolution (:data:`STEMS`).
+
+    Its encoder's layers can be tapped (CUT's PatchNCE reads them): tap 0 is the input image, tap i
+    the output of the i-th layer of the stem, the ``downsample`` stride-2 layers and the residual
+    blocks, so the deepest tap is ``1 + downsample + blocks``."""
 
     def __init__(self, width: int, blocks: int, downsample: int = 2, stem: str = "c7s1"):
         super().__init__()
         c = width * 2 ** downsample
         self.net = nn.Sequential(*resnet_down(width, downsample, stem), *[ResidualBlock(c) for _ in range(blocks)],
                                  *resnet_up(width, downsample, stem))
+        self.tap_channels = resnet_tap_channels(width, blocks, downsample)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+    def forward_taps(self, x: torch.Tensor, taps: Sequence[int], encode_only: bool = False
+                     ) -> tuple[torch.Tensor | None, list[torch.Tensor]]:
+        """(output, the features at ``taps``) in one pass; ``encode_only`` stops after the deepest tap
+        and returns no output."""
+        wanted, feats, h = set(taps), [x] if 0 in taps else [], x
+        stop = max(taps) if encode_only else len(self.net)
+        for i, layer in enumerate(self.net[:stop], 1):
+            h = layer(h)  # each layer's in-place ReLUs act on its own intermediates, never on a tapped input
+            if i in wanted:
+                feats.append(h)
+        return (None if encode_only else h), feats
 
 
 class PatchCritic(nn.Module):
@@ -481,6 +505,23 @@ class PatchCritic(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1, P, P) patch logits."""
         return self.net(x)
+
+
+class PatchHeads(nn.Module):
+    """CUT's projection heads H_l (Park et al. 2020): one two-layer MLP per tapped encoder layer
+    (Linear, ReLU, Linear, ``width`` units), applied to features sampled at patch locations and
+    L2-normalised, the space in which PatchNCE compares patches."""
+
+    def __init__(self, channels: Sequence[int], width: int):
+        super().__init__()
+        if width < 1:
+            raise ValueError(f"the patch heads need a width >= 1, got {width}")
+        self.mlps = nn.ModuleList(nn.Sequential(nn.Linear(c, width), nn.ReLU(inplace=True), nn.Linear(width, width))
+                                  for c in channels)
+
+    def forward(self, layer: int, features: torch.Tensor) -> torch.Tensor:
+        """(..., C_layer) features -> (..., width) unit vectors."""
+        return F.normalize(self.mlps[layer](features), dim=-1)
 
 
 class SharedLatentAutoencoders(nn.Module):

@@ -3,7 +3,7 @@
 A model declares its networks, losses, metrics, visuals, translation directions and embedding domains
 by name (see :class:`~xgan.models.base.Model`); the trainer logs, saves and updates them generically, so
 a baseline is one preset plus one file here (its architectures in :mod:`xgan.networks`, its loss terms
-in :mod:`xgan.losses`): ``xgan`` (the paper), ``dtn``, ``cyclegan``, ``unit``.
+in :mod:`xgan.losses`): ``xgan`` (the paper), ``dtn``, ``cyclegan``, ``unit``, ``cut`` (CUT and FastCUT).
 """
 from __future__ import annotations
 

@@ -137,9 +137,14 @@ def _refuse(loss: Mapping, settings: Mapping, label: str, why: str, what: str) -
             raise ValueError(f"loss.{key} {what} and must be off for {label} ({why}), got {value}")
 
 
-def check_baseline(config: Mapping, table: str, label: str, xgan_terms, own_weights: str) -> Mapping:
-    """What every two-critic baseline checks first (one sentence each): its preset's table is there,
-    the XGAN terms it does not have weigh 0, and there is a critic in each domain. Returns its table."""
+#: ``loss.gan`` of the PatchGAN baselines: which critics each has, and why
+BASELINE_CRITICS = {"both": "a critic in each domain", "face2cartoon": "one critic, on cartoons: it translates one way"}
+
+
+def check_baseline(config: Mapping, table: str, label: str, xgan_terms, own_weights: str, gan: str = "both") -> Mapping:
+    """What every PatchGAN baseline checks first (one sentence each): its preset's table is there, the
+    XGAN terms it does not have weigh 0, and ``loss.gan`` names its critics (``gan``: a critic in each
+    domain, or ``face2cartoon`` for a one-way translator). Returns its table."""
     if table not in config:
         raise ValueError(f"model {table} needs the [{table}] table of its preset (use --preset {table})")
     w = config["loss"]
@@ -149,8 +154,8 @@ def check_baseline(config: Mapping, table: str, label: str, xgan_terms, own_weig
                              f"are {own_weights}")
     refuse_sem_settings(w, label)
     refuse_gan_settings(w, label, f"{label}'s adversarial weights are its own")
-    if w["gan"] != "both":
-        raise ValueError(f"loss.gan must be both for {label} (a critic in each domain), got {w['gan']!r}")
+    if w["gan"] != gan:
+        raise ValueError(f"loss.gan must be {gan} for {label} ({BASELINE_CRITICS[gan]}), got {w['gan']!r}")
     norm = config["network"].get("critic_norm", "batch")
     if norm != "batch":
         raise ValueError(f"network.critic_norm sets XGAN's and DTN's critic and must be batch for {label} "
