@@ -27,8 +27,10 @@ VOLATILE = ("time", "timings_ms")  # differ between any two runs, even on one ma
 
 
 def digest(folder: Path) -> dict[str, str]:
+    """The job's outputs by content (not its manifests or the lock it held on the folder)."""
     return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.startswith("manifest")}
+            for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.startswith("manifest")
+            and not p.name.endswith(".lock")}
 
 
 def temps(folder: Path) -> list[Path]:

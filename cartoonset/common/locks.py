@@ -45,6 +45,7 @@ def hold_folder(folder: str | os.PathLike, job: str, command: str, advice: str =
         finally:
             _HELD[path] -= 1
         return
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o644))  # an unwritable folder: its own OSError, not "in use"
     lock = FileLock(path)
     try:
         lock.acquire(timeout=0)
