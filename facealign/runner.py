@@ -172,7 +172,7 @@ def _notes(sources: Counter, named) -> list[str]:
     flat = sources.get("photo", 0)
     if flat and named is None:
         return [f"note: {flat} photo(s) sit straight in a flat folder and count as one person each; if some "
-                f"show the same person, give --identities FILE or --identities cluster (see the README)"]
+                f"show the same person, give --identities FILE or --identities cluster (docs/data.md)"]
     if flat and named is not None and named != CLUSTER:
         return [f"note: {flat} photo(s) are not in {named.path.name} and count as one person each"]
     return []
