@@ -54,29 +54,27 @@ def _logged_rows(run_dir: str | os.PathLike) -> list[dict]:
     return log + scores
 
 
-def cumulative_seconds(run_dir: str | os.PathLike, log_rows: Sequence[Mapping] | None = None) -> dict[int, float]:
-    """``{step: training seconds up to it}`` for every row of a run's ``log.csv``, from its logged
-    throughput (so a run resumed across invocations counts whole). A log interval slower than 10x the
-    run's median time per step is a process that was suspended (``kill -STOP``, a laptop asleep), not
-    training: it counts at the median. A curve record carries the figures in its ``train_seconds``.
-    ``log_rows``: the log already read."""
+def run_seconds(run_dir: str | os.PathLike, log_rows: Sequence[Mapping] | None = None) -> tuple[dict[int, float], bool]:
+    """``({step: training seconds up to it}, derived)`` for the rows of a run's ``log.csv``: the
+    ``train_seconds`` the trainer measured, or for a log written before that column, figures derived
+    from its throughput (``derived`` True; see :func:`xgan.runlog.training_seconds`). A curve record
+    carries the figures in its ``train_seconds`` and says how they were obtained in
+    ``train_seconds_from`` (a record written before that column: derived). ``log_rows``: the log
+    already read."""
+    from ..runlog import DERIVED, MEASURED, training_seconds
+
     if Path(run_dir).is_file():
-        return {int(r["step"]): float(r["train_seconds"]) for r in read_csv(run_dir) if r.get("train_seconds")}
+        rows = [r for r in read_csv(run_dir) if r.get("train_seconds") not in ("", None, "nan")]
+        derived = any(r.get("train_seconds_from", DERIVED) != MEASURED for r in rows)
+        return {int(r["step"]): float(r["train_seconds"]) for r in rows}, derived
     batch = toml_loads((Path(run_dir) / "config.toml").read_text("utf-8"))["train"]["batch"]
-    steps, per_step, prev = [], [], 0
-    for row in log_rows if log_rows is not None else read_csv(Path(run_dir) / "log.csv"):
-        step, rate = int(row["step"]), float(row["images_per_s"])
-        steps.append((step, step - prev))
-        per_step.append(2 * batch / max(rate, 1e-9))  # both domains; benchmark runs are single-process
-        prev = step
-    if not steps:
-        return {}
-    median = float(np.median(per_step))
-    total, out = 0.0, {}
-    for (step, n), t in zip(steps, per_step):
-        total += n * (t if t <= 10 * median else median)
-        out[step] = total
-    return out
+    rows = log_rows if log_rows is not None else read_csv(Path(run_dir) / "log.csv")
+    return training_seconds(rows, batch)  # benchmark runs are single-process
+
+
+def cumulative_seconds(run_dir: str | os.PathLike, log_rows: Sequence[Mapping] | None = None) -> dict[int, float]:
+    """``{step: training seconds up to it}`` of a run folder or curve record (see :func:`run_seconds`)."""
+    return run_seconds(run_dir, log_rows)[0]
 
 
 def read_curves(run_dir: str | os.PathLike, columns: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -94,14 +92,18 @@ def read_curves(run_dir: str | os.PathLike, columns: Sequence[str]) -> dict[str,
 
 def curve_record(run_dir: str | os.PathLike, path: str | os.PathLike) -> Path | None:
     """Write ``path``: every row of the run's log that holds a test score or a diagnostic (gradient
-    norms, BN gaps), all its columns (the losses and critic accuracy at that step too), and
-    ``train_seconds`` so far. None when the run has measured nothing of the kind yet."""
-    from ..runlog import scalar_group
+    norms, BN gaps), all its columns (the losses and critic accuracy at that step too),
+    ``train_seconds`` so far and ``train_seconds_from`` (``measured``, or ``derived`` from the
+    throughput of a log older than the measured column). None when the run has measured nothing of
+    the kind yet."""
+    from ..runlog import DERIVED, MEASURED, scalar_group
 
     log, scores = _run_rows(run_dir)
     rows = log + scores
-    seconds = cumulative_seconds(run_dir, log) if log else {}
-    kept = [{**r, "train_seconds": f"{seconds.get(int(r['step']), float('nan')):.3f}"} for r in rows
+    seconds, derived = run_seconds(run_dir, log) if log else ({}, False)
+    how = DERIVED if derived else MEASURED
+    kept = [{**r, "train_seconds": f"{seconds.get(int(r['step']), float('nan')):.3f}", "train_seconds_from": how}
+            for r in rows
             if any(scalar_group(k) in ("test", "diagnostics") and v not in ("", None) for k, v in r.items())]
     if not kept:
         return None
