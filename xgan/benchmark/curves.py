@@ -123,19 +123,45 @@ def export_curves(out: str | os.PathLike, track: str = "*") -> list[Path]:
     return written
 
 
+#: the x axes of :func:`learning_curves`
+X_AXES = ("step", "seconds")
+
+
+def _time_unit(seconds: float) -> tuple[float, str]:
+    """(divisor, name) of the unit a time axis reaching ``seconds`` reads best in."""
+    return (3600.0, "hours") if seconds >= 7200 else (60.0, "minutes") if seconds >= 120 else (1.0, "seconds")
+
+
 def learning_curves(runs: Mapping[str, Sequence[str | os.PathLike]], path: str | os.PathLike,
                     panels: Sequence[tuple[str, str]] = PANELS, title: str = "",
-                    unavailable: Mapping[str, str] | None = None) -> Path | None:
+                    unavailable: Mapping[str, str] | None = None, x: str = "step") -> Path | None:
     """Draw ``{label: [run folders or curve records (one per seed)]}`` into one PNG: per panel, the mean over seeds
     at the steps all of them reached, and a band from their min to max. None when no run has scores.
-    A panel with no number to draw reads "n/a" with the reason ``unavailable`` gives for its column."""
+    A panel with no number to draw reads "n/a" with the reason ``unavailable`` gives for its column.
+
+    ``x="seconds"`` draws the same points against training time instead of the step (equal compute,
+    where methods' steps cost differently): each point at the seeds' mean training seconds to its
+    step (:func:`run_seconds`; steps without a time are left out), and the axis says when a run's
+    times are derived from its throughput rather than measured."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if x not in X_AXES:
+        raise ValueError(f"x must be one of {', '.join(X_AXES)}; got {x!r}")
     cols = [c for c, _ in panels]
     data = {label: [read_curves(d, cols) for d in dirs] for label, dirs in runs.items()}
+    times = {label: [run_seconds(d) for d in dirs] for label, dirs in runs.items()} if x == "seconds" else {}
+    if x == "seconds":  # a run's points keep only the steps whose time it knows
+        data = {label: [{c: _timed(sv, t[0]) for c, sv in r.items()} for r, t in zip(per_seed, times[label])]
+                for label, per_seed in data.items()}
+        span = max((max(t[0].values(), default=0.0) for ts in times.values() for t in ts), default=0.0)
+        unit, unit_name = _time_unit(span)
+        derived = any(t[1] for ts in times.values() for t in ts)
+        xlabel = f"training {unit_name}" + (" (some derived from img/s)" if derived else "")
+    else:
+        xlabel = "step"
     present = [(c, t) for c, t in panels if any(c in r for rs in data.values() for r in rs)]
     if not present:
         return None
@@ -154,13 +180,17 @@ def learning_curves(runs: Mapping[str, Sequence[str | os.PathLike]], path: str |
             if not common:
                 continue
             ys = np.array([[dict(zip(s.tolist(), v))[k] for k in common] for s, v in curves])
+            xs = common
+            if x == "seconds":
+                seeds_t = [t[0] for r, t in zip(per_seed, times[label]) if col in r]
+                xs = [float(np.mean([t[k] for t in seeds_t])) / unit for k in common]
             drawn = drawn or bool(np.isfinite(ys).any())
             colour = colours[j % len(colours)]
             dashes = ("-", "--", ":", "-.")[j // len(colours) % 4]  # past the colour cycle, a line style tells runs apart
             seeds = f"{len(curves)} seed{'s' * (len(curves) > 1)}"
-            ax.plot(common, ys.mean(0), color=colour, ls=dashes, lw=1.4, label=f"{label} ({seeds})")
+            ax.plot(xs, ys.mean(0), color=colour, ls=dashes, lw=1.4, label=f"{label} ({seeds})")
             if len(curves) > 1:
-                ax.fill_between(common, ys.min(0), ys.max(0), color=colour, alpha=0.2, lw=0)
+                ax.fill_between(xs, ys.min(0), ys.max(0), color=colour, alpha=0.2, lw=0)
         ax.set_title(panel_title, fontsize=9)
         if not drawn:  # every value NaN: say why instead of an empty axis around 0
             why = (unavailable or {}).get(col, "no finite value")
@@ -169,7 +199,7 @@ def learning_curves(runs: Mapping[str, Sequence[str | os.PathLike]], path: str |
             ax.set_xticks([])
             ax.set_yticks([])
             continue
-        ax.set_xlabel("step", fontsize=8)
+        ax.set_xlabel(xlabel, fontsize=8)
         ax.tick_params(labelsize=7)
         if col in ("test_domain_acc", "test_detect", "test_critic_probe"):
             ax.axhline(0.5, color="k", lw=0.7, ls="--")
@@ -196,9 +226,17 @@ def learning_curves(runs: Mapping[str, Sequence[str | os.PathLike]], path: str |
     return path
 
 
+def _timed(curve: tuple[np.ndarray, np.ndarray], seconds: Mapping[int, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The points of a ``(steps, values)`` curve whose step has a training time."""
+    keep = np.array([int(k) in seconds for k in curve[0]], dtype=bool)
+    return curve[0][keep], curve[1][keep]
+
+
 def benchmark_curves(out: str | os.PathLike, track: str, labels: Mapping[str, str] | None = None) -> Path | None:
-    """``out/curves-<track>.png`` from a benchmark folder's curve records (``export_curves`` first
-    brings them up to date with ``out/runs/<track>``; a record whose run folder is gone still draws)."""
+    """``out/curves-<track>.png`` (against the step) and ``out/curves-<track>-seconds.png`` (against
+    training time, so a method whose steps cost more is seen at equal compute too) from a benchmark
+    folder's curve records (``export_curves`` first brings them up to date with ``out/runs/<track>``;
+    a record whose run folder is gone still draws). Returns the first."""
     export_curves(out, track)
     root = Path(out) / "curves" / track
     if not root.is_dir():
@@ -207,4 +245,6 @@ def benchmark_curves(out: str | os.PathLike, track: str, labels: Mapping[str, st
     for record in sorted(root.glob("*-seed*.csv")):
         method = record.stem.rsplit("-seed", 1)[0]
         runs.setdefault((labels or {}).get(method, method), []).append(record)
+    learning_curves(runs, Path(out) / f"curves-{track}-seconds.png", x="seconds",
+                    title=f"{track} track: test scores against training time")
     return learning_curves(runs, Path(out) / f"curves-{track}.png", title=f"{track} track: test scores during training")
