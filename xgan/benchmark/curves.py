@@ -67,6 +67,8 @@ def run_seconds(run_dir: str | os.PathLike, log_rows: Sequence[Mapping] | None =
         rows = [r for r in read_csv(run_dir) if r.get("train_seconds") not in ("", None, "nan")]
         derived = any(r.get("train_seconds_from", DERIVED) != MEASURED for r in rows)
         return {int(r["step"]): float(r["train_seconds"]) for r in rows}, derived
+    if log_rows is None and not (Path(run_dir) / "log.csv").is_file():
+        return {}, False  # nothing logged yet
     batch = toml_loads((Path(run_dir) / "config.toml").read_text("utf-8"))["train"]["batch"]
     rows = log_rows if log_rows is not None else read_csv(Path(run_dir) / "log.csv")
     return training_seconds(rows, batch)  # benchmark runs are single-process
