@@ -35,6 +35,65 @@ def test_kid_separates_distributions():
     assert abs(same) < 0.02 < diff
 
 
+def _numpy_fd(a, b):
+    """The benchmark's own FD before torchmetrics (issue 36.4): symmetric eigendecompositions only."""
+    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    w, v = np.linalg.eigh(ca)
+    sa = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    m = sa @ cb @ sa
+    tr_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0, None)).sum()
+    return ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(ca) + np.trace(cb) - 2 * tr_sqrt
+
+
+def _numpy_mmd(x, y):
+    """Unbiased MMD^2, cubic polynomial kernel (KID's), of two equally sized sets."""
+    d, m = x.shape[1], len(x)
+    kxx, kyy, kxy = ((x @ x.T) / d + 1) ** 3, ((y @ y.T) / d + 1) ** 3, ((x @ y.T) / d + 1) ** 3
+    return ((kxx.sum() - np.trace(kxx)) + (kyy.sum() - np.trace(kyy))) / (m * (m - 1)) - 2 * kxy.mean()
+
+
+def test_fd_and_kid_agree_with_the_closed_form_and_an_independent_implementation():
+    """torchmetrics' FID and KID over our features: the Fréchet distance of two Gaussians with known
+    means and covariances, our numpy FD on ruler-like features (non-negative, rank-deficient: 256
+    samples of 256 dimensions), and KID over subsets that are the whole sets (no sampling left)."""
+    from scipy.linalg import sqrtm
+
+    r = np.random.default_rng(0)
+    s1 = np.array([[2.0, 0.5, 0.0], [0.5, 1.0, 0.3], [0.0, 0.3, 0.5]])
+    s2 = np.array([[1.0, -0.2, 0.1], [-0.2, 2.0, 0.0], [0.1, 0.0, 1.5]])
+    mu1, mu2 = np.zeros(3), np.array([1.0, -2.0, 0.5])
+    exact = ((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * np.real(sqrtm(s1 @ s2)))
+    a, b = r.multivariate_normal(mu1, s1, 100_000), r.multivariate_normal(mu2, s2, 100_000)
+    assert metrics.frechet_distance(a, b) == pytest.approx(exact, rel=0.01)  # sampling error only
+    assert metrics.frechet_distance(a, b) == pytest.approx(_numpy_fd(a, b), rel=1e-10)
+    f, g = (np.maximum(r.normal(loc, size=(256, 64)) @ r.normal(size=(64, 256)), 0) for loc in (0.0, 0.2))
+    assert metrics.frechet_distance(f, g) == pytest.approx(_numpy_fd(f, g), rel=1e-9)
+    mean, std = metrics.kernel_inception_distance(f, g, subsets=3, subset_size=256)
+    assert mean == pytest.approx(_numpy_mmd(g, f), rel=1e-9) and std == pytest.approx(0, abs=1e-6 * mean)
+    # two draws of one distribution: ~0 against a clear gap for a shifted one (in the shift's units)
+    x, y, z = r.normal(size=(500, 8)), r.normal(size=(500, 8)), r.normal(0.5, size=(500, 8))
+    same, same_std = metrics.kernel_inception_distance(x, y, subset_size=250)
+    shifted, _ = metrics.kernel_inception_distance(x, z, subset_size=250)
+    assert abs(same) < 3 * same_std and shifted > 10 * abs(same)
+
+
+def test_kid_subsets_are_drawn_from_the_seed_alone():
+    import torch
+
+    r = np.random.default_rng(2)
+    a, b = r.normal(size=(120, 16)), r.normal(0.3, size=(120, 16))
+    torch.manual_seed(123)
+    first = metrics.kernel_inception_distance(a, b, subsets=8, subset_size=60, seed=5)
+    after = torch.rand(3)
+    torch.manual_seed(999)  # the caller's generator neither feeds the subsets nor is advanced by them
+    assert metrics.kernel_inception_distance(a, b, subsets=8, subset_size=60, seed=5) == first
+    torch.manual_seed(123)
+    metrics.kernel_inception_distance(a, b, subsets=8, subset_size=60, seed=5)
+    assert torch.equal(torch.rand(3), after)
+    other = metrics.kernel_inception_distance(a, b, subsets=8, subset_size=60, seed=6)
+    assert other != first and other[0] == pytest.approx(first[0], abs=4 * max(first[1], other[1]))
+
+
 def test_spearman_and_ranks():
     assert metrics.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1)
     assert metrics.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1)

@@ -40,7 +40,7 @@ def test_train_sample_translate_cli(datasets, tmp_path):
     assert res.exit_code == 0, res.output
     assert "step 4:" in res.output and "samples:" in res.output
     log = (out / "log.csv").read_text().splitlines()
-    assert log[0].startswith("step,images_per_s,rec,dann,dann_acc,sem,gan,total,d_face2cartoon")
+    assert log[0].startswith("step,images_per_s,train_seconds,rec,dann,dann_acc,sem,gan,total,d_face2cartoon")
     assert len(log) == 3
     assert "seed = 7" in (out / "config.toml").read_text()
     assert torch.load(out / "checkpoints" / "step-0000004.pt", weights_only=True)["run"]["world"] == 1

@@ -197,7 +197,7 @@ def test_xgan_train_dtn_end_to_end_and_resume(datasets, dlib_f, tmp_path):
     assert res.exit_code == 0, res.output
     assert "step 4:" in res.output and "samples:" in res.output
     log = (out / "log.csv").read_text().splitlines()
-    assert log[0].startswith("step,images_per_s,const,tid,gang,tv,code_spread,total,d,d_acc")
+    assert log[0].startswith("step,images_per_s,train_seconds,const,tid,gang,tv,code_spread,total,d,d_acc")
     assert len(log) == 3
     assert 'model = "dtn"' in (out / "config.toml").read_text()
     res = runner.invoke(main, args + ["--steps", "6", "--resume"])

@@ -1,9 +1,11 @@
 """The trainer: data order, exact resume, checkpoints and their errors, teachers, DDP on gloo."""
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
+from cartoonset.common.records import read_csv, write_csv
 from xgan import checkpoint as ckpt
 from xgan.config import resolve
 from xgan.data import BatchStream, DomainArrays
@@ -460,3 +463,67 @@ def test_ddp_on_gloo_with_two_processes(tmp_path):
     assert state["run"]["world"] == 2
     lines = (out / "log.csv").read_text().splitlines()
     assert lines[0].startswith("step,images_per_s") and len(lines) == 3  # rank 0 alone logs
+
+
+# --- training seconds (issue 36.3) -----------------------------------------------------------------
+
+class _SlowEvaluator:
+    """Scores slowly: its time is evaluation, not training."""
+    pause = 0.4
+
+    def names(self, model):
+        return ("fd",)
+
+    def __call__(self, model):
+        time.sleep(self.pause)
+        return {"fd": 1.0}
+
+
+def _log(folder):
+    return {int(r["step"]): r for r in read_csv(folder / "log.csv")}
+
+
+def _checkpoint_seconds(folder, step):
+    return _weights(folder / "checkpoints" / ckpt.checkpoint_name(step))["train_seconds"]
+
+
+def test_train_seconds_leave_evaluation_out_and_go_on_across_resume(tmp_path):
+    from xgan.benchmark.curves import run_seconds
+
+    config = ("train.batch=4", "eval.every=4", "train.keep_checkpoints=5")  # 2 x 4 images a step
+    cut = tmp_path / "cut"
+    run(cut, tiny("train.steps=4", *config), evaluator=_SlowEvaluator())
+    log = _log(cut)
+    assert list(log) == [2, 4] and log[2]["test_fd"] == "" and log[4]["test_fd"] == "1"
+    s2, s4 = float(log[2]["train_seconds"]), float(log[4]["train_seconds"])
+    # row 4's interval (from its images_per_s) holds the evaluation at step 4; its training seconds do not
+    interval = 2 * 8 / float(log[4]["images_per_s"])
+    assert 0 < s2 < s4 and s4 - s2 < interval - _SlowEvaluator.pause
+    assert s2 <= _checkpoint_seconds(cut, 3) <= s4 and _checkpoint_seconds(cut, 4) == pytest.approx(s4, rel=1e-5)
+    shutil.copytree(cut, tmp_path / "old")
+
+    run(cut, tiny("train.steps=7", *config), resume=True, evaluator=_SlowEvaluator())  # from step 4
+    log = _log(cut)
+    assert list(log) == [2, 4, 6, 7] and [float(log[k]["train_seconds"]) for k in (2, 4)] == [s2, s4]
+    s6, s7 = float(log[6]["train_seconds"]), float(log[7]["train_seconds"])
+    assert s4 < s6 < s7  # the count goes on from the checkpoint's
+    assert _checkpoint_seconds(cut, 7) == pytest.approx(s7, rel=1e-5)
+    assert run_seconds(cut) == ({2: s2, 4: s4, 6: s6, 7: s7}, False)
+
+    # a run from before the count: no train_seconds in its checkpoints nor column in its log.csv
+    old = tmp_path / "old"
+    for _, path in ckpt.list_steps(old / "checkpoints"):
+        blob = _weights(path)
+        del blob["train_seconds"]
+        torch.save(blob, path)
+    rows = read_csv(old / "log.csv")
+    write_csv(old / "log.csv", rows, [k for k in rows[0] if k != "train_seconds"])
+    run(old, tiny("train.steps=6", *config), resume=True, evaluator=_SlowEvaluator())
+    log = _log(old)
+    assert list(log) == [2, 4, 6] and log[2]["train_seconds"] == log[4]["train_seconds"] == ""
+    # derived: steps 1-2 at row 2's pace, and 3-4 too (row 4's interval holds an evaluation: the
+    # nearest row without one sets its pace)
+    derived = 4 * 8 / float(log[2]["images_per_s"])
+    seconds, was_derived = run_seconds(old)
+    assert was_derived and seconds[2] == pytest.approx(derived / 2) and seconds[4] == pytest.approx(derived)
+    assert seconds[6] == float(log[6]["train_seconds"]) > derived  # the resumed run counted on from it

@@ -2,7 +2,11 @@
 
 ``log.csv`` holds one row per logged step: the losses averaged since the previous row, the learning
 rate, and where measured at that step the diagnostics (``gn_*``, ``bn_gap_*``) and the test scores
-(``test_*``); cells not measured at a step are empty. TensorBoard also gets the sample grids, the
+(``test_*``); cells not measured at a step are empty. ``train_seconds`` is the run's training time
+up to the step, summed over every invocation of a resumed run (the checkpoint carries the count):
+the steps themselves (batches, forward, backward, updates), not evaluations, sample sheets,
+checkpoints or logging, so methods can be compared at equal compute. ``images_per_s`` is each row's
+throughput over its whole log interval, those pauses included. TensorBoard also gets the sample grids, the
 resolved configuration (as text) and, at the end, the hyper-parameters beside the final test scores.
 On resume, rows and events after the checkpoint's step are dropped (TensorBoard's ``purge_step``),
 so the log of an interrupted run reads like that of an uninterrupted one.
@@ -11,9 +15,12 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 from pathlib import Path
 from typing import Mapping, Sequence
+
+import numpy as np
 
 from cartoonset.common.atomic import atomic_path
 from cartoonset.common.records import append_whole, open_for_append, read_csv, write_csv
@@ -23,7 +30,7 @@ class RunLog:
     def __init__(self, folder: str | os.PathLike, names: Sequence[str], start_step: int = 0, tensorboard: bool = True):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.fields = ["step", "images_per_s"] + list(names)
+        self.fields = ["step", "images_per_s", "train_seconds"] + list(names)
         self.csv_path = self.folder / "log.csv"
         if self.csv_path.exists():
             keep = [r for r in read_csv(self.csv_path) if r.get("step", "").isdigit() and int(r["step"]) <= start_step]
@@ -87,9 +94,59 @@ def scalar_group(name: str) -> str:
         return "diagnostics"
     if name == "lr":
         return "optim"
-    if name == "images_per_s":
+    if name in ("images_per_s", "train_seconds"):
         return "speed"
     return "accuracy" if name.endswith("_acc") else "loss"
+
+
+#: how a run's training seconds were obtained (``train_seconds_from`` in curve records and results)
+MEASURED, DERIVED = "measured", "derived"
+
+
+def training_seconds(rows: Sequence[Mapping[str, str]], batch: int, world: int = 1) -> tuple[dict[int, float], bool]:
+    """``({step: training seconds up to it}, derived)`` for the rows of a ``log.csv``.
+
+    A row's ``train_seconds`` (measured by the trainer) is taken as it is. A log written before that
+    column existed, or the rows of a run resumed across that change, has none: its time is derived
+    from each row's ``images_per_s`` (``2 * batch * world`` images a step, both domains), added to
+    the last known count, and ``derived`` is True. A derived interval is not pure training time, so
+    two of its parts are taken out: a row that holds test scores (its interval includes the
+    evaluation) counts at the pace of the nearest row without them, and an interval slower than 10x
+    the run's median time per step (a process suspended by ``kill -STOP``, a laptop asleep) counts at
+    the median. Rows are read in step order; a row without ``images_per_s`` adds nothing."""
+    rows = sorted((r for r in rows if str(r.get("step", "")).isdigit()), key=lambda r: int(r["step"]))
+    paces, scored = {}, {}
+    for r in rows:
+        rate = _number(r.get("images_per_s"))
+        if rate is not None and rate > 0:
+            paces[int(r["step"])] = 2 * batch * world / rate
+            scored[int(r["step"])] = any(k.startswith("test_") and v not in ("", None) for k, v in r.items())
+    plain = [s for s in paces if not scored[s]]
+    median = float(np.median([paces[s] for s in plain or paces])) if paces else 0.0
+    out, total, prev, derived = {}, 0.0, 0, False
+    for r in rows:
+        step = int(r["step"])
+        measured = _number(r.get("train_seconds"))
+        if measured is not None:
+            total = measured
+        elif step in paces:
+            pace = paces[step]
+            if scored[step] and plain:  # the nearest interval without an evaluation in it
+                pace = paces[min(plain, key=lambda s: (abs(s - step), s))]
+            total += (step - prev) * (pace if pace <= 10 * median else median)
+            derived = True
+        else:
+            continue
+        out[step], prev = total, step
+    return out, derived
+
+
+def _number(cell) -> float | None:
+    try:
+        value = float(cell)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
 
 
 def plot_log(csv_path: str | os.PathLike, path: str | os.PathLike) -> Path:

@@ -8,7 +8,9 @@ everything needed to reproduce or continue it: ``config.toml`` (the resolved pre
 ``losses.png`` (the curves of ``log.csv``). Every ``eval.every`` steps an evaluator (the benchmark's
 metrics on a fixed test subset) adds ``test_*`` columns to ``log.csv`` and ``scores.png``; every
 ``train.diagnose_every`` steps the per-loss gradient norms on the shared layers and the batch-norm
-domain gaps (:mod:`xgan.diagnostics`) are logged too. With ``train.ema`` the test scores, samples,
+domain gaps (:mod:`xgan.diagnostics`) are logged too. Each log row also holds ``train_seconds``, the time
+spent in training steps so far (evaluations, samples and checkpoints left out), which the
+checkpoints carry so that a resumed run goes on counting. With ``train.ema`` the test scores, samples,
 ``best.pt`` and ``model.pt`` use the generator's averaged weights (:class:`GeneratorEMA`).
 """
 from __future__ import annotations
@@ -33,6 +35,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from cartoonset.common.atomic import remove_stale_temps, write_json, write_text
 from cartoonset.common.locks import hold_folder
 from cartoonset.common.progress import progress
+from cartoonset.common.records import read_csv
 from cartoonset.common.seeding import derive_seed
 
 from . import checkpoint as ckpt
@@ -43,7 +46,7 @@ from .devices import Placement, autocast, barrier, check_compile, place
 from .grid import grid, save_png
 from .models import Model, StepResult, build_model, model_revision, set_requires_grad
 from .networks import DOMAINS
-from .runlog import RunLog, plot_log
+from .runlog import RunLog, plot_log, training_seconds
 from .teacher import Teacher, TeacherUnavailable, load_teacher
 
 #: configuration keys a resumed run may change: extending a run and what is measured or kept are
@@ -372,6 +375,12 @@ def _sample_sheet(model: Model, samples: Mapping[str, np.ndarray], device: torch
     return grid([[c[i] for c in cols] for i in range(len(cols[0]))], gap_after=(half - 1,))
 
 
+def _synchronize(device: torch.device) -> None:
+    """Wait for the kernels queued on ``device`` (a no-op on the CPU, where they ran already)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def _evaluate(model: Model, evaluator: Evaluator) -> dict[str, float]:
     was = model.training
     model.eval()
@@ -526,6 +535,7 @@ class _Run:
         if self.log is not None and state is None:
             self.log.config(config, to_toml(config))
         self.best = _Best(out, config, trainer.step) if placement.main else None
+        self.seconds = self._starting_seconds(state)
         self.acc = torch.zeros(len(self.names), device=placement.device)
         self.n_acc = 0
         if state is not None and "log_accumulator" in state:
@@ -533,6 +543,21 @@ class _Run:
             self.n_acc = int(state["log_accumulator"]["count"])
         self.last_values: dict[str, float] = {}
         self.last_sample = None
+
+    def _starting_seconds(self, state: Mapping | None) -> float:
+        """The training seconds before this invocation: the checkpoint's count, or for a checkpoint
+        written before the count existed, the log's throughput up to its step (the log's rows without
+        ``train_seconds`` say that this part of the figure is derived)."""
+        if state is None:
+            return 0.0
+        if "train_seconds" in state:
+            return float(state["train_seconds"])
+        log = self.out / "log.csv"
+        if not (self.placement.main and log.is_file()):
+            return 0.0
+        seconds, _ = training_seconds(read_csv(log), self.t["batch"], self.placement.world)
+        before = [s for s in seconds if s <= self.trainer.step]
+        return seconds[max(before)] if before else 0.0
 
     def loop(self, show_progress: bool) -> None:
         t, trainer, placement, steps = self.t, self.trainer, self.placement, self.t["steps"]
@@ -543,6 +568,7 @@ class _Run:
         self.pool = ThreadPoolExecutor(max_workers=1)
         pending = self.pool.submit(self.stream.batch_at, trainer.step) if trainer.step < steps else None
         while trainer.step < steps:
+            t_step = time.perf_counter()  # this step's training time: up to the evaluation, samples, checkpoint
             host = pending.result()
             pending = self.pool.submit(self.stream.batch_at, trainer.step + 1) if trainer.step + 1 < steps else None
             batch = {d: to_model_input(host[d], placement.device, trainer.channels_last) for d in DOMAINS}
@@ -559,6 +585,11 @@ class _Run:
             evaluate = self.eval_every > 0 and (step % self.eval_every == 0 or (step == steps and steps > self.eval_every))
             log_row = evaluate or bool(values) or step % t["log_every"] == 0 or step == steps
             means = self._loss_means(step) if log_row else []  # before the scores: a diverged model is not scored
+            sample = placement.main and (step % t["sample_every"] == 0 or step == steps)
+            checkpoint = step % t["checkpoint_every"] == 0 or step == steps
+            if sample or checkpoint:  # their host syncs would otherwise wait for this step's queued kernels
+                _synchronize(placement.device)
+            self.seconds += time.perf_counter() - t_step
             if evaluate:
                 if placement.main:
                     with trainer.averaged_weights():
@@ -569,6 +600,7 @@ class _Run:
                 now = time.perf_counter()
                 values.update(zip(self.names, means))
                 values["images_per_s"] = n_since / max(now - t_log, 1e-9)
+                values["train_seconds"] = self.seconds
                 values["lr"] = trainer.opt_gen.param_groups[0]["lr"]
                 t_log, n_since = now, 0
                 self.acc.zero_()
@@ -578,13 +610,13 @@ class _Run:
                     self.log.write(step, values)
                 self.bar.set_postfix_str(f"{values['images_per_s']:.0f} img/s, "
                                          + ", ".join(f"{k} {values[k]:.3f}" for k in self.names[:3]), refresh=False)
-            if placement.main and (step % t["sample_every"] == 0 or step == steps):
+            if sample:
                 with trainer.averaged_weights():
                     sheet = _sample_sheet(self.model, self.samples, placement.device)
                 self.last_sample = save_png(self.out / "samples" / f"step-{step:07d}.png", sheet)
                 if self.log is not None:
                     self.log.image("samples", sheet, step)
-            if step % t["checkpoint_every"] == 0 or step == steps:
+            if checkpoint:
                 self.save_checkpoint()
         if trainer.step == steps and placement.main:
             self.finish()
@@ -624,7 +656,7 @@ class _Run:
         t, placement = self.t, self.placement
         self._check_finite()
         extra = {"run": {"sizes": self.train_data.sizes(), "world": placement.world, "batch": t["batch"], "seed": t["seed"]},
-                 "log_accumulator": {"sum": self.acc.cpu(), "count": self.n_acc}}
+                 "log_accumulator": {"sum": self.acc.cpu(), "count": self.n_acc}, "train_seconds": self.seconds}
         path = self.trainer.save(self.ck_dir / ckpt.checkpoint_name(self.trainer.step), extra) if placement.main else None
         if placement.main:
             ckpt.prune(self.ck_dir, t["keep_checkpoints"])

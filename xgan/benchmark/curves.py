@@ -54,29 +54,29 @@ def _logged_rows(run_dir: str | os.PathLike) -> list[dict]:
     return log + scores
 
 
-def cumulative_seconds(run_dir: str | os.PathLike, log_rows: Sequence[Mapping] | None = None) -> dict[int, float]:
-    """``{step: training seconds up to it}`` for every row of a run's ``log.csv``, from its logged
-    throughput (so a run resumed across invocations counts whole). A log interval slower than 10x the
-    run's median time per step is a process that was suspended (``kill -STOP``, a laptop asleep), not
-    training: it counts at the median. A curve record carries the figures in its ``train_seconds``.
-    ``log_rows``: the log already read."""
+def run_seconds(run_dir: str | os.PathLike, log_rows: Sequence[Mapping] | None = None) -> tuple[dict[int, float], bool]:
+    """``({step: training seconds up to it}, derived)`` for the rows of a run's ``log.csv``: the
+    ``train_seconds`` the trainer measured, or for a log written before that column, figures derived
+    from its throughput (``derived`` True; see :func:`xgan.runlog.training_seconds`). A curve record
+    carries the figures in its ``train_seconds`` and says how they were obtained in
+    ``train_seconds_from`` (a record written before that column: derived). ``log_rows``: the log
+    already read."""
+    from ..runlog import DERIVED, MEASURED, training_seconds
+
     if Path(run_dir).is_file():
-        return {int(r["step"]): float(r["train_seconds"]) for r in read_csv(run_dir) if r.get("train_seconds")}
+        rows = [r for r in read_csv(run_dir) if r.get("train_seconds") not in ("", None, "nan")]
+        derived = any(r.get("train_seconds_from", DERIVED) != MEASURED for r in rows)
+        return {int(r["step"]): float(r["train_seconds"]) for r in rows}, derived
+    if log_rows is None and not (Path(run_dir) / "log.csv").is_file():
+        return {}, False  # nothing logged yet
     batch = toml_loads((Path(run_dir) / "config.toml").read_text("utf-8"))["train"]["batch"]
-    steps, per_step, prev = [], [], 0
-    for row in log_rows if log_rows is not None else read_csv(Path(run_dir) / "log.csv"):
-        step, rate = int(row["step"]), float(row["images_per_s"])
-        steps.append((step, step - prev))
-        per_step.append(2 * batch / max(rate, 1e-9))  # both domains; benchmark runs are single-process
-        prev = step
-    if not steps:
-        return {}
-    median = float(np.median(per_step))
-    total, out = 0.0, {}
-    for (step, n), t in zip(steps, per_step):
-        total += n * (t if t <= 10 * median else median)
-        out[step] = total
-    return out
+    rows = log_rows if log_rows is not None else read_csv(Path(run_dir) / "log.csv")
+    return training_seconds(rows, batch)  # benchmark runs are single-process
+
+
+def cumulative_seconds(run_dir: str | os.PathLike, log_rows: Sequence[Mapping] | None = None) -> dict[int, float]:
+    """``{step: training seconds up to it}`` of a run folder or curve record (see :func:`run_seconds`)."""
+    return run_seconds(run_dir, log_rows)[0]
 
 
 def read_curves(run_dir: str | os.PathLike, columns: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -94,14 +94,18 @@ def read_curves(run_dir: str | os.PathLike, columns: Sequence[str]) -> dict[str,
 
 def curve_record(run_dir: str | os.PathLike, path: str | os.PathLike) -> Path | None:
     """Write ``path``: every row of the run's log that holds a test score or a diagnostic (gradient
-    norms, BN gaps), all its columns (the losses and critic accuracy at that step too), and
-    ``train_seconds`` so far. None when the run has measured nothing of the kind yet."""
-    from ..runlog import scalar_group
+    norms, BN gaps), all its columns (the losses and critic accuracy at that step too),
+    ``train_seconds`` so far and ``train_seconds_from`` (``measured``, or ``derived`` from the
+    throughput of a log older than the measured column). None when the run has measured nothing of
+    the kind yet."""
+    from ..runlog import DERIVED, MEASURED, scalar_group
 
     log, scores = _run_rows(run_dir)
     rows = log + scores
-    seconds = cumulative_seconds(run_dir, log) if log else {}
-    kept = [{**r, "train_seconds": f"{seconds.get(int(r['step']), float('nan')):.3f}"} for r in rows
+    seconds, derived = run_seconds(run_dir, log) if log else ({}, False)
+    how = DERIVED if derived else MEASURED
+    kept = [{**r, "train_seconds": f"{seconds.get(int(r['step']), float('nan')):.3f}", "train_seconds_from": how}
+            for r in rows
             if any(scalar_group(k) in ("test", "diagnostics") and v not in ("", None) for k, v in r.items())]
     if not kept:
         return None
@@ -121,19 +125,45 @@ def export_curves(out: str | os.PathLike, track: str = "*") -> list[Path]:
     return written
 
 
+#: the x axes of :func:`learning_curves`
+X_AXES = ("step", "seconds")
+
+
+def _time_unit(seconds: float) -> tuple[float, str]:
+    """(divisor, name) of the unit a time axis reaching ``seconds`` reads best in."""
+    return (3600.0, "hours") if seconds >= 7200 else (60.0, "minutes") if seconds >= 120 else (1.0, "seconds")
+
+
 def learning_curves(runs: Mapping[str, Sequence[str | os.PathLike]], path: str | os.PathLike,
                     panels: Sequence[tuple[str, str]] = PANELS, title: str = "",
-                    unavailable: Mapping[str, str] | None = None) -> Path | None:
+                    unavailable: Mapping[str, str] | None = None, x: str = "step") -> Path | None:
     """Draw ``{label: [run folders or curve records (one per seed)]}`` into one PNG: per panel, the mean over seeds
     at the steps all of them reached, and a band from their min to max. None when no run has scores.
-    A panel with no number to draw reads "n/a" with the reason ``unavailable`` gives for its column."""
+    A panel with no number to draw reads "n/a" with the reason ``unavailable`` gives for its column.
+
+    ``x="seconds"`` draws the same points against training time instead of the step (equal compute,
+    where methods' steps cost differently): each point at the seeds' mean training seconds to its
+    step (:func:`run_seconds`; steps without a time are left out), and the axis says when a run's
+    times are derived from its throughput rather than measured."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if x not in X_AXES:
+        raise ValueError(f"x must be one of {', '.join(X_AXES)}; got {x!r}")
     cols = [c for c, _ in panels]
     data = {label: [read_curves(d, cols) for d in dirs] for label, dirs in runs.items()}
+    times = {label: [run_seconds(d) for d in dirs] for label, dirs in runs.items()} if x == "seconds" else {}
+    if x == "seconds":  # a run's points keep only the steps whose time it knows
+        data = {label: [{c: _timed(sv, t[0]) for c, sv in r.items()} for r, t in zip(per_seed, times[label])]
+                for label, per_seed in data.items()}
+        span = max((max(t[0].values(), default=0.0) for ts in times.values() for t in ts), default=0.0)
+        unit, unit_name = _time_unit(span)
+        derived = any(t[1] for ts in times.values() for t in ts)
+        xlabel = f"training {unit_name}" + (" (some derived from img/s)" if derived else "")
+    else:
+        xlabel = "step"
     present = [(c, t) for c, t in panels if any(c in r for rs in data.values() for r in rs)]
     if not present:
         return None
@@ -152,13 +182,17 @@ def learning_curves(runs: Mapping[str, Sequence[str | os.PathLike]], path: str |
             if not common:
                 continue
             ys = np.array([[dict(zip(s.tolist(), v))[k] for k in common] for s, v in curves])
+            xs = common
+            if x == "seconds":
+                seeds_t = [t[0] for r, t in zip(per_seed, times[label]) if col in r]
+                xs = [float(np.mean([t[k] for t in seeds_t])) / unit for k in common]
             drawn = drawn or bool(np.isfinite(ys).any())
             colour = colours[j % len(colours)]
             dashes = ("-", "--", ":", "-.")[j // len(colours) % 4]  # past the colour cycle, a line style tells runs apart
             seeds = f"{len(curves)} seed{'s' * (len(curves) > 1)}"
-            ax.plot(common, ys.mean(0), color=colour, ls=dashes, lw=1.4, label=f"{label} ({seeds})")
+            ax.plot(xs, ys.mean(0), color=colour, ls=dashes, lw=1.4, label=f"{label} ({seeds})")
             if len(curves) > 1:
-                ax.fill_between(common, ys.min(0), ys.max(0), color=colour, alpha=0.2, lw=0)
+                ax.fill_between(xs, ys.min(0), ys.max(0), color=colour, alpha=0.2, lw=0)
         ax.set_title(panel_title, fontsize=9)
         if not drawn:  # every value NaN: say why instead of an empty axis around 0
             why = (unavailable or {}).get(col, "no finite value")
@@ -167,7 +201,7 @@ def learning_curves(runs: Mapping[str, Sequence[str | os.PathLike]], path: str |
             ax.set_xticks([])
             ax.set_yticks([])
             continue
-        ax.set_xlabel("step", fontsize=8)
+        ax.set_xlabel(xlabel, fontsize=8)
         ax.tick_params(labelsize=7)
         if col in ("test_domain_acc", "test_detect", "test_critic_probe"):
             ax.axhline(0.5, color="k", lw=0.7, ls="--")
@@ -194,9 +228,17 @@ def learning_curves(runs: Mapping[str, Sequence[str | os.PathLike]], path: str |
     return path
 
 
+def _timed(curve: tuple[np.ndarray, np.ndarray], seconds: Mapping[int, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The points of a ``(steps, values)`` curve whose step has a training time."""
+    keep = np.array([int(k) in seconds for k in curve[0]], dtype=bool)
+    return curve[0][keep], curve[1][keep]
+
+
 def benchmark_curves(out: str | os.PathLike, track: str, labels: Mapping[str, str] | None = None) -> Path | None:
-    """``out/curves-<track>.png`` from a benchmark folder's curve records (``export_curves`` first
-    brings them up to date with ``out/runs/<track>``; a record whose run folder is gone still draws)."""
+    """``out/curves-<track>.png`` (against the step) and ``out/curves-<track>-seconds.png`` (against
+    training time, so a method whose steps cost more is seen at equal compute too) from a benchmark
+    folder's curve records (``export_curves`` first brings them up to date with ``out/runs/<track>``;
+    a record whose run folder is gone still draws). Returns the first."""
     export_curves(out, track)
     root = Path(out) / "curves" / track
     if not root.is_dir():
@@ -205,4 +247,6 @@ def benchmark_curves(out: str | os.PathLike, track: str, labels: Mapping[str, st
     for record in sorted(root.glob("*-seed*.csv")):
         method = record.stem.rsplit("-seed", 1)[0]
         runs.setdefault((labels or {}).get(method, method), []).append(record)
+    learning_curves(runs, Path(out) / f"curves-{track}-seconds.png", x="seconds",
+                    title=f"{track} track: test scores against training time")
     return learning_curves(runs, Path(out) / f"curves-{track}.png", title=f"{track} track: test scores during training")

@@ -62,7 +62,7 @@ from .evaluate import (
 )
 from .detect import STEPS as DETECT_STEPS
 from .photo import skin_and_hair_luminance
-from .runs import record, run_row
+from .runs import REFERENCE, record, run_row, seconds_rows
 from .report import MEANINGFUL_TEST_SIZE, summary_plot, write_report
 
 TRACKS = ("synthetic", "synthetic-matched", "synthetic-hard", "faces")
@@ -532,8 +532,19 @@ def benchmark_track(plan: Plan, tr: str, ruler_model, tally: dict) -> tuple[list
         train_at_once(plan, track, scored, part, f_path, ruler_model)
     rows += [method_row(plan, table[name], track, scored, part, f_path, ruler_model, tally)
              for name in plan.methods]
+    record_seconds_rows(plan.out, tr, plan.methods, plan.seeds)
     benchmark_curves(plan.out, tr, {m: table[m].label for m in plan.methods})  # test scores vs step, seeds as bands
     return rows, part
+
+
+def record_seconds_rows(out: Path, track: str, methods_: Sequence[str], seeds: Sequence[int]) -> None:
+    """Every run of ``track`` in ``out/runs.csv`` again at equal compute: its ``seconds`` row, at the
+    training time of XGAN's run of the same seed (none when XGAN is not among ``methods_``)."""
+    if REFERENCE not in methods_:
+        return
+    runs = {(track, m, k): out / "runs" / track / m / f"seed{k}" for m in methods_ for k in seeds}
+    for row in seconds_rows({key: d for key, d in runs.items() if (d / "log.csv").is_file()}):
+        record(out / "runs.csv", row)
 
 
 def train_at_once(plan: Plan, track: Track, scored: Track, part: dict, f_path: Path | None, ruler_model) -> None:

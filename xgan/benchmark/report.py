@@ -155,8 +155,8 @@ def write_report(out: Path, rows: list[dict], ruler_report, info: dict,
              f"Command: `{info['command']}`  ",
              f"Hardware: {info['hardware']}; torch {torch.__version__}; device {info['device']}  ",
              f"Base preset: `{info['base']}`, {info['steps']} steps per run, seeds {', '.join(map(str, info['seeds']))}; "
-             f"training time summed over the {info['runs']} runs {info['train_seconds'] / 60:.1f} min (from their "
-             f"logged throughput); wall time of this invocation {info['seconds'] / 60:.1f} min"
+             f"training time summed over the {info['runs']} runs {info['train_seconds'] / 60:.1f} min (their training "
+             f"steps alone, from their logs); wall time of this invocation {info['seconds'] / 60:.1f} min"
              + (f" (it reused {info['reused']} of the {info['runs']} runs, finished by an earlier invocation "
                 f"into the same folder)." if info.get("reused") else "."), ""]
     lines += ["## The ruler", "",

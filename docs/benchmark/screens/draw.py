@@ -8,7 +8,8 @@ SCREEN_ROOT is the study's --out folder (``python -m xgan.benchmark.study --out 
 For each variant folder it writes the curve record ``curves/<variant>.csv`` (what the figures read once
 the runs are gone), copies the last sample grid, adds the run's row to ``docs/benchmark/results.csv``
 and prints the table of scores at the screen's steps. ``--backfill`` also adds a row for every curve
-record of the earlier study (``docs/benchmark/study/curves``), scored on the curves' subset.
+record of the earlier study (``docs/benchmark/study/curves``), scored on the curves' subset, and its
+``seconds`` row. ``curves-seconds.png`` draws the curves of ``curves.png`` against training time.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import sys
 from pathlib import Path
 
 from xgan.benchmark.curves import curve_record, learning_curves, read_curves
-from xgan.benchmark.runs import record, run_row
+from xgan.benchmark.runs import record, run_row, seconds_rows
 
 HERE = Path(__file__).resolve().parent
 DOCS = HERE.parent
@@ -43,7 +44,9 @@ STUDY_PRESETS = {"xgan": "cpu-small", "xgan-plus": "cpu-small+xgan-plus", "rec-d
 
 
 def backfill() -> None:
-    """A row per earlier study run, from its curve record (its last scored step, curve subset)."""
+    """A row per earlier study run that finished its budget, from its curve record (its last scored
+    step, curve subset), and its ``seconds`` row (at the training time of XGAN's run of its track and seed)."""
+    finished, presets = {}, {}
     for path in sorted(STUDY.glob("*.csv")):
         name = path.stem
         if name.startswith("diag5-"):
@@ -52,9 +55,13 @@ def backfill() -> None:
             rest = name.split("-runs-", 1)[1]
             track = "synthetic-hard" if rest.startswith("synthetic-hard-") else "synthetic"
             method, seed = rest[len(track) + 1:].rsplit("-seed", 1)
+        key = (track, method, int(seed))
         row = run_row(path, track, method, presets=STUDY_PRESETS.get(method, ""), seed=int(seed))
         if row is not None and row["steps"] == "20000":  # the study's budget: CycleGAN and UNIT never reached it
             record(TABLE, row)
+            finished[key], presets[key] = path, STUDY_PRESETS.get(method, "")
+    for row in seconds_rows(finished, presets=presets):
+        record(TABLE, row)
 
 
 def main(argv=None) -> int:
@@ -88,6 +95,8 @@ def main(argv=None) -> int:
     for path in sorted((dest / "curves").glob("*.csv")):  # every record there; a run's seeds are one band
         curves.setdefault(path.stem.rsplit("-seed", 1)[0], []).append(path)
     learning_curves(curves, dest / "curves.png", title=f"{args.title}: {args.track} track, cpu-small")
+    learning_curves(curves, dest / "curves-seconds.png", x="seconds",
+                    title=f"{args.title}: {args.track} track, cpu-small, against training time")
     print("| run | " + " | ".join(c.replace("test_", "").replace("d_face2cartoon", "critic") for c in COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 1) + "|")
     for label, paths in curves.items():

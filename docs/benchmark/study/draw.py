@@ -99,6 +99,9 @@ for fig, (name, what) in figures.items():
               for k, (d, figs) in runs.items() if fig in figs.split()}
     if chosen:  # a figure none of whose runs has a record is left as it was
         learning_curves(chosen, out / name, title=f"cpu-small, batch 32: {what}")
+        if fig in ("methods", "hard"):  # methods whose steps cost differently: at equal compute too
+            learning_curves(chosen, out / name.replace(".png", "-seconds.png"), x="seconds",
+                            title=f"cpu-small, batch 32: {what}, against training time")
 # seeds 2 and 3 of the benchmark's methods on the synthetic track, a line each: seed 1's run folders
 # were lost before curve records existed, so its curves are only in curves.png as drawn then
 SEEDED = (("rec-dann", "L_rec + L_dann"), ("xgan-plus", "xgan-plus"), ("xgan", "XGAN (paper)"), ("dtn", "DTN"))
@@ -118,6 +121,9 @@ for fig, name, what in (("baselines", "curves-baselines.png", "CycleGAN and UNIT
     if late:
         learning_curves({**beside, **late}, out / name,
                         title=f"cpu-small, batch 32, synthetic track: {what} (seed 1) beside the four methods' seeds 2 and 3")
+        if fig == "baselines":  # CycleGAN's and UNIT's steps cost 4.7-4.9x XGAN's: at equal compute too
+            learning_curves({**beside, **late}, out / "curves-baselines-seconds.png", x="seconds",
+                            title=f"cpu-small, batch 32, synthetic track: {what} (seed 1), against training time")
 seeded = {f"{label}, {r.stem.rsplit('-', 1)[1].replace('seed', 'seed ')}": r
           for m, label in SEEDED for r in by_seed[m] if not r.stem.endswith("seed1")}
 if seeded:
