@@ -42,3 +42,24 @@ def test_a_finished_run_is_one_row_and_recording_it_again_replaces_it(tmp_path):
     held = run_row(run, "synthetic", "tiny", {"attr_acc": 0.5, "fd": float("nan")}, "held-out: test images 256-1255")
     assert held["attr_acc"] == "0.5" and held["fd"] == "" and held["scored_on"].startswith("held-out")
     assert run_row(tmp_path / "run", "synthetic", "tiny") is not None
+
+
+def test_summary_groups_seeds_of_one_recipe_and_names_what_changes_the_model():
+    """The benchmark page's table (research/table.py): one line per track and method at the step budget,
+    means over its seeds, best first; the recipe keeps model overrides and drops the run's bookkeeping."""
+    from xgan.benchmark.runs import recipe, summary
+
+    def row(method, seed, acc, fd, steps=20000, budget="steps", overrides="", track="synthetic"):
+        return {"track": track, "method": method, "presets": "cpu-small+no-teach", "overrides": overrides,
+                "seed": str(seed), "budget": budget, "steps": str(steps), "attr_acc": str(acc), "fd": str(fd),
+                "l1": "10", "detect": ""}
+
+    gn = "network.norm: 'batch' -> 'group'; train.seed: 0 -> 1; eval.every: 250 -> 1000"
+    rows = [row("xgan", 1, 0.30, 200), row("group-norm", 1, 0.40, 130, overrides=gn),
+            row("group-norm", 2, 0.44, 110, overrides=gn), row("group-norm", 3, 0.9, 1, steps=5000),
+            row("xgan", 2, 0.99, 1, budget="seconds"), row("xgan", 1, 0.2, 300, track="synthetic-hard")]
+    assert recipe(rows[1]) == "cpu-small+no-teach network.norm='group'"
+    lines = summary(rows, 20000).splitlines()[2:]
+    assert lines[0] == "| synthetic | group-norm | `cpu-small+no-teach network.norm='group'` | 1, 2 | 0.400 / 0.440 | 0.420 | 120.0 | 10.0 |  |"
+    assert lines[1].startswith("| synthetic | xgan | `cpu-small+no-teach` | 1 | 0.300 | 0.300 | 200.0 |")
+    assert lines[2].startswith("| synthetic-hard | xgan |") and len(lines) == 3

@@ -153,3 +153,40 @@ def record(table: str | os.PathLike, row: Mapping[str, str]) -> Path:
     rows.sort(key=lambda r: (r["track"], r["method"], int(r["seed"] or 0), BUDGETS.index(r["budget"]),
                              int(r["steps"] or 0), r["scored_on"]))
     return write_csv(path, rows, FIELDS)
+
+
+#: override keys that say how a run was trained or logged, not what it is (left out of a recipe's name)
+BOOKKEEPING = ("train.", "eval.")
+
+
+def recipe(row: Mapping[str, str]) -> str:
+    """A row's recipe in a few words: its preset stack and the overrides that change the model or the
+    losses (``network.norm=group``), without the steps, seed and logging it was run with."""
+    changes = []
+    for part in filter(None, (p.strip() for p in row.get("overrides", "").split(";"))):
+        key, _, change = part.partition(":")
+        if not key.startswith(BOOKKEEPING):
+            changes.append(f"{key}={change.split('->')[-1].strip()}" if "->" in change else part)
+    return " ".join([row["presets"], *changes])
+
+
+def summary(rows: list[Mapping[str, str]], steps: int) -> str:
+    """A markdown table of the ``steps`` rows at ``steps``: one line per track and method (mean over its
+    seeds, each seed's attribute accuracy), best attribute accuracy first within a track."""
+    def mean(group, key, digits=3):
+        vals = [float(r[key]) for r in group if r.get(key, "") != ""]
+        return f"{sum(vals) / len(vals):.{digits}f}" if vals else ""
+
+    groups: dict[tuple[str, str], list] = {}
+    for r in rows:
+        if _with_budget(r)["budget"] == "steps" and int(r["steps"] or 0) == steps:
+            groups.setdefault((r["track"], r["method"]), []).append(r)
+    lines = ["| track | method | recipe | seeds | attr. acc. (each seed) | mean | FD | L1 | detect |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    order = sorted(groups, key=lambda k: (k[0], -float(mean(groups[k], "attr_acc") or 0)))
+    for track, method in order:
+        g = sorted(groups[track, method], key=lambda r: int(r["seed"]))
+        each = " / ".join(f"{float(r['attr_acc']):.3f}" for r in g if r["attr_acc"])
+        lines.append(f"| {track} | {method} | `{recipe(g[0])}` | {', '.join(r['seed'] for r in g)} | {each} | "
+                     f"{mean(g, 'attr_acc')} | {mean(g, 'fd', 1)} | {mean(g, 'l1', 1)} | {mean(g, 'detect', 2)} |")
+    return "\n".join(lines)

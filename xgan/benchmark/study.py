@@ -1,5 +1,5 @@
 """The XGAN diagnosis study: short synthetic-track runs of a few variants, with test scores and
-diagnostics logged during training, drawn as learning curves (docs/benchmark/diagnosis.md).
+diagnostics logged during training, drawn as learning curves (docs/research/diagnosis.md).
 
     OMP_NUM_THREADS=1 python -m xgan.benchmark.study --cartoons data/cartoonset --out results/diagnosis \
         --steps 3000 --variants xgan,rec-dann,no-teach,sem-aug,wide-critic,low-sem

@@ -102,7 +102,7 @@ class XGANGenerator(Generator):
             # halves shared batch statistics: the reconstruction loss reached the other domain's embeddings
             # through them, and with L_sem's and L_gan's weights at 0 the translations fell from
             # L_rec + L_dann's FD ~130 to ~450. Normalised by their own batch, what L_sem and L_gan
-            # train is not what evaluation draws (docs/benchmark/study.md, "batch norm").
+            # train is not what evaluation draws (docs/research/study.md, "batch norm").
             with norms_as_at_test(ae.dec_private):
                 return {p: ae.dec_private[CRITICS[p][1]](v[:b] if CRITICS[p][0] == "face" else v[b:]) for p in paths}
 

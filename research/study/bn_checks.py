@@ -1,11 +1,11 @@
-"""The study's batch-norm checks (docs/benchmark/study.md): score checkpoints as saved, after
+"""The study's batch-norm checks (docs/research/study.md): score checkpoints as saved, after
 re-estimating running statistics on real training batches only (every batch norm's, the encoders'
 alone, the decoders' alone), and with each test batch normalised by its own statistics (training-mode
 BN), on the study's track, ruler and test subset. If the translations stay broken under all of them,
 the damage is in the weights, not in the statistics used at test time. Run it on the commit that
 trained the checkpoints (66b030c for the benchmark's, d7fe134 for the revision-1 `ramped` one):
 
-    python docs/benchmark/study/bn_checks.py --cartoons data/cartoonset --work results/study/data/synthetic \
+    python research/study/bn_checks.py --cartoons data/cartoonset --work results/study/data/synthetic \
         --ruler results/study/ruler.pt CHECKPOINT...
 """
 import argparse

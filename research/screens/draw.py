@@ -1,14 +1,14 @@
-"""Records, table and figures of issue 40's screens (docs/benchmark/screens.md), from their run folders.
+"""Records, table and figures of issue 40's screens (docs/research/screens.md), from their run folders.
 
-    PYTHONPATH=. .venv/bin/python docs/benchmark/screens/draw.py SCREEN_ROOT [--backfill]
-    PYTHONPATH=. .venv/bin/python docs/benchmark/screens/draw.py PROOF_ROOT/seed1 --dest docs/benchmark/proof \
+    PYTHONPATH=. .venv/bin/python research/screens/draw.py SCREEN_ROOT [--backfill]
+    PYTHONPATH=. .venv/bin/python research/screens/draw.py PROOF_ROOT/seed1 --dest docs/research/proof \
         --suffix -seed1 --steps 5000,10000,20000 --title "issue 40's full-budget runs"
 
 SCREEN_ROOT is the study's --out folder (``python -m xgan.benchmark.study --out SCREEN_ROOT ...``).
 For each variant folder it writes the curve record ``curves/<variant>.csv`` (what the figures read once
 the runs are gone), copies the last sample grid, adds the run's row to ``docs/benchmark/results.csv``
 and prints the table of scores at the screen's steps. ``--backfill`` also adds a row for every curve
-record of the earlier study (``docs/benchmark/study/curves``), scored on the curves' subset, and its
+record of the earlier study (``docs/research/study/curves``), scored on the curves' subset, and its
 ``seconds`` row. ``curves-seconds.png`` draws the curves of ``curves.png`` against training time.
 """
 from __future__ import annotations
@@ -21,10 +21,10 @@ from pathlib import Path
 from xgan.benchmark.curves import curve_record, learning_curves, read_curves
 from xgan.benchmark.runs import record, run_row, seconds_rows
 
-HERE = Path(__file__).resolve().parent
-DOCS = HERE.parent
-STUDY = DOCS / "study" / "curves"
-TABLE = DOCS / "results.csv"
+ROOT = Path(__file__).resolve().parents[2]
+HERE = ROOT / "docs" / "research" / "screens"  # the notebook's figures and records (screens.md)
+STUDY = ROOT / "docs" / "research" / "study" / "curves"
+TABLE = ROOT / "docs" / "benchmark" / "results.csv"
 #: the earlier study's runs these screens are read against (the same data, ruler and seed-1 weights: the
 #: paper objective's rerun here matched its record exactly at steps 250-1000)
 REFERENCES = {"paper objective (no-teach), seed 1": [STUDY / "bench-runs-synthetic-no-teach-seed1.csv"],

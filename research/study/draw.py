@@ -1,7 +1,7 @@
 """The study's snapshot: the benchmark runs and the diagnosis variants on one set of curves per
 revision, and a Markdown table of where each stands (snapshot.md), written to OUT.
 
-    python docs/benchmark/study/draw.py OUT STUDY_ROOT
+    python research/study/draw.py OUT STUDY_ROOT
 
 STUDY_ROOT holds bench/ (the benchmark's --out; revision-1 XGAN runs moved to bench/runs-rev1/),
 diag/ (revision-1 diagnosis variants), diag3/, diag4/ and diag5/ (revision 2). Each run found there first
@@ -58,7 +58,7 @@ runs = {"L_rec + L_dann": (B / "rec-dann/seed1", "methods terms recipes rev1"),
         # the pixel cycle the paper leaves out (loss.w_cycle = 1): on L_rec + L_dann, and on no-teach's objective
         "L_rec + L_dann + L_cycle": (D5 / "rec-dann-cycle", "recipes cycle"),
         "XGAN w/o L_teach, + L_cycle": (D5 / "cycle", "recipes cycle")}
-RECORDS = Path(__file__).parent / "curves"
+RECORDS = Path(__file__).resolve().parents[2] / "docs" / "research" / "study" / "curves"
 
 
 def _last_step(record: Path) -> int:

@@ -1,7 +1,7 @@
 """What the EMA generator changes at a run's last checkpoint: the same scores of its raw and of its
 averaged weights (the run's own log holds only the averaged ones).
 
-    PYTHONPATH=. .venv/bin/python docs/benchmark/screens/ema.py CARTOONS SCREEN VARIANT...
+    PYTHONPATH=. .venv/bin/python research/screens/ema.py CARTOONS SCREEN VARIANT...
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def main(cartoons: str, screen: str, *variants: str) -> int:
         keys = ("attr_acc", "fd", "l1", "hf_share", "detect")
         print(f"{name} step {state['step']}: " + "; ".join(
             f"{k} raw {raw[k]:.3f} / EMA {averaged[k]:.3f}" for k in keys if k in raw))
-    (Path(__file__).parent / "ema.json").write_text(json.dumps(out, indent=1) + "\n")
+    (Path(__file__).resolve().parents[2] / "docs" / "research" / "screens" / "ema.json").write_text(json.dumps(out, indent=1) + "\n")
     return 0
 
 

@@ -4,7 +4,7 @@ hair: hair_color) over the held-out test sources the table scores. A negative rh
 The benchmark scores it itself (`skin_rho`, `hair_rho`) since period six; this reads it off runs
 scored before that. Seed 1's model.pt (or the newest checkpoint of an unfinished run); SEED=k for another.
 
-    python docs/benchmark/study/colour_order.py BENCH CARTOONS TRACK METHOD...
+    python research/study/colour_order.py BENCH CARTOONS TRACK METHOD...
 """
 import os
 import sys
