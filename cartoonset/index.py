@@ -34,7 +34,7 @@ import numpy as np
 from . import layout as lay
 from .common.atomic import atomic_path
 from .common.cachedir import cache_dir as _cache_dir
-from .common.vision import DatasetError, inside
+from .common.vision import DatasetError, inside, stays_inside
 from .schema import attribute_names, variant_counts
 
 __all__ = ["CartoonIndex", "DatasetError", "load_index", "parse_attribute_csv", "resolve_root"]
@@ -168,6 +168,15 @@ def _render_there(root: Path) -> str:
     return f"render one with `cartoonset render --out {shlex.quote(str(root))}`"
 
 
+def _regular(entry: os.DirEntry, root: Path) -> bool:
+    """Whether a listed file can be read as data: a regular file (a FIFO or a device would block or
+    never end) that, through a link, stays in ``root``."""
+    try:
+        return entry.is_file() and (not entry.is_symlink() or stays_inside(root, Path(entry.path)))
+    except OSError:
+        return False
+
+
 def _listing(root: Path, layout: str, meta: dict | None) -> tuple[list[str], str]:
     """The attribute files present (relative paths) and a digest of what the index depends on."""
     if layout == "render":
@@ -182,7 +191,8 @@ def _listing(root: Path, layout: str, meta: dict | None) -> tuple[list[str], str
             continue
         rel = f.relative_to(root).as_posix()
         prefix = "" if rel == "." else rel + "/"
-        names += sorted(prefix + e.name for e in os.scandir(f) if e.name.startswith("cs") and e.name.endswith(".csv"))
+        names += sorted(prefix + e.name for e in os.scandir(f) if e.name.startswith("cs") and e.name.endswith(".csv")
+                        and _regular(e, root))
     h = hashlib.blake2b("\n".join(names).encode(), digest_size=16)
     for extra in (lay.INDEX, lay.METADATA) if layout.startswith("render") else ():
         p = root / extra
