@@ -22,7 +22,7 @@ from cartoonset.common.atomic import write_bytes
 from cartoonset.common.png import encode_png
 from cartoonset.common.records import read_jsonl, write_csv
 
-from .sources import Item
+from .sources import Item, as_text
 
 SETTINGS_FILE = "facealign.json"
 MANIFEST_GLOB = "manifest*.jsonl"
@@ -53,6 +53,8 @@ def manifest_row(item: Item, fields: dict[str, Any], outputs: dict[str, str] | N
            "source": item.source, "box_hint": item.box,
            "outputs": outputs or {}, "time": round(time.time(), 3)}
     row.update(fields)
+    if isinstance(row.get("reason"), str):  # a message may quote the file's own name, bytes and all
+        row["reason"] = as_text(row["reason"])
     if item.meta:
         row["meta"] = item.meta
     return row

@@ -245,3 +245,28 @@ def test_a_panorama_wider_than_the_models_accept_is_too_large_and_the_run_goes_o
     assert pano["status"] == "too_large" and "width of 33,000" in pano["reason"] and f"{MAX_SIDE:,}" in pano["reason"]
     assert "too_large" in proc.stdout
     assert facealign("run", photos, "--out", out).returncode == 0  # a rerun skips both
+
+
+def test_a_file_name_that_is_not_utf8_gets_its_row_and_the_run_goes_on(tmp_path):
+    """Issue 39 (7): one file name with bytes that are not UTF-8 refused the whole run without naming
+    the file ('surrogates not allowed'). Each such photo is processed and recorded under its name with
+    the odd bytes as \\xNN (its crops too), a message quoting the name is still a row, manifest.csv is
+    written, and a rerun finds every photo done."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    tiny = jpeg_bytes(Image.new("RGB", (48, 48), (180, 120, 90)))
+    (photos / "plain.jpg").write_bytes(tiny)
+    with open(os.path.join(os.fsencode(photos), b"caf\xe9.jpg"), "wb") as fh:
+        fh.write(tiny)
+    with open(os.path.join(os.fsencode(photos), b"broken\xff.jpg"), "wb") as fh:
+        fh.write(b"not an image")
+    out = tmp_path / "out"
+    proc = facealign("run", photos, "--out", out, "--workers", "1")
+    assert "Traceback" not in proc.stderr, proc.stderr
+    rows = {r["id"]: r for r in manifest_lines(out)}
+    assert set(rows) == {"plain.jpg", "caf\\xe9.jpg", "broken\\xff.jpg"}, rows
+    assert rows["caf\\xe9.jpg"]["status"] == rows["plain.jpg"]["status"] == "no_face"
+    assert rows["broken\\xff.jpg"]["status"] == "unreadable" and "broken\\xff.jpg" in rows["broken\\xff.jpg"]["reason"]
+    assert "caf\\xe9.jpg" in (out / "manifest.csv").read_text(encoding="utf-8")
+    again = facealign("run", photos, "--out", out, "--workers", "1")
+    assert "already done 3" in again.stdout, again.stdout
