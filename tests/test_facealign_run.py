@@ -270,3 +270,29 @@ def test_a_file_name_that_is_not_utf8_gets_its_row_and_the_run_goes_on(tmp_path)
     assert "caf\\xe9.jpg" in (out / "manifest.csv").read_text(encoding="utf-8")
     again = facealign("run", photos, "--out", out, "--workers", "1")
     assert "already done 3" in again.stdout, again.stdout
+
+
+def test_malformed_manifest_rows_are_skipped_and_their_photos_redone(tmp_path):
+    """Issue 39 (8): manifest lines that are no row of ours ([1,2,3], no id, id null, a string time)
+    ended the rerun in a traceback, and a row with only an id was trusted, so its photo was never
+    aligned. Such lines are skipped like torn ones and the photo is done again; a facealign.json
+    whose settings are not an object is one line naming it."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for k in "abc":
+        (photos / f"{k}.jpg").write_bytes(jpeg_bytes(Image.new("RGB", (48, 48), (180, 120, 90))))
+    out = tmp_path / "out"
+    facealign("run", photos, "--out", out, "--workers", "1")
+    log = out / "manifest.jsonl"
+    kept = [line for line in log.read_text().splitlines() if '"id":"b.jpg"' not in line]
+    bad = ['[1,2,3]', '{"status":"ok"}', '{"id":null,"status":"ok"}', '{"id":"a.jpg","status":"no_face","time":"x"}',
+           '{"id":"b.jpg"}']
+    log.write_text("\n".join(kept + bad) + "\n")
+    proc = facealign("run", photos, "--out", out, "--workers", "1")
+    assert "Traceback" not in proc.stderr and "processed now 1" in proc.stdout, proc.stdout + proc.stderr
+    rows = [json.loads(line) for line in log.read_text().splitlines()[len(kept) + len(bad):]]
+    assert [(r["id"], r["status"]) for r in rows] == [("b.jpg", "no_face")]
+    (out / "facealign.json").write_text('{"settings": [1]}')
+    proc = facealign("run", photos, "--out", out, check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip() == f"Error: {out / 'facealign.json'} is corrupt; remove it or use a new --out folder"
