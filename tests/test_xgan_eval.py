@@ -189,6 +189,40 @@ def test_resume_falls_back_to_the_newest_intact_checkpoint_and_sweeps_temps(tmp_
               tensorboard=False, resume=True, say=lambda m: None)
 
 
+def test_resume_falls_back_past_an_exported_model_and_names_damaged_run_files(tmp_path):
+    """Issue 39 (9): a model.pt copied in as the newest checkpoint ended --resume in a CheckpointError
+    traceback; it is fallen back past like a truncated one. A best.json holding a list (a traceback),
+    bad JSON in it or non-UTF-8 bytes in log.csv (errors naming no file) are one error naming the file."""
+    out = tmp_path / "run"
+    config = tiny("train.steps=6", "train.keep=best")
+
+    def resume(steps, said=None):
+        return train(tiny(f"train.steps={steps}", "train.keep=best"), arrays(),
+                     arrays(6, 6, seed=1), out, device="cpu", show_progress=False, tensorboard=False, resume=True,
+                     say=(said.append if said is not None else lambda m: None))
+
+    train(config, arrays(), arrays(6, 6, seed=1), out, device="cpu", show_progress=False, tensorboard=False)
+    ck = out / "checkpoints"
+    shutil.copy(out / "model.pt", ck / "step-0000007.pt")  # an exported model among the checkpoints
+    said = []
+    assert resume(9, said)["step"] == 9
+    assert any("step-0000007.pt" in m and "no optimiser state" in m and "falling back to step-0000006.pt" in m
+               for m in said), said
+    for name, content, why in (("best.json", b"[1, 2]", "expected a JSON object, found list"),
+                               ("best.json", b"{not json", "damaged (Expecting property name"),
+                               ("log.csv", b"step,rec\n3,\xff\xfe\n", "damaged ('utf-8' codec can't decode")):
+        saved = (out / name).read_bytes() if (out / name).exists() else None
+        (out / name).write_bytes(content)
+        with pytest.raises((RunError, ValueError)) as e:
+            resume(12)
+        assert str(e.value).startswith(f"{out / name}: ") and why in str(e.value), str(e.value)
+        if saved is None:
+            (out / name).unlink()
+        else:
+            (out / name).write_bytes(saved)
+    assert resume(12)["step"] == 12
+
+
 @pytest.mark.slow
 def test_reconstruction_loss_falls_on_real_renders(xgan_data, tmp_path):
     from xgan.data import load_split
