@@ -248,6 +248,11 @@ def _read_csvs(root: Path, layout: str, csv_names: list[str]) -> CartoonIndex:
     return CartoonIndex(root, layout, files, ids, attrs, None, None)
 
 
+def _show(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _schema_counts(meta: dict, where: Path) -> dict[str, int]:
     """The variant counts a render's files state (an unfiltered render may state more colours)."""
     counts = variant_counts()
@@ -265,6 +270,10 @@ def _schema_counts(meta: dict, where: Path) -> dict[str, int]:
 def _read_render(root: Path, layout: str, meta: dict, csv_names: list[str]) -> CartoonIndex:
     names = attribute_names()
     counts = _schema_counts(meta, root / lay.METADATA)
+    size = meta.get("size", 500)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise DatasetError(f"{root / lay.METADATA}: damaged (size {_show(size)} is not a side in pixels); "
+                           "it is written by `cartoonset render`: render into a new folder")
     path = root / lay.INDEX
     if not path.is_file():
         raise DatasetError(f"{root}: unfinished render (no {lay.INDEX} yet); rerun the same "
@@ -305,7 +314,7 @@ def _read_render(root: Path, layout: str, meta: dict, csv_names: list[str]) -> C
         except (csv.Error, UnicodeDecodeError) as e:
             raise DatasetError(f"{path}: damaged ({e}); render into a new folder") from None
     return CartoonIndex(root, layout, files, ids, np.array(rows, np.int16).reshape(-1, 18),
-                        np.array(lms, np.float32).reshape(-1, 4, 2), int(meta.get("size", 500)),
+                        np.array(lms, np.float32).reshape(-1, 4, 2), size,
                         counts, missing)
 
 

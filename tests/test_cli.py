@@ -126,6 +126,8 @@ EXIT_CODES = [
     ("xgan", ("config", "--set", "train.stepz=10"), 2, "unknown key 'train.stepz' (did you mean train.steps?)"),
     ("xgan", ("config", "--set", "train.steps=-3"), 2, "train.steps must be at least 1, got -3"),
     ("xgan", ("config", "--preset", "no-such"), 2, "unknown preset 'no-such'"),
+    ("xgan", ("config", "--set", "network.encoder=" + "[" * 5000 + "]" * 5000), 2,  # issue 39 (11): a RecursionError
+     "override value '" + "[" * 37 + "'...: arrays or tables nested too deeply"),
     ("xgan", ("train", "--cartoons", "MISSING", "--faces", "EMPTY", "--out", "OUT"), 2, "'MISSING' does not exist"),
     ("xgan", ("train", "--preset", "no-such", "--cartoons", "EMPTY", "--faces", "EMPTY", "--out", "OUT"), 2,
      "unknown preset 'no-such'"),

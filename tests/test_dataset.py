@@ -363,3 +363,18 @@ def test_links_out_of_the_folder_are_not_followed(tmp_path):
     ds[ds.ids.index(ids[0])]
     with pytest.raises(DatasetError, match=f"cs{ids[1]}.png: a link that leads outside"):
         ds[ds.ids.index(ids[1])]
+
+
+def test_a_size_that_is_no_number_in_metadata_is_a_dataset_error(ours, tmp_path):
+    """Issue 39 (11): metadata.json with "size": "big" ended `cartoonset stats` (and the loader) in a
+    ValueError traceback; it is a DatasetError naming the file."""
+    bad = copy_render(ours, tmp_path / "bad")
+    meta = json.loads((bad / "metadata.json").read_text())
+    (bad / "metadata.json").write_text(json.dumps({**meta, "size": "big"}))
+    with pytest.raises(DatasetError, match=r"metadata.json: damaged \(size 'big' is not a side in pixels\)"):
+        CartoonSet(bad, cache_dir=tmp_path / "cache")
+    env = dict(os.environ, CARTOONSET_NO_PROGRESS="1", OMP_NUM_THREADS="1", CARTOONSET_CACHE=str(tmp_path / "cache"))
+    proc = subprocess.run([str(Path(sys.executable).parent / "cartoonset"), "stats", str(bad)],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith(f"Error: {bad / 'metadata.json'}: damaged (size 'big'"), proc.stderr
