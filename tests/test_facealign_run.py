@@ -296,3 +296,35 @@ def test_malformed_manifest_rows_are_skipped_and_their_photos_redone(tmp_path):
     proc = facealign("run", photos, "--out", out, check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert proc.stderr.strip() == f"Error: {out / 'facealign.json'} is corrupt; remove it or use a new --out folder"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_a_signal_to_a_parallel_run_stops_it_quietly(tmp_path, sig):
+    """Issue 39 (12): SIGTERM or SIGKILL to `facealign run --workers 2` printed some 70 lines of
+    BrokenPipeError tracebacks from its workers and a leaked-semaphore warning. The run ends by the
+    signal, its workers go with it, its finished rows stay, and stderr stays empty."""
+    from test_render_signals import _children, _cleanup, _wait_gone
+
+    photos = write_tree(tmp_path / "photos", _variants(40))
+    out, err = tmp_path / "out", tmp_path / "stderr.txt"
+    with err.open("wb") as fh:
+        proc = subprocess.Popen([str(BIN / "facealign"), "run", str(photos), "--out", str(out), "--workers", "2"],
+                                stdout=subprocess.DEVNULL, stderr=fh, env=ENV, start_new_session=True)
+    log, workers = out / "manifest.jsonl", []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        workers = _children(proc.pid)  # the two workers and multiprocessing's resource tracker
+        if len(workers) >= 3 and log.exists() and log.read_bytes().count(b"\n") >= 2:
+            break
+        time.sleep(0.02)
+    try:
+        assert proc.poll() is None, "the run finished before it could be stopped"
+        os.kill(proc.pid, sig)  # the main process only, as a scheduler or the OOM killer would
+        assert proc.wait(timeout=60) == -sig
+        assert _wait_gone(workers) == []
+        time.sleep(0.5)  # anything a dying worker or the tracker would still print
+        assert err.read_text() == "", err.read_text()[-3000:]
+    finally:
+        _cleanup(workers)
+    assert 2 <= len(manifest_lines(out)) < 40  # what was done is kept: a rerun goes on from there
