@@ -11,7 +11,7 @@ from PIL import Image
 
 from .common.splits import filter_ids, read_split_file
 from .common.template import FACE_TEMPLATE, alignment_matrix, warp
-from .common.vision import DatasetError, FolderDataset, open_image
+from .common.vision import DatasetError, FolderDataset, inside, open_image
 from .index import CartoonIndex, load_index
 from .schema import attribute_names
 
@@ -99,7 +99,7 @@ class CartoonSet(FolderDataset):
         return self.index.attrs[self.rows].astype(np.int64)
 
     def _path(self, i: int) -> Path:
-        return self.index.root / self.index.files[self.rows[i]]
+        return inside(self.index.root, self.index.files[self.rows[i]])  # never through a link to elsewhere
 
     def _read(self, i: int) -> Image.Image:
         return open_image(self._path(i)).convert("RGBA")

@@ -34,7 +34,7 @@ import numpy as np
 from . import layout as lay
 from .common.atomic import atomic_path
 from .common.cachedir import cache_dir as _cache_dir
-from .common.vision import DatasetError, inside
+from .common.vision import DatasetError, inside, stays_inside
 from .schema import attribute_names, variant_counts
 
 __all__ = ["CartoonIndex", "DatasetError", "load_index", "parse_attribute_csv", "resolve_root"]
@@ -168,6 +168,15 @@ def _render_there(root: Path) -> str:
     return f"render one with `cartoonset render --out {shlex.quote(str(root))}`"
 
 
+def _regular(entry: os.DirEntry, root: Path) -> bool:
+    """Whether a listed file can be read as data: a regular file (a FIFO or a device would block or
+    never end) that, through a link, stays in ``root``."""
+    try:
+        return entry.is_file() and (not entry.is_symlink() or stays_inside(root, Path(entry.path)))
+    except OSError:
+        return False
+
+
 def _listing(root: Path, layout: str, meta: dict | None) -> tuple[list[str], str]:
     """The attribute files present (relative paths) and a digest of what the index depends on."""
     if layout == "render":
@@ -182,7 +191,8 @@ def _listing(root: Path, layout: str, meta: dict | None) -> tuple[list[str], str
             continue
         rel = f.relative_to(root).as_posix()
         prefix = "" if rel == "." else rel + "/"
-        names += sorted(prefix + e.name for e in os.scandir(f) if e.name.startswith("cs") and e.name.endswith(".csv"))
+        names += sorted(prefix + e.name for e in os.scandir(f) if e.name.startswith("cs") and e.name.endswith(".csv")
+                        and _regular(e, root))
     h = hashlib.blake2b("\n".join(names).encode(), digest_size=16)
     for extra in (lay.INDEX, lay.METADATA) if layout.startswith("render") else ():
         p = root / extra
@@ -238,6 +248,11 @@ def _read_csvs(root: Path, layout: str, csv_names: list[str]) -> CartoonIndex:
     return CartoonIndex(root, layout, files, ids, attrs, None, None)
 
 
+def _show(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _schema_counts(meta: dict, where: Path) -> dict[str, int]:
     """The variant counts a render's files state (an unfiltered render may state more colours)."""
     counts = variant_counts()
@@ -255,6 +270,10 @@ def _schema_counts(meta: dict, where: Path) -> dict[str, int]:
 def _read_render(root: Path, layout: str, meta: dict, csv_names: list[str]) -> CartoonIndex:
     names = attribute_names()
     counts = _schema_counts(meta, root / lay.METADATA)
+    size = meta.get("size", 500)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise DatasetError(f"{root / lay.METADATA}: damaged (size {_show(size)} is not a side in pixels); "
+                           "it is written by `cartoonset render`: render into a new folder")
     path = root / lay.INDEX
     if not path.is_file():
         raise DatasetError(f"{root}: unfinished render (no {lay.INDEX} yet); rerun the same "
@@ -295,7 +314,7 @@ def _read_render(root: Path, layout: str, meta: dict, csv_names: list[str]) -> C
         except (csv.Error, UnicodeDecodeError) as e:
             raise DatasetError(f"{path}: damaged ({e}); render into a new folder") from None
     return CartoonIndex(root, layout, files, ids, np.array(rows, np.int16).reshape(-1, 18),
-                        np.array(lms, np.float32).reshape(-1, 4, 2), int(meta.get("size", 500)),
+                        np.array(lms, np.float32).reshape(-1, 4, 2), size,
                         counts, missing)
 
 

@@ -38,6 +38,8 @@ from .common.shards import Shard
 
 FORMAT = lay.FORMAT
 RENDERERS = ("fast", "reference")
+#: the largest image side a render takes (one canvas is side² x 4 bytes, several per worker)
+MAX_SIZE = 4096
 # Cartoons sharing these attributes share their most expensive pieces: ordering work by them keeps
 # each worker's raster cache hot and small.
 LOCALITY = ("hair", "hair_color", "face_shape", "chin_length", "face_color", "facial_hair", "glasses",
@@ -446,8 +448,8 @@ def write_selection(pack: Pack, sel: Selection, out: str | os.PathLike, key: dic
     t0 = time.perf_counter()
     if renderer not in RENDERERS:
         raise InputError(f"renderer must be one of {RENDERERS}, got {renderer!r}")
-    if size < 8:
-        raise InputError(f"size must be at least 8 px, got {size}")
+    if not 8 <= size <= MAX_SIZE:
+        raise InputError(f"size must be at least 8 px and at most {MAX_SIZE} px, got {size}")
     shard = shard if isinstance(shard, Shard) else Shard.parse(shard)
     workers = max(1, workers if workers is not None else usable_cores())
     if task_size is not None and task_size < 1:

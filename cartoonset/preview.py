@@ -12,7 +12,15 @@ from PIL import Image
 from . import compose
 from .pack import Pack, load_pack
 from .sampler import select
-from .common.sheets import contact_sheet
+from .common.sheets import check_sheet_size, contact_sheet
+
+#: the side cartoons are rendered at for a sheet: twice the tile (downscaled, they read sharp), within
+#: these bounds (a larger tile shows the cartoon at this size)
+RENDER_SIDE = (128, 1024)
+
+
+def _render_side(tile: int, size: int | None) -> int:
+    return size or min(max(tile * 2, RENDER_SIDE[0]), RENDER_SIDE[1])
 
 
 def check_attributes(pack: Pack, names: Sequence[str]) -> None:
@@ -45,8 +53,9 @@ def random_sheet(n: int = 64, seed: int = 0, pack: Pack | str | None = None, til
     ``fixed`` attributes set on every one (the others as sampled)."""
     pack = pack if isinstance(pack, Pack) else load_pack(pack)
     fixed = check_fixed(pack, fixed)
+    check_sheet_size(n, tile)  # before any cartoon is drawn
     sel = select(pack, seed, n, filter=filter)
-    r = compose.FastRenderer(pack, size or max(tile * 2, 128))
+    r = compose.FastRenderer(pack, _render_side(tile, size))
     images = [compose.to_image(r.render(dict(sel.row(k), **fixed))) for k in range(len(sel))]
     return contact_sheet(images, [f"#{k}" for k in range(len(sel))], tile=tile,
                          title=f"{pack.name} {pack.version}: {n} cartoons, seed {seed}{_fixed_note(fixed)}")
@@ -62,10 +71,11 @@ def variant_sheet(vary: Sequence[str], seed: int = 0, pack: Pack | str | None = 
         raise ValueError("vary one or two attributes")
     check_attributes(pack, vary)
     fixed = check_fixed(pack, fixed)
-    attrs = dict(dict(base) if base else select(pack, seed, 1).row(0), **fixed)
-    r = compose.FastRenderer(pack, size or max(tile * 2, 128))
     a0 = vary[0]
     rows = range(pack.counts[vary[1]]) if len(vary) == 2 else [None]
+    check_sheet_size(len(rows) * pack.counts[a0], tile, pack.counts[a0] if len(vary) == 2 else None)
+    attrs = dict(dict(base) if base else select(pack, seed, 1).row(0), **fixed)
+    r = compose.FastRenderer(pack, _render_side(tile, size))
     images, captions = [], []
     for v1 in rows:
         for v0 in range(pack.counts[a0]):

@@ -19,6 +19,9 @@ from .common.errors import InputError
 from .common.seeding import uniforms
 
 CHUNK = 4096
+#: the most cartoons one run selects (100 times CartoonSet100k): the selection and the index are held
+#: in memory, a few hundred bytes a cartoon, so a larger ``n`` only ends in a MemoryError
+MAX_CARTOONS = 10_000_000
 DUPLICATE = "duplicate configuration"
 
 
@@ -92,8 +95,8 @@ def config_id(values: Sequence[int], names: Sequence[str]) -> str:
 
 def select(pack: Pack, seed: int, n: int, filter: bool = True) -> Selection:
     """The first ``n`` kept configurations of the stream for ``seed``."""
-    if n < 0:
-        raise InputError(f"n must be >= 0, got {n}")
+    if not 0 <= n <= MAX_CARTOONS:
+        raise InputError(f"n must be >= 0, got {n}" if n < 0 else f"n must be at most {MAX_CARTOONS:,}, got {n:,}")
     names = pack.attribute_names
     rule_names = [r.name for r in pack.filters] if filter else []
     counts = {name: 0 for name in rule_names}

@@ -21,6 +21,12 @@ ID_TOKEN = "{{_id}}"  # replaced by a per-instance prefix when the artwork is pl
 _FORBIDDEN_TAGS = {"script", "foreignObject", "image", "feImage", "iframe", "audio", "video",
                    "canvas", "handler", "listener"}
 _URL = re.compile(r"url\(\s*(['\"]?)([^)'\"]*)\1\s*\)")
+#: how deep artwork may nest its elements (drawn artwork nests a few levels; the XML writer and the
+#: rasteriser recurse once per level)
+MAX_DEPTH = 64
+#: how many elements an artwork may draw once every <use> is expanded (a few hundred is typical; a
+#: chain of <use>s that multiplies, an SVG "billion laughs", would stall the rasteriser)
+MAX_DRAWN = 100_000
 _LOCAL_REF = re.compile(r"^#[A-Za-z_][\w.\-]*$")
 
 
@@ -66,6 +72,9 @@ def parse_artwork(text: str, path: str) -> Artwork:
         raise fail(f"malformed SVG ({e})") from None
     if root.tag != f"{{{SVG_NS}}}svg":
         raise fail(f"root element must be <svg> in the SVG namespace, got <{_local(root.tag)}>")
+    depth = _depth(root)
+    if depth > MAX_DEPTH:
+        raise fail(f"elements nested {depth} deep; artwork may nest at most {MAX_DEPTH}")
 
     ids: set[str] = set()
     for el in root.iter():
@@ -85,6 +94,12 @@ def parse_artwork(text: str, path: str) -> Artwork:
             if name == "id":
                 ids.add(value)
 
+    try:
+        drawn = _drawn(root)
+    except UnsafeSVGError as e:
+        raise fail(str(e)) from None
+    if drawn > MAX_DRAWN:
+        raise fail(f"its <use> references draw more than {MAX_DRAWN:,} elements; artwork may draw at most that")
     # Drop editor metadata (Inkscape, Sodipodi, RDF) so only SVG reaches the renderer.
     _strip_foreign(root)
     for el in root.iter():
@@ -106,6 +121,49 @@ def parse_artwork(text: str, path: str) -> Artwork:
 
 
 _DRAWABLE = {"path", "rect", "circle", "ellipse", "line", "polyline", "polygon", "use", "text"}
+
+
+def _depth(root: ET.Element) -> int:
+    """How deep the element tree nests (the root alone: 1), without recursion."""
+    deepest, stack = 0, [(root, 1)]
+    while stack:
+        el, d = stack.pop()
+        deepest = max(deepest, d)
+        stack.extend((child, d + 1) for child in el)
+    return deepest
+
+
+def _drawn(root: ET.Element) -> int:
+    """How many elements rendering ``root`` visits, each ``<use>`` counting its target again (capped
+    just past :data:`MAX_DRAWN`); a ``<use>`` that reaches itself is refused as an infinite drawing."""
+    by_id = {el.get("id"): el for el in root.iter() if el.get("id")}
+
+    def refs(el: ET.Element) -> list[ET.Element]:
+        out = list(el)
+        if _local(el.tag) == "use":
+            href = el.get("href") or el.get(f"{{{XLINK_NS}}}href") or ""
+            target = by_id.get(href.strip()[1:])
+            out += [target] if target is not None else []
+        return out
+
+    size: dict[int, int] = {}
+    open_: set[int] = set()  # started, not finished: the current path
+    stack = [(root, False)]
+    while stack:
+        el, finish = stack.pop()
+        key = id(el)
+        if finish:
+            open_.discard(key)
+            size[key] = min(MAX_DRAWN + 1, 1 + sum(size[id(r)] for r in refs(el)))
+            continue
+        if key in size:
+            continue
+        if key in open_:
+            raise UnsafeSVGError(f"<{_local(el.tag)} id={el.get('id')!r}> is drawn inside itself through <use>")
+        open_.add(key)
+        stack.append((el, True))
+        stack.extend((r, False) for r in refs(el) if id(r) not in size)
+    return size[id(root)]
 
 
 def _external_url(text: str) -> bool:

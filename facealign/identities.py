@@ -20,9 +20,10 @@ Every manifest row records its ``identity_source``.
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -44,23 +45,34 @@ class IdentityFile:
         if not self.path.is_file():
             raise InputError(f"identity file {self.path} does not exist")
         self.by_name: dict[str, str] = {}
-        with open(self.path, encoding="utf-8-sig", errors="strict", newline="") as fh:
-            try:
-                lines = fh.read().splitlines()
-            except UnicodeDecodeError:
-                raise ValueError(f"{self.path} is not a text file (identity files are UTF-8 text)") from None
-        first = next((line for line in lines if line.strip() and not line.startswith("#")), "")
-        rows = self._csv(lines) if "," in first else self._celeba(lines)
-        for n, name, identity in rows:
-            key = Path(name.replace("\\", "/")).as_posix()
-            previous = self.by_name.setdefault(key, identity)
+        names: dict[str, str] = {}  # one string per person: a large file repeats each many times
+        lines = self._lines()
+        head = []
+        for line in lines:  # the first line that is not blank or a comment tells the format
+            head.append(line)
+            if line.strip() and not line.startswith("#"):
+                break
+        first = head[-1] if head and head[-1].strip() and not head[-1].startswith("#") else ""
+        parse = self._csv if "," in first else self._celeba
+        for n, name, identity in parse(itertools.chain(head, lines)):
+            identity = names.setdefault(identity, identity)
+            previous = self.by_name.setdefault(_key(name), identity)
             if previous != identity:
                 raise ValueError(f"{self.path}:{n}: {name!r} is given two identities ({previous!r} and {identity!r})")
         if not self.by_name:
             raise ValueError(f"{self.path} lists no photos (expected 'image_name identity' lines or a "
                              f"CSV with file,identity columns)")
 
-    def _celeba(self, lines: list[str]) -> Iterable[tuple[int, str, str]]:
+    def _lines(self) -> Iterator[str]:
+        """The file's lines, read as they are parsed (never the whole file at once)."""
+        with open(self.path, encoding="utf-8-sig", errors="strict", newline="") as fh:
+            try:
+                for line in fh:
+                    yield line.rstrip("\r\n")
+            except UnicodeDecodeError:
+                raise ValueError(f"{self.path} is not a text file (identity files are UTF-8 text)") from None
+
+    def _celeba(self, lines: Iterable[str]) -> Iterable[tuple[int, str, str]]:
         for n, line in enumerate(lines, 1):
             text = line.strip()
             if not text or text.startswith("#"):
@@ -71,24 +83,37 @@ class IdentityFile:
                                  f"identity_CelebA.txt format), got {text[:80]!r}")
             yield n, parts[0], parts[1]
 
-    def _csv(self, lines: list[str]) -> Iterable[tuple[int, str, str]]:
+    def _csv(self, lines: Iterable[str]) -> Iterable[tuple[int, str, str]]:
         reader = csv.reader(lines)
-        header = [h.strip().lower() for h in next(reader, [])]
-        if "file" not in header or "identity" not in header:
-            raise ValueError(f"{self.path}: a CSV identity file needs a header with 'file' and 'identity' "
-                             f"columns, got {', '.join(header) or 'none'}")
-        fi, ii = header.index("file"), header.index("identity")
-        for n, row in enumerate(reader, 2):
-            if not row or not any(c.strip() for c in row):
-                continue
-            if len(row) <= max(fi, ii) or not row[fi].strip() or not row[ii].strip():
-                raise ValueError(f"{self.path}:{n}: expected a file and an identity, got {','.join(row)[:80]!r}")
-            yield n, row[fi].strip(), row[ii].strip()
+        try:
+            header = [h.strip().lower() for h in next(reader, [])]
+            if "file" not in header or "identity" not in header:
+                raise ValueError(f"{self.path}: a CSV identity file needs a header with 'file' and 'identity' "
+                                 f"columns, got {', '.join(header) or 'none'}")
+            fi, ii = header.index("file"), header.index("identity")
+            for row in reader:
+                n = reader.line_num
+                if not row or not any(c.strip() for c in row):
+                    continue
+                if len(row) <= max(fi, ii) or not row[fi].strip() or not row[ii].strip():
+                    raise ValueError(f"{self.path}:{n}: expected a file and an identity, got {','.join(row)[:80]!r}")
+                yield n, row[fi].strip(), row[ii].strip()
+        except csv.Error as e:
+            raise ValueError(f"{self.path}:{reader.line_num}: not a CSV row ({e})") from None
 
     def lookup(self, relative: str) -> str | None:
         """The identity of the photo at ``relative`` (its path inside the input folder)."""
         rel = Path(relative).as_posix()
         return self.by_name.get(rel) or self.by_name.get(Path(rel).name)
+
+
+def _key(name: str) -> str:
+    """A listed name as the relative POSIX path :meth:`IdentityFile.lookup` matches (a Path only
+    where there is something to normalise: it is most of the time of a large file)."""
+    name = name.replace("\\", "/")
+    if "//" in name or "/." in name or name.startswith(".") or name.endswith("/"):
+        return Path(name).as_posix()
+    return name
 
 
 def parse_identities(value: str | os.PathLike | None) -> IdentityFile | str | None:

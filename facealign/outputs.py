@@ -22,7 +22,8 @@ from cartoonset.common.atomic import write_bytes
 from cartoonset.common.png import encode_png
 from cartoonset.common.records import read_jsonl, write_csv
 
-from .sources import Item
+from .sources import Item, as_text
+from .status import OK, STATUSES
 
 SETTINGS_FILE = "facealign.json"
 MANIFEST_GLOB = "manifest*.jsonl"
@@ -53,6 +54,8 @@ def manifest_row(item: Item, fields: dict[str, Any], outputs: dict[str, str] | N
            "source": item.source, "box_hint": item.box,
            "outputs": outputs or {}, "time": round(time.time(), 3)}
     row.update(fields)
+    if isinstance(row.get("reason"), str):  # a message may quote the file's own name, bytes and all
+        row["reason"] = as_text(row["reason"])
     if item.meta:
         row["meta"] = item.meta
     return row
@@ -67,8 +70,8 @@ def read_manifest(out: Path) -> dict[str, dict]:
     rows: dict[str, dict] = {}
     for log in manifest_logs(out):
         for row in read_jsonl(log, skip_torn=True):
-            if not isinstance(row, dict) or "id" not in row:
-                continue
+            if not well_formed(row):
+                continue  # like a torn line: the photo is done again
             for old, new in RENAMED_FIELDS.items():
                 if old in row:
                     row.setdefault(new, row.pop(old))
@@ -77,6 +80,24 @@ def read_manifest(out: Path) -> dict[str, dict]:
             if old is None or row.get("time", 0.0) >= old.get("time", 0.0):
                 rows[key] = row
     return rows
+
+
+def well_formed(row: Any) -> bool:
+    """Whether a manifest line is a row this module wrote: an object with a string id, a known status,
+    a numeric time, string identity fields and, for an aligned photo, its crops. Any other line (edited
+    or damaged) is skipped, as a torn one is, so its photo is aligned again rather than trusted."""
+    if not (isinstance(row, dict) and isinstance(row.get("id"), str) and row["id"]
+            and isinstance(row.get("status"), str) and row["status"] in STATUSES):
+        return False
+    time_ = row.get("time", 0.0)
+    if isinstance(time_, bool) or not isinstance(time_, (int, float)):
+        return False
+    if not all(isinstance(row.get(k, ""), str) for k in ("identity", "identity_source", "reason")):
+        return False
+    outputs = row.get("outputs", {})
+    if not isinstance(outputs, dict) or (row["status"] == OK and not outputs):
+        return False
+    return all(isinstance(k, str) and k.isdigit() and isinstance(v, str) for k, v in outputs.items())
 
 
 def write_manifest_csv(out: Path, rows: Iterable[dict]) -> Path:
@@ -91,8 +112,10 @@ def check_settings(out: Path, settings: dict[str, Any], extra: dict[str, Any]) -
     if path.is_file():
         try:
             saved = json.loads(path.read_text(encoding="utf-8")).get("settings", {})
-        except (json.JSONDecodeError, AttributeError):
-            raise ValueError(f"{path} is corrupt; remove it or use a new --out folder") from None
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            saved = None
+        if not isinstance(saved, dict):
+            raise ValueError(f"{path} is corrupt; remove it or use a new --out folder")
         changed = sorted(k for k in set(saved) | set(settings) if saved.get(k) != settings.get(k))
         if changed:
             raise ValueError(f"{out} holds crops made with other settings ({', '.join(changed)}); "

@@ -22,6 +22,7 @@ import numpy as np
 
 from cartoonset.common.version import __version__
 from cartoonset.common.atomic import OUTPUT_FAILURES, OutputFailure
+from cartoonset.common.lifecycle import die_with_parent, quiet_resource_tracker, stop_on_signals
 from cartoonset.common.locks import hold_folder
 from cartoonset.common.errors import InputError
 from cartoonset.common.records import RecordLog
@@ -204,7 +205,11 @@ def _rows(todo: list[Item], out: Path, settings: Settings, spec: BackendSpec, wo
             backend.close()
         return
     ctx = mp.get_context("spawn")  # fresh interpreters: no model or thread state crosses a fork
-    with ctx.Pool(min(workers, len(pending)), initializer=_init_worker, initargs=(spec, settings, str(out))) as pool:
+    quiet_resource_tracker()
+    # SIGTERM ends the pool (its workers stopped by the with) and then this process; a worker dies with
+    # its parent, however the parent died, instead of writing tracebacks into a closed pipe
+    with stop_on_signals(), ctx.Pool(min(workers, len(pending)), initializer=_init_worker,
+                                      initargs=(spec, settings, str(out), os.getpid())) as pool:
         yield from pool.imap_unordered(_work, pending, chunksize=1)
 
 
@@ -275,8 +280,11 @@ def process_item(item: Item, backend: FaceModels, settings: Settings, out: Path)
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(spec: BackendSpec, settings: Settings, out: str) -> None:
+def _init_worker(spec: BackendSpec, settings: Settings, out: str, parent_pid: int | None = None) -> None:
     import cv2
+
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
 
     cv2.setNumThreads(1)  # one process per core already
     _WORKER.update(backend=spec.create(), settings=settings, out=Path(out))

@@ -121,11 +121,19 @@ def _folder(root: Path) -> list[Item]:
 
 
 def _image_item(path: Path, rel_id: str, identity: str, identity_source: str) -> Item:
+    rel_id, identity = as_text(rel_id), as_text(identity)
     rel = Path(rel_id)
     parts = [safe_name(q) for q in rel.parts[:-1]]
     stem = safe_name(f"{rel.stem}_{rel.suffix.lstrip('.').lower()}" if rel.suffix else rel.name)
     return Item(id=rel_id, identity=identity, identity_source=identity_source, name="/".join(parts + [stem]),
-                source=str(path), path=str(path))
+                source=as_text(path), path=str(path))
+
+
+def as_text(name) -> str:
+    """A file name as text every record can hold (manifests and tables are UTF-8): bytes of the name
+    that are not UTF-8 (Python keeps them as lone surrogates) read as ``\\xNN``. The file itself is
+    still opened by its real name (:attr:`Item.path`)."""
+    return str(name).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _path_list(list_path: Path) -> list[Item]:

@@ -126,6 +126,8 @@ EXIT_CODES = [
     ("xgan", ("config", "--set", "train.stepz=10"), 2, "unknown key 'train.stepz' (did you mean train.steps?)"),
     ("xgan", ("config", "--set", "train.steps=-3"), 2, "train.steps must be at least 1, got -3"),
     ("xgan", ("config", "--preset", "no-such"), 2, "unknown preset 'no-such'"),
+    ("xgan", ("config", "--set", "network.encoder=" + "[" * 5000 + "]" * 5000), 2,  # issue 39 (11): a RecursionError
+     "override value '" + "[" * 37 + "'...: arrays or tables nested too deeply"),
     ("xgan", ("train", "--cartoons", "MISSING", "--faces", "EMPTY", "--out", "OUT"), 2, "'MISSING' does not exist"),
     ("xgan", ("train", "--preset", "no-such", "--cartoons", "EMPTY", "--faces", "EMPTY", "--out", "OUT"), 2,
      "unknown preset 'no-such'"),
@@ -160,6 +162,32 @@ def test_exit_codes_follow_one_convention(tmp_path, mini_pack_dir, tool, args, s
         assert not out.exists() or not any(out.iterdir()), "a refused command wrote into --out"
     else:
         assert "Usage:" not in proc.stderr, proc.stderr
+
+
+def _memory_cap(gib: int = 3):
+    """A preexec_fn that caps a child's address space, so a command that would allocate a huge
+    array fails there (MemoryError) instead of taking the machine's memory."""
+    import resource
+
+    return lambda: resource.setrlimit(resource.RLIMIT_AS, (gib << 30, gib << 30))
+
+
+@pytest.mark.parametrize("args, words", [
+    (("preview", "--tile", "100000", "--n", "1", "--out", "OUT/s.png"), "use fewer or smaller tiles"),
+    (("preview", "--n", "100000000", "--out", "OUT/s.png"), "use fewer or smaller tiles"),
+    (("render", "--n", "1000000000", "--shard", "0/1000000", "--out", "OUT"), "n must be at most 10,000,000"),
+    (("render", "--n", "1", "--size", "100000", "--out", "OUT"), "at most 4096 px, got 100000"),
+], ids=["tile", "preview-n", "render-n", "render-size"])
+def test_impossible_sizes_are_usage_errors(tmp_path, mini_pack_dir, args, words):
+    """Issue 39 (5): a tile, a count or a side that cannot be drawn or held in memory is refused as a
+    usage error at once (it ended in a MemoryError traceback after allocating, or trying to, 149 GiB)."""
+    out = tmp_path / "out"
+    argv = [str(a).replace("OUT", str(out)) for a in args] + ["--pack", mini_pack_dir]
+    proc = run("cartoonset", *argv, timeout=60, preexec_fn=_memory_cap())
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.startswith(f"Usage: cartoonset {args[0]} "), proc.stderr
+    _one_error_line(proc, words)
+    assert not out.exists()
 
 
 def test_missing_cartoons_name_the_command_not_a_python_argument(tmp_path):

@@ -312,3 +312,69 @@ def test_cache_dir_argument_reaches_the_tensor_cache(ours, tmp_path):
     arr = to_tensor_cache(ds, size=16, show_progress=False)
     assert Path(arr.filename).is_relative_to(tmp_path / "mine")
     assert list((tmp_path / "mine").glob("index-*.npz"))
+
+
+def _tiny_flat(folder: Path, n: int) -> list[str]:
+    """A Google-layout folder of ``n`` cartoons (csX.csv + a 4x4 csX.png), written without rendering."""
+    from PIL import Image
+
+    from cartoonset.pipeline import csv_text
+    from cartoonset.schema import variant_counts
+
+    folder.mkdir(parents=True)
+    ids = [str(1000 + k) for k in range(n)]
+    for k, cid in enumerate(ids):
+        values = [k % 2] * len(attribute_names())
+        (folder / f"cs{cid}.csv").write_text(csv_text(attribute_names(), variant_counts(), values))
+        Image.new("RGBA", (4, 4), (k, 0, 0, 255)).save(folder / f"cs{cid}.png")
+    return ids
+
+
+def test_a_fifo_among_the_csvs_is_not_read(tmp_path):
+    """Issue 39 (6): a FIFO named csX.csv blocked `cartoonset stats` forever; only regular files are
+    read, so the FIFO is passed over and the two real cartoons are described."""
+    folder = tmp_path / "set"
+    _tiny_flat(folder, 2)
+    os.mkfifo(folder / "cs999.csv")
+    env = dict(os.environ, CARTOONSET_NO_PROGRESS="1", OMP_NUM_THREADS="1")
+    proc = subprocess.run([str(Path(sys.executable).parent / "cartoonset"), "stats", str(folder)],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(load_index(folder, use_cache=False)) == 2
+
+
+def test_links_out_of_the_folder_are_not_followed(tmp_path):
+    """Issue 39 (also seen): the cartoon loader followed symlinks out of its folder. A csX.csv that
+    links outside is not listed; a csX.png that links outside is refused with one error naming it;
+    links that stay inside the folder still read."""
+    outside = tmp_path / "elsewhere"
+    _tiny_flat(outside, 2)
+    folder = tmp_path / "set"
+    ids = _tiny_flat(folder, 2)
+    os.symlink(outside / f"cs{ids[0]}.csv", folder / "cs5000.csv")  # not listed
+    (folder / f"cs{ids[1]}.png").unlink()
+    os.symlink(outside / f"cs{ids[1]}.png", folder / f"cs{ids[1]}.png")  # refused when read
+    os.symlink(folder / f"cs{ids[0]}.csv", folder / "cs6000.csv")  # inside: kept
+    os.symlink(folder / f"cs{ids[0]}.png", folder / "cs6000.png")
+    ds = CartoonSet(folder, split="all", target_type=None, cache_dir=tmp_path / "cache")
+    assert sorted(ds.ids) == sorted([*ids, "6000"])
+    ds[ds.ids.index("6000")]
+    ds[ds.ids.index(ids[0])]
+    with pytest.raises(DatasetError, match=f"cs{ids[1]}.png: a link that leads outside"):
+        ds[ds.ids.index(ids[1])]
+
+
+def test_a_size_that_is_no_number_in_metadata_is_a_dataset_error(ours, tmp_path):
+    """Issue 39 (11): metadata.json with "size": "big" ended `cartoonset stats` (and the loader) in a
+    ValueError traceback; it is a DatasetError naming the file."""
+    bad = copy_render(ours, tmp_path / "bad")
+    meta = json.loads((bad / "metadata.json").read_text())
+    (bad / "metadata.json").write_text(json.dumps({**meta, "size": "big"}))
+    with pytest.raises(DatasetError, match=r"metadata.json: damaged \(size 'big' is not a side in pixels\)"):
+        CartoonSet(bad, cache_dir=tmp_path / "cache")
+    env = dict(os.environ, CARTOONSET_NO_PROGRESS="1", OMP_NUM_THREADS="1", CARTOONSET_CACHE=str(tmp_path / "cache"))
+    proc = subprocess.run([str(Path(sys.executable).parent / "cartoonset"), "stats", str(bad)],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.startswith(f"Error: {bad / 'metadata.json'}: damaged (size 'big'"), proc.stderr

@@ -167,3 +167,20 @@ def test_manifests_of_older_runs_read_under_the_new_field_names(tmp_path):
     row = read_manifest(tmp_path)["a.jpg"]
     assert row["landmarks_photo"] == {"eye_left": [1, 2]} and row["landmarks_model"] == "mesh"
     assert "landmarks_source" not in row and "landmark_model" not in row
+
+
+def test_an_identity_csv_with_a_huge_field_is_one_line(tmp_path):
+    """Issue 39 (11): an identity CSV with a field over 128 KiB ended `facealign run` in a _csv.Error
+    traceback; it is one line naming the file and its line."""
+    import subprocess
+    import sys
+
+    ids = tmp_path / "ids.csv"
+    ids.write_text("file,identity\na.jpg,A\nb.jpg," + "B" * (200 << 10) + "\n")
+    photo = tmp_path / "a.jpg"
+    Image.new("RGB", (32, 32)).save(photo)
+    env = {**os.environ, "CARTOONSET_NO_PROGRESS": "1"}
+    proc = subprocess.run([str(Path(sys.executable).parent / "facealign"), "run", str(photo), "--identities", str(ids),
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert proc.stderr.strip() == (f"Error: {ids}:3: not a CSV row (field larger than field limit (131072))"), proc.stderr

@@ -245,3 +245,86 @@ def test_a_panorama_wider_than_the_models_accept_is_too_large_and_the_run_goes_o
     assert pano["status"] == "too_large" and "width of 33,000" in pano["reason"] and f"{MAX_SIDE:,}" in pano["reason"]
     assert "too_large" in proc.stdout
     assert facealign("run", photos, "--out", out).returncode == 0  # a rerun skips both
+
+
+def test_a_file_name_that_is_not_utf8_gets_its_row_and_the_run_goes_on(tmp_path):
+    """Issue 39 (7): one file name with bytes that are not UTF-8 refused the whole run without naming
+    the file ('surrogates not allowed'). Each such photo is processed and recorded under its name with
+    the odd bytes as \\xNN (its crops too), a message quoting the name is still a row, manifest.csv is
+    written, and a rerun finds every photo done."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    tiny = jpeg_bytes(Image.new("RGB", (48, 48), (180, 120, 90)))
+    (photos / "plain.jpg").write_bytes(tiny)
+    with open(os.path.join(os.fsencode(photos), b"caf\xe9.jpg"), "wb") as fh:
+        fh.write(tiny)
+    with open(os.path.join(os.fsencode(photos), b"broken\xff.jpg"), "wb") as fh:
+        fh.write(b"not an image")
+    out = tmp_path / "out"
+    proc = facealign("run", photos, "--out", out, "--workers", "1")
+    assert "Traceback" not in proc.stderr, proc.stderr
+    rows = {r["id"]: r for r in manifest_lines(out)}
+    assert set(rows) == {"plain.jpg", "caf\\xe9.jpg", "broken\\xff.jpg"}, rows
+    assert rows["caf\\xe9.jpg"]["status"] == rows["plain.jpg"]["status"] == "no_face"
+    assert rows["broken\\xff.jpg"]["status"] == "unreadable" and "broken\\xff.jpg" in rows["broken\\xff.jpg"]["reason"]
+    assert "caf\\xe9.jpg" in (out / "manifest.csv").read_text(encoding="utf-8")
+    again = facealign("run", photos, "--out", out, "--workers", "1")
+    assert "already done 3" in again.stdout, again.stdout
+
+
+def test_malformed_manifest_rows_are_skipped_and_their_photos_redone(tmp_path):
+    """Issue 39 (8): manifest lines that are no row of ours ([1,2,3], no id, id null, a string time)
+    ended the rerun in a traceback, and a row with only an id was trusted, so its photo was never
+    aligned. Such lines are skipped like torn ones and the photo is done again; a facealign.json
+    whose settings are not an object is one line naming it."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for k in "abc":
+        (photos / f"{k}.jpg").write_bytes(jpeg_bytes(Image.new("RGB", (48, 48), (180, 120, 90))))
+    out = tmp_path / "out"
+    facealign("run", photos, "--out", out, "--workers", "1")
+    log = out / "manifest.jsonl"
+    kept = [line for line in log.read_text().splitlines() if '"id":"b.jpg"' not in line]
+    bad = ['[1,2,3]', '{"status":"ok"}', '{"id":null,"status":"ok"}', '{"id":"a.jpg","status":"no_face","time":"x"}',
+           '{"id":"b.jpg"}']
+    log.write_text("\n".join(kept + bad) + "\n")
+    proc = facealign("run", photos, "--out", out, "--workers", "1")
+    assert "Traceback" not in proc.stderr and "processed now 1" in proc.stdout, proc.stdout + proc.stderr
+    rows = [json.loads(line) for line in log.read_text().splitlines()[len(kept) + len(bad):]]
+    assert [(r["id"], r["status"]) for r in rows] == [("b.jpg", "no_face")]
+    (out / "facealign.json").write_text('{"settings": [1]}')
+    proc = facealign("run", photos, "--out", out, check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip() == f"Error: {out / 'facealign.json'} is corrupt; remove it or use a new --out folder"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_a_signal_to_a_parallel_run_stops_it_quietly(tmp_path, sig):
+    """Issue 39 (12): SIGTERM or SIGKILL to `facealign run --workers 2` printed some 70 lines of
+    BrokenPipeError tracebacks from its workers and a leaked-semaphore warning. The run ends by the
+    signal, its workers go with it, its finished rows stay, and stderr stays empty."""
+    from test_render_signals import _children, _cleanup, _wait_gone
+
+    photos = write_tree(tmp_path / "photos", _variants(40))
+    out, err = tmp_path / "out", tmp_path / "stderr.txt"
+    with err.open("wb") as fh:
+        proc = subprocess.Popen([str(BIN / "facealign"), "run", str(photos), "--out", str(out), "--workers", "2"],
+                                stdout=subprocess.DEVNULL, stderr=fh, env=ENV, start_new_session=True)
+    log, workers = out / "manifest.jsonl", []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        workers = _children(proc.pid)  # the two workers and multiprocessing's resource tracker
+        if len(workers) >= 3 and log.exists() and log.read_bytes().count(b"\n") >= 2:
+            break
+        time.sleep(0.02)
+    try:
+        assert proc.poll() is None, "the run finished before it could be stopped"
+        os.kill(proc.pid, sig)  # the main process only, as a scheduler or the OOM killer would
+        assert proc.wait(timeout=60) == -sig
+        assert _wait_gone(workers) == []
+        time.sleep(0.5)  # anything a dying worker or the tracker would still print
+        assert err.read_text() == "", err.read_text()[-3000:]
+    finally:
+        _cleanup(workers)
+    assert 2 <= len(manifest_lines(out)) < 40  # what was done is kept: a rerun goes on from there

@@ -279,3 +279,41 @@ def test_editor_metadata_is_dropped():
     art = parse_artwork('<svg xmlns="http://www.w3.org/2000/svg" xmlns:inkscape="http://www.inkscape.org/namespaces/inkscape">'
                         '<metadata>x</metadata><path inkscape:label="hair" d="M0 0L1 1"/></svg>', "a.svg")
     assert "inkscape" not in art.body and "metadata" not in art.body
+
+
+def _nose(depth: int = 1, inner: str = '<rect width="9" height="9" fill="#000"/>') -> str:
+    return ('<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">'
+            + "<g>" * depth + inner + "</g>" * depth + "</svg>")
+
+
+def test_deeply_nested_svg_is_a_pack_error_naming_the_file(pack_copy, tmp_path):
+    """Issue 39 (11): an SVG of 990 nested <g> (7 KB) ended `cartoonset preview` in a RecursionError
+    traceback; it is a pack error, one line naming the file."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (pack_copy / "nose/nose.svg").write_text(_nose(990))
+    env = dict(os.environ, CARTOONSET_NO_PROGRESS="1", OMP_NUM_THREADS="1")
+    proc = subprocess.run([str(Path(sys.executable).parent / "cartoonset"), "preview", "--pack", str(pack_copy),
+                           "--n", "1", "--out", str(tmp_path / "s.png")], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert proc.stderr.strip() == (f"Error: {pack_copy / 'nose/nose.svg'}: elements nested 992 deep; artwork may "
+                                   "nest at most 64"), proc.stderr
+
+
+def test_svg_use_bomb_and_use_cycle_are_refused_when_the_pack_loads(pack_copy):
+    """Issue 39 (also seen): a chain of <use>s that multiplies (an SVG "billion laughs": 10^8 rectangles
+    from 80 elements) took minutes to be refused; it and a <use> that draws itself are refused as the
+    pack loads, naming the file."""
+    defs = '<defs><rect id="l0" width="1" height="1"/>'
+    for k in range(1, 9):
+        defs += f'<g id="l{k}">' + f'<use xlink:href="#l{k - 1}"/>' * 10 + "</g>"
+    (pack_copy / "nose/nose.svg").write_text(_nose(inner=defs + '</defs><use xlink:href="#l8"/>'))
+    with pytest.raises(PackError, match=r"nose\.svg: its <use> references draw more than 100,000 elements"):
+        load_pack(pack_copy)
+    (pack_copy / "nose/nose.svg").write_text(_nose(inner='<g id="a"><rect width="1" height="1"/><use href="#a"/></g>'))
+    with pytest.raises(PackError, match=r"nose\.svg: <g id='a'> is drawn inside itself through <use>"):
+        load_pack(pack_copy)

@@ -117,6 +117,42 @@ def test_scores_diagnostics_schedule_and_best_during_training(tmp_path):
     assert res.exit_code == 2 and "--cartoons" in res.output
 
 
+def test_progress_flags_a_damaged_run_names_its_file_and_reports_the_rest(tmp_path):
+    """Issue 39 (10): `xgan benchmark --progress` on damaged results ended in a traceback (benchmark.json
+    a list, config.toml without [train], a 1 MB log.csv field) or one line naming no file (a seedX
+    folder, a step that is no number). Each bad run is flagged with its file; the good one is reported."""
+    bench = tmp_path / "bench"
+    header = "step,images_per_s,rec,test_attr_acc,test_fd\n"
+    good_log = header + "2,50,0.5,,\n4,50,0.4,0.25,90\n"
+
+    def run_dir(method, seed, log=good_log, config="[train]\nsteps = 8\nbatch = 4\n"):
+        d = bench / "runs" / "synthetic" / method / seed
+        d.mkdir(parents=True)
+        (d / "log.csv").write_text(log)
+        (d / "config.toml").write_text(config)
+        return d
+
+    run_dir("xgan", "seed1")
+    bad = {run_dir("xgan", "seedX"): "seedX: not a seed folder",
+           run_dir("rec-dann", "seed1", config="[eval]\nevery = 2\n") / "config.toml": "config.toml: no 'train' entry",
+           run_dir("rec-dann", "seed2", log=header + "2,50," + "x" * (1 << 20) + ",,\n") / "log.csv":
+               "log.csv: field larger than field limit",
+           run_dir("cyclegan", "seed1", log=header + "X,50,0.5,0.2,80\n") / "log.csv":
+               "log.csv: invalid literal for int() with base 10: 'X'",
+           bench / "benchmark.json": "benchmark.json: expected a JSON object, found list"}
+    (bench / "benchmark.json").write_text("[1, 2, 3]")
+    res = CliRunner().invoke(main, ["benchmark", "--out", str(bench), "--progress"])
+    assert res.exit_code == 0 and res.exception is None, res.output
+    text = (bench / "progress.md").read_text()
+    assert "| XGAN | 1 | 4 / 8 |" in text and "0.250" in text, text
+    for path, why in bad.items():
+        line = f"{path.parent if why.startswith('seedX') else path.parent / path.name}"
+        flagged = [ln for ln in text.splitlines() if line in ln and why.split(": ", 1)[1] in ln]
+        assert flagged, (path, why, text)
+        assert any(line in ln and "warning:" in ln for ln in res.output.splitlines()), res.output
+    assert (bench / "curves-synthetic.png").is_file()
+
+
 def test_scores_a_small_test_split_cannot_give_are_named_at_start_and_drawn_na(tmp_path, monkeypatch):
     """Issue 38 (2): with one test face, FD, KID, diversity, the probes and both colour correlations
     cannot be computed. The run says which and why when it starts (one line, each minimum named), logs
@@ -187,6 +223,40 @@ def test_resume_falls_back_to_the_newest_intact_checkpoint_and_sweeps_temps(tmp_
     with pytest.raises(RunError, match="no intact checkpoint"):
         train(tiny("train.steps=12"), arrays(), arrays(6, 6, seed=1), out, device="cpu", show_progress=False,
               tensorboard=False, resume=True, say=lambda m: None)
+
+
+def test_resume_falls_back_past_an_exported_model_and_names_damaged_run_files(tmp_path):
+    """Issue 39 (9): a model.pt copied in as the newest checkpoint ended --resume in a CheckpointError
+    traceback; it is fallen back past like a truncated one. A best.json holding a list (a traceback),
+    bad JSON in it or non-UTF-8 bytes in log.csv (errors naming no file) are one error naming the file."""
+    out = tmp_path / "run"
+    config = tiny("train.steps=6", "train.keep=best")
+
+    def resume(steps, said=None):
+        return train(tiny(f"train.steps={steps}", "train.keep=best"), arrays(),
+                     arrays(6, 6, seed=1), out, device="cpu", show_progress=False, tensorboard=False, resume=True,
+                     say=(said.append if said is not None else lambda m: None))
+
+    train(config, arrays(), arrays(6, 6, seed=1), out, device="cpu", show_progress=False, tensorboard=False)
+    ck = out / "checkpoints"
+    shutil.copy(out / "model.pt", ck / "step-0000007.pt")  # an exported model among the checkpoints
+    said = []
+    assert resume(9, said)["step"] == 9
+    assert any("step-0000007.pt" in m and "no optimiser state" in m and "falling back to step-0000006.pt" in m
+               for m in said), said
+    for name, content, why in (("best.json", b"[1, 2]", "expected a JSON object, found list"),
+                               ("best.json", b"{not json", "damaged (Expecting property name"),
+                               ("log.csv", b"step,rec\n3,\xff\xfe\n", "damaged ('utf-8' codec can't decode")):
+        saved = (out / name).read_bytes() if (out / name).exists() else None
+        (out / name).write_bytes(content)
+        with pytest.raises((RunError, ValueError)) as e:
+            resume(12)
+        assert str(e.value).startswith(f"{out / name}: ") and why in str(e.value), str(e.value)
+        if saved is None:
+            (out / name).unlink()
+        else:
+            (out / name).write_bytes(saved)
+    assert resume(12)["step"] == 12
 
 
 @pytest.mark.slow

@@ -103,8 +103,9 @@ def list_steps(folder: str | os.PathLike) -> list[tuple[int, Path]]:
 
 
 def load_newest_intact(folder: str | os.PathLike, say=lambda _m: None,
-                       map_location: str | torch.device = "cpu") -> tuple[dict, Path]:
-    """The newest step checkpoint in ``folder`` that reads; each damaged newer one is reported
+                       map_location: str | torch.device = "cpu", usable=None) -> tuple[dict, Path]:
+    """The newest step checkpoint in ``folder`` that reads (and that ``usable(state, path)``, which
+    raises CheckpointError otherwise, accepts); each damaged or unusable newer one is reported
     through ``say`` (which, and why) and skipped. CheckpointError when none is intact."""
     steps = list_steps(folder)
     if not steps:
@@ -114,6 +115,8 @@ def load_newest_intact(folder: str | os.PathLike, say=lambda _m: None,
         path = steps[i][1]
         try:
             state = load(path, map_location)
+            if usable is not None:
+                usable(state, path)
         except CheckpointError as e:
             reasons.append(str(e))
             older = f"falling back to {steps[i - 1][1].name}" if i else "no older checkpoint is left"

@@ -237,7 +237,7 @@ def benchmark(cartoons, faces, out, methods, tracks, steps, seeds, base, quick, 
 
     try:
         if progress:
-            click.echo(f"wrote {report_progress(out)}")
+            click.echo(f"wrote {report_progress(out, say=lambda m: click.echo(m, err=True))}")
             return
         if cartoons is None:
             raise click.UsageError("Missing option '--cartoons' (a `cartoonset render` folder).")

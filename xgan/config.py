@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from cartoonset.common.errors import InputError
-from cartoonset.common.tomlio import TOMLDecodeError, dumps, loads
+from cartoonset.common.tomlio import NESTED_TOO_DEEPLY, TOMLDecodeError, dumps, loads
 
 #: Keys that describe a preset rather than configure a run.
 META_KEYS = ("description", "base")
@@ -160,8 +160,14 @@ def _overlay(target: dict, layer: Mapping, where: str, prefix: str = "",
 def _parse_value(text: str) -> Any:
     try:
         return loads(f"v = {text}")["v"]
-    except TOMLDecodeError:
+    except TOMLDecodeError as e:
+        if str(e) == NESTED_TOO_DEEPLY:
+            raise ConfigError(f"override value {_short(text)}: {NESTED_TOO_DEEPLY}") from None
         return text  # a bare word is a string: --set loss.gan=both
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:37]) + "..."
 
 
 def parse_overrides(items: Iterable[str]) -> dict:

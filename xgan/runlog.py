@@ -33,7 +33,12 @@ class RunLog:
         self.fields = ["step", "images_per_s", "train_seconds"] + list(names)
         self.csv_path = self.folder / "log.csv"
         if self.csv_path.exists():
-            keep = [r for r in read_csv(self.csv_path) if r.get("step", "").isdigit() and int(r["step"]) <= start_step]
+            try:
+                rows = read_csv(self.csv_path)
+            except (UnicodeDecodeError, csv.Error) as e:
+                raise ValueError(f"{self.csv_path}: damaged ({e}); move it aside to resume (the log then "
+                                 f"starts again at step {start_step})") from None
+            keep = [r for r in rows if (r.get("step") or "").isdigit() and int(r["step"]) <= start_step]
             write_csv(self.csv_path, keep, self.fields)
         else:
             write_csv(self.csv_path, [], self.fields)

@@ -409,12 +409,21 @@ def _starting_state(out: Path, resume: bool, config: Mapping, data: DomainArrays
         say(f"nothing to resume in {out}: starting a new run")
         return None, None
     try:
-        state, path = ckpt.load_newest_intact(ck_dir, say)
+        state, path = ckpt.load_newest_intact(ck_dir, say, usable=_resumable)
     except ckpt.CheckpointError as e:
         raise RunError(str(e)) from None
     _check_resume(state, config, data, world, path)
     say(f"resuming {out} from step {state['step']} ({path.name})")
     return state, path
+
+
+def _resumable(state: Mapping, path: Path) -> None:
+    """Refuse, as damaged, a checkpoint a run cannot continue from: one without the optimiser and
+    random states a training step saves (an exported ``model.pt`` copied among the checkpoints)."""
+    opts, rng = state.get("optimizers"), state.get("rng")
+    if not (isinstance(opts, Mapping) and "gen" in opts and isinstance(rng, Mapping) and "torch" in rng):
+        raise ckpt.CheckpointError(f"checkpoint {path} holds no optimiser state (an exported model, not a "
+                                   "training checkpoint) and cannot be resumed")
 
 
 class _Best:
@@ -426,9 +435,16 @@ class _Best:
         self.value, self.step = None, None
         record = out / "best.json"
         if self.on and record.exists():
-            saved = json.loads(record.read_text())
-            if saved.get("metric") == self.metric and int(saved.get("step", 0)) <= start_step:
-                self.value, self.step = float(saved["value"]), int(saved["step"])
+            try:
+                saved = json.loads(record.read_text(encoding="utf-8"))
+                if not isinstance(saved, dict):
+                    raise TypeError(f"expected a JSON object, found {type(saved).__name__}")
+                if saved.get("metric") == self.metric and int(saved.get("step", 0)) <= start_step:
+                    self.value, self.step = float(saved["value"]), int(saved["step"])
+            except (ValueError, TypeError, KeyError) as e:  # JSON, UTF-8 and number errors are ValueErrors
+                why = f"no {e}" if isinstance(e, KeyError) else str(e)
+                raise RunError(f"{record}: damaged ({why}); delete it to resume (best.pt is then replaced "
+                               "at the next evaluation)") from None
 
     def offer(self, model: Model, config: Mapping, step: int, scores: Mapping[str, float]) -> None:
         value = scores.get(f"test_{self.metric}")
@@ -508,7 +524,10 @@ class _Run:
         self.model = model = build_model(config, teacher_dim=self.teacher.dim if self.teacher is not None else None)
         self.trainer = trainer = Trainer(config, model, placement, compile=compile)
         if state is not None:
-            trainer.load_state_dict(state, str(state_path))
+            try:
+                trainer.load_state_dict(state, str(state_path))
+            except ckpt.CheckpointError as e:
+                raise RunError(f"{e}; start a new --out or delete {state_path} to resume from an older checkpoint") from None
         if self.teacher is not None:
             self.teacher.to(placement.device)
         self.counts = model.parameter_counts()

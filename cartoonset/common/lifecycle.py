@@ -63,6 +63,31 @@ def _watch(parent_pid: int) -> None:
     os._exit(1)
 
 
+#: the resource tracker's shutdown warning, which a parent killed outright always triggers
+_TRACKER_WARNING = "ignore::UserWarning:multiprocessing.resource_tracker"
+
+
+def quiet_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker (if it is not running) without its leak warning.
+
+    Workers started by ``spawn`` share semaphores that the tracker unlinks when the parent dies
+    without doing so itself (SIGKILL, or SIGTERM re-delivered by :func:`stop_on_signals`); it then
+    warns "leaked semaphore objects" on the job's stderr. Nothing is leaked (it just cleaned them up),
+    so that one warning is filtered in the tracker's process; its other output is untouched.
+    """
+    from multiprocessing import resource_tracker
+
+    previous = os.environ.get("PYTHONWARNINGS")
+    os.environ["PYTHONWARNINGS"] = ",".join(w for w in (previous, _TRACKER_WARNING) if w)
+    try:
+        resource_tracker.ensure_running()  # the tracker inherits the filter; later children do not
+    finally:
+        if previous is None:
+            del os.environ["PYTHONWARNINGS"]
+        else:
+            os.environ["PYTHONWARNINGS"] = previous
+
+
 def stop_processes(procs: Iterable, grace: float = 2.0) -> None:
     """Terminate the processes still running, wait up to ``grace`` seconds, then kill the rest."""
     procs = [p for p in procs if p.pid is not None]

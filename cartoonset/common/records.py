@@ -2,7 +2,8 @@
 
 A job appends one record per finished item to a :class:`RecordLog`; a restarted job reopens it,
 skips what is recorded and appends the rest. A torn last line (the job was killed mid-write) is cut
-off on reopening, so the log never holds half a record.
+off on reopening, so the log never holds half a record; a line that is no record (not JSON, not an
+object, no key) is skipped, so its item is done again.
 """
 from __future__ import annotations
 
@@ -39,8 +40,10 @@ class RecordLog:
                 continue
             try:
                 rec = json.loads(line)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, UnicodeDecodeError):
                 continue  # a torn line followed by a newline from a later append: skip it
+            if not isinstance(rec, dict) or not isinstance(rec.get(self.key), (str, int)):
+                continue  # not a record of this log (damaged by hand or by disk): skipped like a torn one
             self._records[str(rec[self.key])] = rec
         if good != len(data):
             with open(self.path, "r+b") as fh:

@@ -7,8 +7,12 @@ from typing import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
+from .errors import InputError
+
 #: captions wrap onto at most this many lines unless the caller asks for more
 MAX_CAPTION_LINES = 3
+#: the largest sheet drawn: the size past which Pillow refuses to open a PNG (a decompression bomb)
+MAX_SHEET_PIXELS = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
 _BREAKS = re.compile(r"(?<=[_/\-.,:=])")  # a long word breaks after one of these, or anywhere
 
 
@@ -31,8 +35,7 @@ def contact_sheet(images: Sequence[Image.Image], captions: Sequence[str] | None 
     RGBA images are composited on ``background``, so transparent cartoons read as they will in use.
     """
     n = len(images)
-    cols = cols or max(1, math.ceil(math.sqrt(n)))
-    rows = max(1, math.ceil(n / cols))
+    cols, rows = check_sheet_size(n, tile, cols, pad)
     caption_font = font(max(9, tile // 11))
     draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     wrapped = [wrap_text(draw, str(c), caption_font, tile) for c in captions] if captions else []
@@ -71,6 +74,20 @@ def contact_sheet(images: Sequence[Image.Image], captions: Sequence[str] | None 
             draw.text((x + (tile - tw) / 2, y + tile + 1 + k * line_h), text,
                       fill=(40, 40, 40) if k == 0 else (100, 100, 100), font=caption_font)
     return sheet
+
+
+def check_sheet_size(n: int, tile: int, cols: int | None = None, pad: int = 4) -> tuple[int, int]:
+    """The grid (columns, rows) of a sheet of ``n`` tiles; an :class:`InputError` when its tiles alone
+    would exceed :data:`MAX_SHEET_PIXELS` (a sheet nobody can open, or memory cannot hold)."""
+    if tile < 1:
+        raise InputError(f"tile must be at least 1 px, got {tile}")
+    cols = cols or max(1, math.ceil(math.sqrt(n)))
+    rows = max(1, math.ceil(n / cols))
+    w, h = cols * (tile + pad) + pad, rows * (tile + pad) + pad
+    if w * h > MAX_SHEET_PIXELS:
+        raise InputError(f"a sheet of {n:,} tiles of {tile} px would be {w:,}x{h:,} px; the most is "
+                         f"{MAX_SHEET_PIXELS:,} px: use fewer or smaller tiles")
+    return cols, rows
 
 
 def stack(sheets: Sequence[Image.Image], background=(255, 255, 255)) -> Image.Image:

@@ -14,8 +14,18 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as _toml
 
-loads = _toml.loads
 TOMLDecodeError = _toml.TOMLDecodeError
+#: the reason :func:`loads` gives for a document nested deeper than the parser's recursion can go
+NESTED_TOO_DEEPLY = "arrays or tables nested too deeply"
+
+
+def loads(text: str) -> dict[str, Any]:
+    """The TOML document ``text`` as a dict; every way it is not valid TOML is a ``TOMLDecodeError``,
+    one nested too deeply for the parser (a ``RecursionError`` inside it) too."""
+    try:
+        return _toml.loads(text)
+    except RecursionError:
+        raise TOMLDecodeError(NESTED_TOO_DEEPLY) from None
 
 
 def dumps(doc: Mapping[str, Any], header: str = "") -> str:

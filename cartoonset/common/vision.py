@@ -41,14 +41,27 @@ class DatasetError(ValueError):
 
 def inside(root: Path, rel: str) -> Path:
     """``root / rel`` for a path read from an index or manifest, refusing one that leaves ``root``
-    (absolute, ``..``, a drive or backslashes) so data can never make a loader read elsewhere."""
+    (absolute, ``..``, a drive or backslashes, or a link to elsewhere) so data can never make a
+    loader read elsewhere."""
     text = str(rel)
     p = PurePosixPath(text)
     if (not text or p.is_absolute() or ".." in p.parts or "\\" in text or ":" in p.parts[0]
             or text.startswith("~")):
         raise DatasetError(f"{root}: the path {text!r} read from the dataset's index lies outside the "
                            "dataset folder; refusing to read it (the index is damaged or hostile)")
-    return root.joinpath(*p.parts)
+    full = root.joinpath(*p.parts)
+    if not stays_inside(root, full):
+        raise DatasetError(f"{full}: a link that leads outside the dataset folder {root}; refusing to read it")
+    return full
+
+
+def stays_inside(root: Path, path: Path) -> bool:
+    """Whether ``path``, its links resolved, lies in ``root``: a dataset never reads elsewhere."""
+    try:
+        path.resolve().relative_to(Path(root).resolve())
+    except (ValueError, OSError, RuntimeError):
+        return False
+    return True
 
 
 def open_image(path: Path) -> Image.Image:

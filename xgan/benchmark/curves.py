@@ -11,9 +11,11 @@ every function here reads a record wherever it reads a run folder.
 """
 from __future__ import annotations
 
+import contextlib
+import csv
 import os
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -38,14 +40,44 @@ PANELS = (
 )
 
 
+class DamagedRun(ValueError):
+    """A run's file (its log, configuration or curve record) that cannot be read; the message names it."""
+
+
+@contextlib.contextmanager
+def reading(path: str | os.PathLike) -> Iterator[None]:
+    """What fails inside, reading or parsing ``path``, is a :class:`DamagedRun` naming ``path``."""
+    try:
+        yield
+    except DamagedRun:
+        raise
+    except KeyError as e:
+        raise DamagedRun(f"{path}: no {e.args[0]!r} entry") from None
+    except (OSError, ValueError, TypeError, IndexError, AttributeError, csv.Error) as e:
+        why = f"{e.strerror}" if isinstance(e, OSError) and e.strerror else f"{e}" or type(e).__name__
+        raise DamagedRun(f"{path}: {why}") from None
+
+
+def _table(path: Path) -> list[dict]:
+    with reading(path):
+        return read_csv(path)
+
+
 def _run_rows(run_dir: str | os.PathLike) -> tuple[list[dict], list[dict]]:
     """A run folder's ``log.csv`` rows and its ``scores.csv`` rows (checkpoints scored after the run);
-    a curve record (a ``.csv`` file) is all ``scores``-like rows."""
+    a curve record (a ``.csv`` file) is all ``scores``-like rows. A file that cannot be read is a
+    :class:`DamagedRun` naming it."""
     d = Path(run_dir)
     if d.is_file():
-        return [], read_csv(d)
-    log, scores = (read_csv(d / name) if (d / name).is_file() else [] for name in ("log.csv", "scores.csv"))
+        return [], _table(d)
+    log, scores = (_table(d / name) if (d / name).is_file() else [] for name in ("log.csv", "scores.csv"))
     return log, scores
+
+
+def _run_batch(run_dir: Path) -> int:
+    path = run_dir / "config.toml"
+    with reading(path):
+        return int(toml_loads(path.read_text("utf-8"))["train"]["batch"])
 
 
 def _logged_rows(run_dir: str | os.PathLike) -> list[dict]:
@@ -64,14 +96,17 @@ def run_seconds(run_dir: str | os.PathLike, log_rows: Sequence[Mapping] | None =
     from ..runlog import DERIVED, MEASURED, training_seconds
 
     if Path(run_dir).is_file():
-        rows = [r for r in read_csv(run_dir) if r.get("train_seconds") not in ("", None, "nan")]
-        derived = any(r.get("train_seconds_from", DERIVED) != MEASURED for r in rows)
-        return {int(r["step"]): float(r["train_seconds"]) for r in rows}, derived
+        rows = [r for r in _table(Path(run_dir)) if r.get("train_seconds") not in ("", None, "nan")]
+        with reading(run_dir):
+            derived = any(r.get("train_seconds_from", DERIVED) != MEASURED for r in rows)
+            return {int(r["step"]): float(r["train_seconds"]) for r in rows}, derived
     if log_rows is None and not (Path(run_dir) / "log.csv").is_file():
         return {}, False  # nothing logged yet
-    batch = toml_loads((Path(run_dir) / "config.toml").read_text("utf-8"))["train"]["batch"]
-    rows = log_rows if log_rows is not None else read_csv(Path(run_dir) / "log.csv")
-    return training_seconds(rows, batch)  # benchmark runs are single-process
+    batch = _run_batch(Path(run_dir))
+    log = Path(run_dir) / "log.csv"
+    rows = log_rows if log_rows is not None else _table(log)
+    with reading(log):
+        return training_seconds(rows, batch)  # benchmark runs are single-process
 
 
 def cumulative_seconds(run_dir: str | os.PathLike, log_rows: Sequence[Mapping] | None = None) -> dict[int, float]:
@@ -82,10 +117,17 @@ def cumulative_seconds(run_dir: str | os.PathLike, log_rows: Sequence[Mapping] |
 def read_curves(run_dir: str | os.PathLike, columns: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{column: (steps, values)}`` of the rows of ``run_dir``'s ``log.csv`` (and ``scores.csv``),
     or of a curve record, where the column is filled."""
-    rows = _logged_rows(run_dir)
+    d = Path(run_dir)
+    log, scores = _run_rows(d)
+    sources = [(d, scores)] if d.is_file() else [(d / "log.csv", log), (d / "scores.csv", scores)]
+    found: dict[str, dict[int, float]] = {c: {} for c in columns}
+    for path, rows in sources:  # the later file's value wins at a step both hold
+        with reading(path):
+            for c in columns:
+                found[c].update((int(r["step"]), float(r[c])) for r in rows if r.get(c, "") not in ("", None))
     out = {}
     for c in columns:
-        pts = sorted({int(r["step"]): float(r[c]) for r in rows if r.get(c, "") not in ("", None)}.items())
+        pts = sorted(found[c].items())
         if pts:
             s, v = zip(*pts)
             out[c] = (np.array(s), np.array(v, dtype=float))
@@ -104,23 +146,33 @@ def curve_record(run_dir: str | os.PathLike, path: str | os.PathLike) -> Path | 
     rows = log + scores
     seconds, derived = run_seconds(run_dir, log) if log else ({}, False)
     how = DERIVED if derived else MEASURED
-    kept = [{**r, "train_seconds": f"{seconds.get(int(r['step']), float('nan')):.3f}", "train_seconds_from": how}
-            for r in rows
-            if any(scalar_group(k) in ("test", "diagnostics") and v not in ("", None) for k, v in r.items())]
+    with reading(Path(run_dir) / "log.csv" if Path(run_dir).is_dir() else run_dir):
+        kept = [{**r, "train_seconds": f"{seconds.get(int(r['step']), float('nan')):.3f}", "train_seconds_from": how}
+                for r in rows
+                if any(scalar_group(k) in ("test", "diagnostics") and v not in ("", None) for k, v in r.items())]
+        kept.sort(key=lambda r: int(r["step"]))
     if not kept:
         return None
     fields = list(dict.fromkeys(k for r in kept for k in r))
-    return write_csv(path, sorted(kept, key=lambda r: int(r["step"])), fields)
+    return write_csv(path, kept, fields)
 
 
-def export_curves(out: str | os.PathLike, track: str = "*") -> list[Path]:
+def export_curves(out: str | os.PathLike, track: str = "*", damaged: list[str] | None = None) -> list[Path]:
     """``out/curves/<track>/<method>-seed<k>.csv``: the curve record of every run of a benchmark
-    folder (``out/runs/<track>/<method>/seed<k>/``; one track, or all); commit these, not the runs."""
+    folder (``out/runs/<track>/<method>/seed<k>/``; one track, or all); commit these, not the runs.
+    A run whose files cannot be read raises :class:`DamagedRun`, or with ``damaged`` given is left out
+    and its error appended there (its last good record stays)."""
     written = []
     for run_dir in sorted(Path(out).glob(f"runs/{track}/*/seed*")):
         if (run_dir / "log.csv").is_file() and (run_dir / "config.toml").is_file():
-            track, method = run_dir.parts[-3], run_dir.parts[-2]
-            path = curve_record(run_dir, Path(out) / "curves" / track / f"{method}-{run_dir.name}.csv")
+            run_track, method = run_dir.parts[-3], run_dir.parts[-2]
+            try:
+                path = curve_record(run_dir, Path(out) / "curves" / run_track / f"{method}-{run_dir.name}.csv")
+            except DamagedRun as e:
+                if damaged is None:
+                    raise
+                damaged.append(str(e))
+                continue
             written += [path] if path else []
     return written
 
@@ -234,17 +286,26 @@ def _timed(curve: tuple[np.ndarray, np.ndarray], seconds: Mapping[int, float]) -
     return curve[0][keep], curve[1][keep]
 
 
-def benchmark_curves(out: str | os.PathLike, track: str, labels: Mapping[str, str] | None = None) -> Path | None:
+def benchmark_curves(out: str | os.PathLike, track: str, labels: Mapping[str, str] | None = None,
+                     damaged: list[str] | None = None) -> Path | None:
     """``out/curves-<track>.png`` (against the step) and ``out/curves-<track>-seconds.png`` (against
     training time, so a method whose steps cost more is seen at equal compute too) from a benchmark
     folder's curve records (``export_curves`` first brings them up to date with ``out/runs/<track>``;
-    a record whose run folder is gone still draws). Returns the first."""
-    export_curves(out, track)
+    a record whose run folder is gone still draws). ``damaged``: a list that collects the runs and
+    records that cannot be read, which are left out (without it they raise :class:`DamagedRun`).
+    Returns the first figure."""
+    export_curves(out, track, damaged)
     root = Path(out) / "curves" / track
     if not root.is_dir():
         return None
     runs: dict[str, list[Path]] = {}
     for record in sorted(root.glob("*-seed*.csv")):
+        if damaged is not None:
+            try:
+                read_curves(record, [c for c, _ in PANELS])
+            except DamagedRun as e:
+                damaged.append(str(e))
+                continue
         method = record.stem.rsplit("-seed", 1)[0]
         runs.setdefault((labels or {}).get(method, method), []).append(record)
     learning_curves(runs, Path(out) / f"curves-{track}-seconds.png", x="seconds",

@@ -51,7 +51,7 @@ from ..models import model_revision
 from ..trainer import load_model, train, trained_differently
 from ..translate import translate_images
 from . import classifier as ruler_mod
-from .curves import benchmark_curves, cumulative_seconds
+from .curves import DamagedRun, benchmark_curves, cumulative_seconds
 from .evaluate import (
     METRICS,
     Track,
@@ -373,42 +373,76 @@ def run_status(out: str | os.PathLike, table: Mapping[str, Method] | None = None
     """Where each run of a benchmark folder stands, training nothing: per track, method and seed the
     step reached and asked for, training minutes, the latest test scores and the best attribute accuracy.
     ``table`` is methods.toml's table if the caller has read it already."""
-    from .curves import PANELS, read_curves
-
     labels = {k: m.label for k, m in (table if table is not None else methods()).items()}
-    cols = [c for c, _ in PANELS]
     rows = []
     for run_dir in sorted(Path(out).glob("runs/*/*/seed*")):
         if not (run_dir / "log.csv").is_file() or not (run_dir / "config.toml").is_file():
             continue
-        track, method, seed = run_dir.parts[-3], run_dir.parts[-2], int(run_dir.name[4:])
-        steps = int(toml_loads((run_dir / "config.toml").read_text("utf-8"))["train"]["steps"])
-        logged = read_csv(run_dir / "log.csv")
-        curves = read_curves(run_dir, cols)
-        latest = {c[5:]: (int(s[-1]), float(v[-1])) for c, (s, v) in curves.items()}
-        best = None
-        if "test_attr_acc" in curves:
-            s, v = curves["test_attr_acc"]
-            best = (int(s[int(np.argmax(v))]), float(v.max()))
-        rows.append({"track": track, "method": method, "label": labels.get(method, method), "seed": seed,
-                     "step": int(logged[-1]["step"]) if logged else 0, "steps": steps,
-                     "minutes": training_seconds(run_dir) / 60, "latest": latest, "best_attr_acc": best})
+        track, method = run_dir.parts[-3], run_dir.parts[-2]
+        row = {"track": track, "method": method, "label": labels.get(method, method), "seed": run_dir.name[4:],
+               "step": 0, "steps": 0, "minutes": 0.0, "latest": {}, "best_attr_acc": None}
+        try:
+            row.update(_run_progress(run_dir))
+        except DamagedRun as e:  # flagged in its row; the other runs are reported
+            row["damaged"] = str(e)
+        rows.append(row)
     return rows
 
 
-def report_progress(out: str | os.PathLike) -> Path:
-    """``progress.md`` and ``curves-<track>.png`` of a benchmark folder whose runs may still be training."""
+def _run_progress(run_dir: Path) -> dict:
+    """One run's entries of :func:`run_status`; a :class:`DamagedRun` naming the file that cannot be read."""
+    from .curves import PANELS, read_curves, reading
+
+    with reading(run_dir):
+        if not run_dir.name[4:].isdigit():
+            raise ValueError("not a seed folder (seed<k>, k a number)")
+    config = run_dir / "config.toml"
+    with reading(config):
+        steps = int(toml_loads(config.read_text("utf-8"))["train"]["steps"])
+    curves = read_curves(run_dir, [c for c, _ in PANELS])
+    with reading(run_dir / "log.csv"):
+        logged = read_csv(run_dir / "log.csv")
+        step = int(logged[-1]["step"]) if logged else 0
+    latest = {c[5:]: (int(s[-1]), float(v[-1])) for c, (s, v) in curves.items()}
+    best = None
+    if "test_attr_acc" in curves:
+        s, v = curves["test_attr_acc"]
+        best = (int(s[int(np.argmax(v))]), float(v.max()))
+    return {"seed": int(run_dir.name[4:]), "step": step, "steps": steps, "minutes": training_seconds(run_dir) / 60,
+            "latest": latest, "best_attr_acc": best}
+
+
+def report_progress(out: str | os.PathLike, say: Callable[[str], None] = lambda _m: None) -> Path:
+    """``progress.md`` and ``curves-<track>.png`` of a benchmark folder whose runs may still be training.
+    A run, record or ``benchmark.json`` that cannot be read is flagged (in ``progress.md`` and through
+    ``say``, naming the file) and the rest is reported."""
     from .report import write_progress
+
+    from .curves import reading
 
     table = methods()
     rows = run_status(out, table)
     if not rows:
         raise BenchmarkError(f"{out} holds no benchmark runs (runs/<track>/<method>/seed<k>/log.csv)")
     labels = {r["method"]: r["label"] for r in rows}
-    curves = {tr: benchmark_curves(out, tr, labels) for tr in dict.fromkeys(r["track"] for r in rows)}
-    info = json.loads((Path(out) / "benchmark.json").read_text()) if (Path(out) / "benchmark.json").is_file() else {}
-    return write_progress(Path(out), rows + queued_runs(info, rows, table), info,
-                          {tr: p for tr, p in curves.items() if p is not None})
+    damaged = [r["damaged"] for r in rows if "damaged" in r]
+    curves = {tr: benchmark_curves(out, tr, labels, damaged) for tr in dict.fromkeys(r["track"] for r in rows)}
+    info, queued, record = {}, [], Path(out) / "benchmark.json"
+    if record.is_file():
+        try:
+            with reading(record):
+                info = json.loads(record.read_text("utf-8"))
+                if not isinstance(info, dict):
+                    raise TypeError(f"expected a JSON object, found {type(info).__name__}")
+                queued = queued_runs(info, rows, table)
+        except DamagedRun as e:
+            info, queued = {}, []
+            damaged.append(f"{e} (the queue of runs not begun is not shown)")
+    for line in dict.fromkeys(damaged):
+        say(f"warning: {line}")
+    in_rows = {r["damaged"] for r in rows if "damaged" in r}  # the others (records, benchmark.json) head the report
+    return write_progress(Path(out), rows + queued, info, {tr: p for tr, p in curves.items() if p is not None},
+                          [d for d in dict.fromkeys(damaged) if d not in in_rows])
 
 
 def queued_runs(info: Mapping, started: Sequence[Mapping], table: Mapping[str, Method]) -> list[dict]:

@@ -209,13 +209,18 @@ PROGRESS_SCORES = (("attr_acc", "attr. acc."), ("fd", "FD"), ("l1", "L1"), ("dom
                    ("diversity", "diversity"), ("sem_dist", "sem. dist."))
 
 
-def write_progress(out: Path, rows: Sequence[Mapping], info: Mapping, curves: Mapping[str, Path]) -> Path:
+def write_progress(out: Path, rows: Sequence[Mapping], info: Mapping, curves: Mapping[str, Path],
+                   damaged: Sequence[str] = ()) -> Path:
     """``progress.md``: each run's step against its budget, training time, latest test scores and best
-    attribute accuracy, and the learning curves, for a benchmark still training (``xgan benchmark --progress``)."""
+    attribute accuracy, and the learning curves, for a benchmark still training (``xgan benchmark --progress``).
+    A row with a ``damaged`` entry names the run's file that could not be read; ``damaged``, other such
+    files (curve records, ``benchmark.json``)."""
     lines = ["# XGAN benchmark: progress", "",
              "Where each run stands (a run still short of its budget is **not** a result: read the curves "
              "for whether it has converged). Test scores are those logged during training on a fixed "
              "test subset (`eval.count` images), not the final evaluation of `results.md`.", ""]
+    if damaged:
+        lines += ["**Damaged files, left out of this report:**", ""] + [f"- `{d}`" for d in damaged] + [""]
     if info:
         lines += [f"Command: `{info.get('command', 'xgan benchmark')}`  ",
                   f"Hardware: {info.get('hardware', '?')}; device {info.get('device', '?')}; base preset "
@@ -226,6 +231,9 @@ def write_progress(out: Path, rows: Sequence[Mapping], info: Mapping, curves: Ma
                   + " | ".join(h for _, h in PROGRESS_SCORES) + " | best attr. acc. (step) |",
                   "|---|---|---|---|---|" + "---|" * len(PROGRESS_SCORES) + "---|"]
         for r in (r for r in rows if r["track"] == tr):
+            if r.get("damaged"):
+                lines.append(f"| {r['label']} | {r['seed']} | damaged: `{r['damaged']}` |")
+                continue
             at = max((st for st, _ in r["latest"].values()), default=None)
             scores = [f"{r['latest'][k][1]:.3f}" if k in r["latest"] else "—" for k, _ in PROGRESS_SCORES]
             best = f"{r['best_attr_acc'][1]:.3f} ({r['best_attr_acc'][0]})" if r["best_attr_acc"] else "—"
