@@ -22,6 +22,7 @@ from cairosvg.surface import PNGSurface
 from PIL import Image
 
 from . import scene
+from .common.colour import hex_bgr
 from .pack import LANDMARKS, Pack, mix_hex, placement_matrix
 from .svg import document, group
 
@@ -204,7 +205,7 @@ class Basis:
         acc = self.fixed[..., :3].astype(np.float32)
         for slot, w in self.weights.items():
             c = colours[slot]
-            bgr = np.array([int(c[5:7], 16), int(c[3:5], 16), int(c[1:3], 16)], np.float32) / 255.0
+            bgr = np.array(hex_bgr(c), np.float32) / 255.0
             acc += w[..., None].astype(np.float32) * bgr
         out = np.empty_like(self.fixed)
         out[..., 3] = self.fixed[..., 3]

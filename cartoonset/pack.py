@@ -19,6 +19,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from .common.colour import hex_rgb
 from .common.errors import InputError
 from .common.tomlio import TOMLDecodeError
 from .common.tomlio import loads as toml_loads
@@ -171,14 +172,9 @@ class Pack:
 
 
 def mix_hex(a: str, b: str, t: float) -> str:
-    ca = np.array([int(a[i:i + 2], 16) for i in (1, 3, 5)], dtype=float)
-    cb = np.array([int(b[i:i + 2], 16) for i in (1, 3, 5)], dtype=float)
+    ca, cb = np.array(hex_rgb(a), dtype=float), np.array(hex_rgb(b), dtype=float)
     c = np.clip(np.round(ca * (1 - t) + cb * t), 0, 255).astype(int)
     return "#{:02x}{:02x}{:02x}".format(*c)
-
-
-def hex_rgb(h: str) -> tuple[int, int, int]:
-    return int(h[1:3], 16), int(h[3:5], 16), int(h[5:7], 16)
 
 
 # ----------------------------------------------------------------------------------------- loading

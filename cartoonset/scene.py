@@ -21,6 +21,7 @@ from typing import Any, Mapping, Sequence
 import cv2
 import numpy as np
 
+from .common.colour import hex_bgr
 from .common.seeding import derive_seed, rng
 
 _HEX_DIGITS = set("0123456789abcdefABCDEF")
@@ -190,7 +191,7 @@ def _texture(px: np.ndarray, tex: Texture, r: np.random.Generator, canvas: float
 
 def _background(scene: Scene, r: np.random.Generator, size: int, canvas: float) -> np.ndarray:
     i, j = r.choice(len(scene.background), size=2, replace=False)
-    top, bottom = (np.array([int(c[5:7], 16), int(c[3:5], 16), int(c[1:3], 16)], np.float32)
+    top, bottom = (np.array(hex_bgr(c), np.float32)
                    for c in (scene.background[i], scene.background[j]))
     t = np.linspace(0.0, 1.0, size, dtype=np.float32)[:, None, None]
     img = np.broadcast_to(top * (1 - t) + bottom * t, (size, size, 3)).copy()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common.atomic import atomic_path
+from .common.atomic import save_figure
 from .index import load_index, read_metadata
 from .schema import release_schema
 
@@ -65,14 +65,7 @@ class DatasetStats:
         return fig
 
     def plot(self, path: str | os.PathLike) -> Path:
-        import matplotlib.pyplot as plt
-
-        fig = self.figure()
-        path = Path(path)
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=80)
-        plt.close(fig)
-        return path
+        return save_figure(self.figure(), path, dpi=80)
 
 
 def dataset_stats(root: str | os.PathLike) -> DatasetStats:

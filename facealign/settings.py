@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from cartoonset.common.colour import hex_rgb
 from cartoonset.common.errors import InputError
 
 BACKGROUNDS = ("white", "black", "transparent", "none")
@@ -72,5 +73,5 @@ def background_colour(background: str) -> tuple[int, int, int] | str | None:
     if b == "none":
         return None
     if _HEX.match(b):
-        return tuple(int(b[i:i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+        return hex_rgb(b)
     raise InputError(f"background must be white, black, transparent, none or #rrggbb, got {background!r}")

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .data import to_model_input, to_uint8
+
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable Gaussian blur (reflect padding) of standard deviation ``sigma`` pixels."""
@@ -37,15 +39,13 @@ def add_noise(x: torch.Tensor, sigma: float, g: torch.Generator | None = None) -
 
 def jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
     """A JPEG round trip at ``quality`` (PIL), image by image."""
-    u8 = ((x.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
     out = []
-    for im in u8:
+    for im in to_uint8(x):
         buf = io.BytesIO()
         Image.fromarray(im).save(buf, format="JPEG", quality=int(quality))
         buf.seek(0)
         out.append(np.asarray(Image.open(buf).convert("RGB")))
-    y = torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
-    return y.to(x.device, x.dtype)
+    return to_model_input(np.stack(out), torch.device("cpu")).to(x.device, x.dtype)
 
 
 def shift(x: torch.Tensor, dx: int, dy: int) -> torch.Tensor:

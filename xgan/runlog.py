@@ -22,7 +22,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from cartoonset.common.atomic import atomic_path
+from cartoonset.common.atomic import save_figure
 from cartoonset.common.records import append_whole, open_for_append, read_csv, write_csv
 
 
@@ -182,8 +182,4 @@ def plot_log(csv_path: str | os.PathLike, path: str | os.PathLike) -> Path:
         axes[1].axhline(0.5, color="k", lw=0.8, ls="--")
         axes[1].set_ylim(0, 1)
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=80)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=80)

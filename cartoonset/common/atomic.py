@@ -229,3 +229,16 @@ def remove_stale_temps(folder: str | os.PathLike, recursive: bool = False, min_a
         except FileNotFoundError:
             continue
     return n
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 80) -> Path:
+    """Write a matplotlib figure as a PNG atomically (a reader never sees half a plot) and close it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=dpi)
+    finally:
+        plt.close(fig)
+    return path

@@ -25,6 +25,7 @@ from cartoonset.common.seeding import derive_seed, torch_generator
 
 from .. import degrade
 from ..checkpoint import save_torch
+from ..data import to_model_input
 from .metrics import attribute_agreement
 
 FEATURES = 256
@@ -61,8 +62,7 @@ class AttributeClassifier(nn.Module):
 
 def to_input(batch_uint8: np.ndarray, device="cpu") -> torch.Tensor:
     """uint8 NHWC images to the classifier's float NCHW input in [-1, 1] (the generators' range)."""
-    t = torch.from_numpy(np.array(batch_uint8)).to(device)  # a writable copy of a (read-only) memmap slice
-    return t.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+    return to_model_input(batch_uint8, torch.device(device))
 
 
 #: the training recipe; a saved ruler of another recipe is refused by :func:`load` (and retrained)

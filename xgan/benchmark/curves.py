@@ -19,7 +19,7 @@ from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from cartoonset.common.atomic import atomic_path
+from cartoonset.common.atomic import save_figure
 from cartoonset.common.records import read_csv, write_csv
 from cartoonset.common.tomlio import loads as toml_loads
 
@@ -273,11 +273,7 @@ def learning_curves(runs: Mapping[str, Sequence[str | os.PathLike]], path: str |
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, bottom, 1, 0.96 if title else 1))
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=80)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=80)
 
 
 def _timed(curve: tuple[np.ndarray, np.ndarray], seconds: Mapping[int, float]) -> tuple[np.ndarray, np.ndarray]:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cartoonset.common.atomic import atomic_path, write_json
+from cartoonset.common.atomic import save_figure, write_json
 
 from .. import degrade
 from ..data import to_model_input, to_uint8
@@ -79,10 +79,7 @@ def plot_spectra(curves: dict[str, list[float]], path: Path) -> Path:
     ax.set_ylabel("share of power")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=90)
 
 
 def main(argv=None) -> int:

@@ -19,6 +19,7 @@ from typing import Callable, Mapping
 import numpy as np
 import torch
 
+from cartoonset.common.colour import hex_rgb
 from cartoonset.common.seeding import rng
 
 from .. import degrade
@@ -357,7 +358,7 @@ def reference_rows(track: Track, ruler: AttributeClassifier, train_attrs: np.nda
 
 def palette_luminance(pack) -> dict[str, np.ndarray]:
     """Luminance of each variant of the colour attributes of a pack."""
-    return {a: luminance(np.array([[int(c.rgb[i:i + 2], 16) for i in (1, 3, 5)] for c in cols]))
+    return {a: luminance(np.array([hex_rgb(c.rgb) for c in cols]))
             for a, cols in pack.palettes.items()}
 
 

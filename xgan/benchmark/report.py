@@ -15,7 +15,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from cartoonset.common.atomic import write_text
+from cartoonset.common.atomic import save_figure, write_text
 from cartoonset.common.records import write_csv
 from cartoonset.schema import attribute_names
 
@@ -86,9 +86,7 @@ def summary_plot(rows: list[dict], path: Path) -> Path:
             if k == "diversity":
                 ax.axvline(1.0, color="k", lw=0.8, ls="--")
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=90)
 
 
 def below_meaningful_size(sizes: Mapping[str, int], keys: Sequence[str]) -> dict[str, int]:
