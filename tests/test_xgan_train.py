@@ -1,4 +1,5 @@
 """The trainer: data order, exact resume, checkpoints and their errors, teachers, DDP on gloo."""
+import csv
 import os
 import shutil
 import socket
@@ -439,15 +440,17 @@ def test_ddp_on_gloo_with_two_processes(tmp_path):
         from test_xgan_train import arrays, tiny
         from xgan import trainer as T
 
-        made = []
-        orig = T.build_model
+        made, local = [], []
+        orig, reduce = T.build_model, T.mean_over_ranks
         T.build_model = lambda *a, **k: made.append(orig(*a, **k)) or made[-1]
+        T.mean_over_ranks = lambda p, total, n: local.append((total / n).tolist()) or reduce(p, total, n)
         out = sys.argv[1]
         summary = T.train(tiny("train.steps=3", "loss.gan=both"), arrays(), arrays(6, 6, seed=1), out,
                           device="cpu", show_progress=False, tensorboard=False)
         rank, world = dist.get_rank(), dist.get_world_size()
         flat = torch.cat([p.detach().flatten() for p in made[0].parameters()])
-        torch.save({{"world": world, "params": flat}}, f"{{out}}/rank{{rank}}.pt")
+        torch.save({{"world": world, "params": flat, "names": list(made[0].loss_names), "local": local,
+                    "summary": summary["values"]}}, f"{{out}}/rank{{rank}}.pt")
         dist.destroy_process_group()
     """))
     out = tmp_path / "run"
@@ -463,6 +466,14 @@ def test_ddp_on_gloo_with_two_processes(tmp_path):
     assert state["run"]["world"] == 2
     lines = (out / "log.csv").read_text().splitlines()
     assert lines[0].startswith("step,images_per_s") and len(lines) == 3  # rank 0 alone logs
+    # each logged loss is the mean over both ranks' batches (issue 38.5), not rank 0's own
+    assert r0["local"] != r1["local"] and len(r0["local"]) == len(r1["local"]) == 2
+    with open(out / "log.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for row, a, b in zip(rows, r0["local"], r1["local"]):
+        for name, x, y in zip(r0["names"], a, b):
+            assert float(row[name]) == pytest.approx((x + y) / 2, rel=1e-5, abs=1e-7), name
+    assert r0["summary"]["rec"] == r1["summary"]["rec"] == pytest.approx(float(rows[-1]["rec"]), rel=1e-5)
 
 
 # --- training seconds (issue 36.3) -----------------------------------------------------------------
