@@ -220,3 +220,91 @@ def test_translate_of_a_panorama_is_one_line_not_an_abort(tmp_path):
     (line,) = [ln for ln in proc.stderr.splitlines() if "panorama.jpg" in ln]
     assert line.startswith("skipped") and "too_large" in line and "width of 33,000" in line
     assert "0 of 1 inputs translated" in proc.stdout
+
+
+#: ``xgan train`` in a subprocess whose ruler saves its unfinished state at every step and takes at
+#: least SLOW seconds a step (so that the test can kill it midway), and whose test scores train their
+#: probes 20 steps (as ``xgan benchmark --quick``): otherwise the real command
+SLOW_RULER = """
+import os, sys, time
+from xgan import degrade
+from xgan.benchmark import classifier, evaluate
+from xgan.cli import main
+
+classifier.SAVE_EVERY_S = 0.0
+init = evaluate.TrainingEvaluator.__init__
+evaluate.TrainingEvaluator.__init__ = lambda self, *a, **k: init(self, *a, **{**k, "detect_steps": 20})
+augment = degrade.augment
+degrade.augment = lambda x, g: time.sleep(float(os.environ["SLOW"])) or augment(x, g)
+sys.argv[0] = "xgan"
+main()
+"""
+
+
+def _ruler_weights(path: Path) -> dict:
+    return torch.load(path, weights_only=True)["state"]
+
+
+@pytest.mark.slow
+def test_the_ruler_shows_progress_is_capped_by_a_short_run_and_resumes_after_a_kill(datasets, tmp_path):
+    """Issue 38.1: before training, ``xgan train`` trains its ruler with a bar (rate, ETA), in a run
+    folder that exists already; a short run caps its budget and says so, the start line says how to
+    skip or reuse it, and a ruler killed midway resumes on the rerun to the same weights as one
+    trained straight through; its unfinished file is gone at the end."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    def command(out: Path) -> list[str]:
+        return [sys.executable, "-c", SLOW_RULER, "train", "--preset", "cpu-small", "--cartoons",
+                str(datasets / "cartoons"), "--faces", str(datasets / "faces"), "--out", str(out), "--batch", "4",
+                "--device", "cpu", "--set", "loss.w_teach=0", "--steps", "8", "--set", "eval.every=8",
+                "--set", "eval.count=8"] + TINY
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CARTOONSET_NO_PROGRESS": "0", "CARTOONSET_PROGRESS_EVERY": "0",
+           "SLOW": "0"}
+    straight = subprocess.run(command(tmp_path / "straight"), env=env, capture_output=True, text=True, timeout=600)
+    assert straight.returncode == 0, straight.stderr[-3000:]
+    err = straight.stderr
+    start = next(ln for ln in err.splitlines() if ln.startswith("training the ruler"))
+    assert "for 8 steps" in start and "eval.ruler_steps 1000 capped at this run's 8 steps" in start
+    assert "--set eval.every=0" in start and "--ruler PATH" in start
+    bar = [ln for ln in err.splitlines() if ln.startswith("ruler:")]
+    rate = re.compile(r"[\d.]+(step/s|s/step)\]")  # tqdm turns the rate over below one step a second
+    assert any("8/8" in ln and rate.search(ln) for ln in bar) and any("<" in ln for ln in bar), bar  # rate, ETA
+    assert err.index(start) < err.index(bar[0]) < err.index("ruler: mean test accuracy") < err.index("parameters:")
+    assert "step 8:" in straight.stdout and _ruler_weights(tmp_path / "straight" / "ruler.pt")
+    assert not (tmp_path / "straight" / "ruler.partial.pt").exists()
+
+    out = tmp_path / "killed"
+    partial = out / "ruler.partial.pt"
+    proc = subprocess.Popen(command(out), env={**env, "SLOW": "0.5"}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while not partial.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    kept = torch.load(partial, weights_only=True)  # the run folder holds the ruler's progress
+    assert 1 <= kept["trainer"]["step"] < 8 and not (out / "ruler.pt").exists()
+    again = subprocess.run(command(out), env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "resuming the ruler at step" in again.stderr and "step 8:" in again.stdout
+    assert not partial.exists()
+    a, b = _ruler_weights(tmp_path / "straight" / "ruler.pt"), _ruler_weights(out / "ruler.pt")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+    # extended, the run keeps its ruler (its scores keep one ruler) although its cap is now higher
+    longer = subprocess.run(command(out) + ["--steps", "10", "--resume"], env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert longer.returncode == 0, longer.stderr[-3000:]
+    assert "reusing" in longer.stderr and "(8 steps, not 10" in longer.stderr and "step 10:" in longer.stdout
+    assert "training the ruler" not in longer.stderr
+    c = _ruler_weights(out / "ruler.pt")
+    assert all(torch.equal(a[k], c[k]) for k in a)

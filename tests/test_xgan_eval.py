@@ -364,6 +364,47 @@ def test_degradations_and_the_robust_ruler(tmp_path):
         classifier.load(path, image_size=32)
 
 
+def test_a_short_run_caps_its_ruler_and_a_stopped_ruler_resumes_only_on_its_own_data(tmp_path):
+    """Issue 38.1: the ruler of a run costs no more steps than the run unless asked; an unfinished
+    ruler (Ctrl-C in its 4th step) resumes to the weights of an uninterrupted one, and one left by
+    other data is not resumed."""
+    from xgan.benchmark.evaluate import ruler_budget
+
+    assert ruler_budget(resolve("cpu-small", ["train.steps=500"])) == (
+        500, "eval.ruler_steps 1000 capped at this run's 500 steps (--set eval.ruler_steps=1000 for the full ruler)")
+    assert ruler_budget(resolve("cpu-small", ["train.steps=500"]), explicit=True) == (1000, "")
+    assert ruler_budget(resolve("cpu-small", ["train.steps=5000"])) == (1000, "")
+
+    r = np.random.default_rng(0)
+    imgs = r.integers(0, 256, (40, 32, 32, 3), dtype=np.uint8)
+    ys = np.stack([r.integers(0, c, 40) for c in COUNTS], 1)
+    said = []
+    kw = dict(steps=6, width=8, batch=8, save_every_s=0, say=said.append)
+    straight, _ = classifier.train_or_load(tmp_path / "a.pt", imgs, ys, imgs[:16], ys[:16], **kw)
+    augment, calls = degrade.augment, []
+
+    def interrupted(x, g):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return augment(x, g)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(degrade, "augment", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            classifier.train_or_load(tmp_path / "b.pt", imgs, ys, imgs[:16], ys[:16], **kw)
+    partial = tmp_path / "b.partial.pt"
+    assert not (tmp_path / "b.pt").exists() and torch.load(partial, weights_only=True)["trainer"]["step"] == 3
+    kept = partial.read_bytes()
+    (tmp_path / "c.partial.pt").write_bytes(kept)  # an unfinished ruler of other targets is not resumed
+    classifier.train_or_load(tmp_path / "c.pt", imgs, ys[::-1].copy(), imgs[:16], ys[:16], **kw)
+    assert any("unfinished ruler of another data" in m for m in said)
+    resumed, _ = classifier.train_or_load(tmp_path / "b.pt", imgs, ys, imgs[:16], ys[:16], **kw)
+    assert "resuming the ruler at step 3 of 6 (b.partial.pt)" in said and not partial.exists()
+    a, b = straight.state_dict(), resumed.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_checkpoints_scored_after_the_run_feed_the_curves(tmp_path):
     from xgan.benchmark.curves import learning_curves, read_curves
     from xgan.benchmark.evaluate import score_checkpoints

@@ -1,4 +1,5 @@
 """The trainer: data order, exact resume, checkpoints and their errors, teachers, DDP on gloo."""
+import csv
 import os
 import shutil
 import socket
@@ -439,15 +440,17 @@ def test_ddp_on_gloo_with_two_processes(tmp_path):
         from test_xgan_train import arrays, tiny
         from xgan import trainer as T
 
-        made = []
-        orig = T.build_model
+        made, local = [], []
+        orig, reduce = T.build_model, T.mean_over_ranks
         T.build_model = lambda *a, **k: made.append(orig(*a, **k)) or made[-1]
+        T.mean_over_ranks = lambda p, total, n: local.append((total / n).tolist()) or reduce(p, total, n)
         out = sys.argv[1]
         summary = T.train(tiny("train.steps=3", "loss.gan=both"), arrays(), arrays(6, 6, seed=1), out,
                           device="cpu", show_progress=False, tensorboard=False)
         rank, world = dist.get_rank(), dist.get_world_size()
         flat = torch.cat([p.detach().flatten() for p in made[0].parameters()])
-        torch.save({{"world": world, "params": flat}}, f"{{out}}/rank{{rank}}.pt")
+        torch.save({{"world": world, "params": flat, "names": list(made[0].loss_names), "local": local,
+                    "summary": summary["values"]}}, f"{{out}}/rank{{rank}}.pt")
         dist.destroy_process_group()
     """))
     out = tmp_path / "run"
@@ -463,6 +466,48 @@ def test_ddp_on_gloo_with_two_processes(tmp_path):
     assert state["run"]["world"] == 2
     lines = (out / "log.csv").read_text().splitlines()
     assert lines[0].startswith("step,images_per_s") and len(lines) == 3  # rank 0 alone logs
+    # each logged loss is the mean over both ranks' batches (issue 38.5), not rank 0's own
+    assert r0["local"] != r1["local"] and len(r0["local"]) == len(r1["local"]) == 2
+    with open(out / "log.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for row, a, b in zip(rows, r0["local"], r1["local"]):
+        for name, x, y in zip(r0["names"], a, b):
+            assert float(row[name]) == pytest.approx((x + y) / 2, rel=1e-5, abs=1e-7), name
+    assert r0["summary"]["rec"] == r1["summary"]["rec"] == pytest.approx(float(rows[-1]["rec"]), rel=1e-5)
+
+
+@pytest.mark.slow
+def test_xgan_train_under_torchrun_trains_one_ruler_and_prints_one_summary(xgan_data, tmp_path):
+    """Issue 38.5: ``torchrun --nproc-per-node 2 $(which xgan) train`` (which the run folder's lock
+    stopped at once: every rank held it) trains the ruler on rank 0 alone while the other waits,
+    scores on rank 0, and prints one summary, whose figures are log.csv's (the means over both ranks)."""
+    xgan = Path(sys.executable).parent / "xgan"
+    if not xgan.exists():
+        pytest.skip("the xgan entry point is not installed beside this python")
+    out = tmp_path / "run"
+    sets = ["loss.w_teach=0", "eval.every=4", "eval.count=8", "train.log_every=2", "network.encoder=[4, 8, 8, 8]",
+            "network.embedding=[16, 16]", "network.decoder=[8, 8, 8, 4]", "network.discriminator=[4, 4, 4, 4]",
+            "network.domain_classifier=[8]", "train.sample_count=4"]
+    args = ["train", "--preset", "cpu-small", "--cartoons", str(xgan_data / "cartoons"), "--faces",
+            str(xgan_data / "faces"), "--out", str(out), "--batch", "2", "--device", "cpu", "--steps", "4"]
+    args += [a for kv in sets for a in ("--set", kv)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CARTOONSET_NO_PROGRESS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                           "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), str(xgan)] + args,
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summaries = [ln for ln in proc.stdout.splitlines() if ln.startswith("step ")]
+    assert len(summaries) == 1 and summaries[0].startswith("step 4:"), proc.stdout
+    assert proc.stdout.count("samples:") == 1
+    assert proc.stderr.count("training the ruler") == 1 and proc.stderr.count("ruler: mean test accuracy") == 1
+    assert proc.stderr.count("parameters:") == 1
+    with open(out / "log.csv", newline="") as fh:
+        last = list(csv.DictReader(fh))[-1]
+    assert last["step"] == "4" and last["test_cycle_acc"] != ""  # rank 0 scored, and the other rank kept pace
+    said = dict(item.rsplit(" ", 1) for item in summaries[0].split(": ", 1)[1].split(", "))
+    for name in ("rec", "dann", "total", "test_cycle_acc"):
+        assert float(said[name]) == pytest.approx(float(last[name]), rel=1e-3), name
+    assert torch.load(out / "ruler.pt", weights_only=True)["steps"] == 4
 
 
 # --- training seconds (issue 36.3) -----------------------------------------------------------------

@@ -43,17 +43,26 @@ def main() -> None:
 @click.option("--no-tensorboard", is_flag=True, help="Write no TensorBoard events (log.csv only).")
 def train(presets, cartoons, faces, out, steps, batch, seed, teacher, gan, overrides, device, compile_, resume,
           ruler, keep, no_tensorboard) -> None:
-    """Train a model on aligned faces and cartoons (single process, or one per GPU under torchrun)."""
+    """Train a model on aligned faces and cartoons (single process, or one per GPU under torchrun).
+
+    With test scores on (eval.every > 0) and no --ruler, the run first trains its ruler, the attribute
+    classifier behind the scores, with a progress bar: eval.ruler_steps steps, at most the run's own
+    steps unless you give eval.ruler_steps with --set. It is kept as OUT/ruler.pt (a resumed run keeps
+    it); stopped midway, it resumes on the rerun from OUT/ruler.partial.pt. --set eval.every=0 skips it
+    (no test scores)."""
+    import contextlib
+
     from .config import ConfigError, parse_overrides, resolve
     from .data import load_split
-    from .devices import DeviceError
+    from .devices import DeviceError, main_alone
     from .trainer import RunError, check_out, hold_run
     from .trainer import train as run
 
     try:
-        from .devices import check_compile, pick_device
+        from .devices import check_compile, place
 
-        dev = pick_device(device)  # before any data is read: a missing GPU is one line, at once
+        placement = place(device)  # before any data is read: a missing GPU is one line, at once; joins torchrun's group
+        dev = placement.device
         if compile_:
             check_compile(dev)
         extra = parse_overrides(overrides)
@@ -63,16 +72,16 @@ def train(presets, cartoons, faces, out, steps, batch, seed, teacher, gan, overr
                 extra.setdefault(section, {})[key] = value
         config = resolve(list(presets), extra)
         check_out(out, resume)  # before the data is read and the ruler trained
-        with hold_run(out):  # from before the ruler's training: a second invocation writes nothing
+        # rank 0 holds the run folder from before the ruler's training: a second invocation writes nothing
+        with hold_run(out) if placement.main else contextlib.nullcontext():
             size = config["network"]["image_size"]
             train_data = load_split(cartoons, faces, "train", size)
             test_data = load_split(cartoons, faces, "test", size)
             evaluator = None
-            if 0 < config["eval"]["every"] <= config["train"]["steps"]:  # scores at every eval.every steps
-                from .benchmark.evaluate import training_evaluator
-
-                evaluator = training_evaluator(config, cartoons, train_data, test_data, out, dev, ruler,
-                                               say=lambda m: click.echo(m, err=True))
+            with main_alone(placement):  # rank 0 alone scores, so it alone trains the ruler; the others wait
+                if placement.main and 0 < config["eval"]["every"] <= config["train"]["steps"]:
+                    evaluator = _evaluator(config, cartoons, train_data, test_data, out, dev, ruler, resume,
+                                           explicit_ruler_steps="ruler_steps" in extra.get("eval", {}))
             summary = run(config, train_data, test_data, out, device=device, resume=resume, compile=compile_,
                           evaluator=evaluator, tensorboard=not no_tensorboard)
     except (ConfigError, RunError, DeviceError, ValueError, FileNotFoundError) as e:
@@ -82,12 +91,26 @@ def train(presets, cartoons, faces, out, steps, batch, seed, teacher, gan, overr
 
         if dist.is_available() and dist.is_initialized():
             dist.destroy_process_group()
+    if not placement.main:
+        return  # one summary, rank 0's: its figures are the means over every rank's batches
     click.echo(f"step {summary['step']}: " + ", ".join(f"{k} {v:.4g}" for k, v in summary["values"].items()))
     if summary["samples"]:
         click.echo(f"samples: {summary['samples']}")
     if summary.get("best"):
         b = summary["best"]
         click.echo(f"best.pt: step {b['step']}, test {b['metric']} {b['value']:.4g}")
+
+
+def _evaluator(config, cartoons, train_data, test_data, out, device, ruler, resume, explicit_ruler_steps):
+    """The test scores' evaluator, its ruler trained here (with a bar, resumable) unless given."""
+    from .benchmark.evaluate import ruler_budget, training_evaluator
+
+    say = lambda m: click.echo(m, err=True)  # noqa: E731
+    ruler_steps, capped = ruler_budget(config, explicit_ruler_steps)
+    note = "; ".join(filter(None, [capped, "--set eval.every=0 skips it (no test scores), --ruler PATH reuses one "
+                                           "(e.g. a benchmark's ruler.pt); a rerun resumes it if stopped"]))
+    return training_evaluator(config, cartoons, train_data, test_data, out, device, ruler, say=say,
+                              ruler_steps=ruler_steps, keep_ruler=resume, note=note, show_progress=True)
 
 
 @main.command("presets")

@@ -8,6 +8,8 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Iterator
 
 import torch
 import torch.distributed as dist
@@ -83,3 +85,34 @@ def autocast(placement: Placement):
 def barrier(placement: Placement) -> None:
     if placement.distributed:
         dist.barrier()
+
+
+@contextlib.contextmanager
+def main_alone(placement: Placement, timeout: timedelta = timedelta(days=7)) -> Iterator[None]:
+    """A block that rank 0 may spend long on alone (the ruler's training) while the other ranks wait
+    at its end: on a gloo group of its own with a ``timeout`` of days, not the process group's
+    minutes (``torchrun`` stops every rank when one fails, so none waits that long for a dead one)."""
+    group = dist.new_group(backend="gloo", timeout=timeout) if placement.distributed else None  # all ranks, at once
+    yield
+    if group is not None:
+        dist.barrier(group=group)
+        dist.destroy_process_group(group)
+
+
+def from_main(placement: Placement, value: int) -> int:
+    """Rank 0's ``value`` on every rank (a setting only rank 0 can know, e.g. whether it scores)."""
+    if not placement.distributed:
+        return value
+    t = torch.tensor([value], dtype=torch.int64, device=placement.device)
+    dist.broadcast(t, 0)
+    return int(t.item())
+
+
+def mean_over_ranks(placement: Placement, total: torch.Tensor, count: int) -> torch.Tensor:
+    """The mean over every rank of ``total / count`` (sums over the same ``count`` steps on each rank):
+    under DDP, the means over the global batch, not over this rank's slice."""
+    if not placement.distributed:
+        return total / count
+    total = total.clone()
+    dist.all_reduce(total)
+    return total / (count * placement.world)

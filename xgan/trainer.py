@@ -42,7 +42,7 @@ from . import checkpoint as ckpt
 from . import diagnostics
 from .config import SCHEDULES, differences, score_is_better, to_toml, with_defaults
 from .data import BatchStream, DomainArrays, fixed_samples, sizes_match, to_model_input, to_uint8
-from .devices import Placement, autocast, barrier, check_compile, place
+from .devices import Placement, autocast, barrier, check_compile, from_main, mean_over_ranks, place
 from .grid import grid, save_png
 from .models import Model, StepResult, build_model, model_revision, set_requires_grad
 from .networks import DOMAINS
@@ -537,16 +537,19 @@ class _Run:
         if 0 < ev["every"] <= t["steps"] and evaluator is None:
             say("no test-split scores during this run: no evaluator was given (xgan train builds one from the ruler)")
         self.evaluator = evaluator
-        self.eval_every = ev["every"] if evaluator is not None and ev["every"] <= t["steps"] else 0
+        # rank 0's: it alone scores (xgan train gives it alone an evaluator); the others meet it at the barrier after
+        scored = ev["every"] if evaluator is not None and ev["every"] <= t["steps"] else 0
+        self.eval_every = from_main(placement, scored)
 
         self.stream = BatchStream(train_data, t["batch"], t["seed"], t["flip"], placement.rank, placement.world)
         self.samples = fixed_samples(test_data, t["sample_count"], t["seed"])
         self.names = list(model.loss_names)
         self.diag_names = list(diagnostics.diagnostic_names(model)) if t["diagnose_every"] > 0 else []
-        self.test_names = [f"test_{k}" for k in evaluator.names(model)] if self.eval_every > 0 else []
-        unavailable = getattr(evaluator, "unavailable", None) if self.eval_every > 0 else None
+        scores = self.eval_every > 0 and evaluator is not None  # on rank 0
+        self.test_names = [f"test_{k}" for k in evaluator.names(model)] if scores else []
+        unavailable = getattr(evaluator, "unavailable", None) if scores else None
         self.unavailable = {f"test_{k}": why for k, why in unavailable(model).items()} if unavailable else {}
-        warning = getattr(evaluator, "warning", None) if self.eval_every > 0 else None
+        warning = getattr(evaluator, "warning", None) if scores else None
         if warning is not None and (line := warning(model)):
             say(line)  # a test split too small for some scores: said now, not found as NaN after the run
         self.log = (RunLog(out, self.names + ["lr"] + self.diag_names + self.test_names, trainer.step, tensorboard)
@@ -643,7 +646,7 @@ class _Run:
     def _loss_means(self, step: int) -> list[float]:
         """Each loss's mean since the last log row: the only host sync of a row, and where a run whose
         loss is no longer finite stops, before anything of it is logged, scored or saved."""
-        means = (self.acc / self.n_acc).tolist()
+        means = mean_over_ranks(self.placement, self.acc, self.n_acc).tolist()  # of the global batch under DDP
         bad = [(n, v) for n, v in zip(self.names, means) if not math.isfinite(v)]
         if bad:
             terms = ", ".join(n for n, _ in bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")

@@ -362,12 +362,28 @@ def palette_luminance(pack) -> dict[str, np.ndarray]:
             for a, cols in pack.palettes.items()}
 
 
+def ruler_budget(config: Mapping, explicit: bool = False) -> tuple[int, str]:
+    """The training steps of a run's own ruler: ``eval.ruler_steps``, at most the run's ``train.steps``
+    unless ``explicit`` (the user set ``eval.ruler_steps`` for this run), so that a short run's ruler
+    costs no more than the run. Returns the steps and, when capped, the sentence that says so."""
+    asked, steps = int(config["eval"]["ruler_steps"]), int(config["train"]["steps"])
+    if explicit or asked <= steps:
+        return asked, ""
+    return steps, (f"eval.ruler_steps {asked} capped at this run's {steps} steps "
+                   f"(--set eval.ruler_steps={asked} for the full ruler)")
+
+
 def training_evaluator(config: Mapping, cartoons: str | Path, train_data: DomainArrays, test_data: DomainArrays,
                        out: str | Path, device="cpu", ruler: str | Path | None = None,
-                       say: Callable[[str], None] = lambda _m: None) -> TrainingEvaluator:
+                       say: Callable[[str], None] = lambda _m: None, ruler_steps: int | None = None,
+                       keep_ruler: bool = False, note: str = "",
+                       show_progress: bool = False) -> TrainingEvaluator:
     """The evaluator ``xgan train`` gives the trainer: the faces-track metrics on the first
     ``eval.count`` test images. The ruler is ``ruler`` (or ``eval.ruler``) when given, otherwise one
-    trained on the cartoon training split and cached as ``<out>/ruler.pt`` (reused on resume)."""
+    trained on the cartoon training split for ``ruler_steps`` (default ``eval.ruler_steps``) and cached
+    as ``<out>/ruler.pt``, its training resumable from ``<out>/ruler.partial.pt``; ``keep_ruler``
+    (a resumed run) reuses the cached one whatever its budget. ``note`` ends the line that announces
+    its training and ``show_progress`` shows its bar."""
     from cartoonset import CartoonSet
     from cartoonset.pack import load_pack
     from cartoonset.schema import attribute_names
@@ -385,8 +401,10 @@ def training_evaluator(config: Mapping, cartoons: str | Path, train_data: Domain
     else:
         model, report = classifier.train_or_load(Path(out) / "ruler.pt", np.asarray(train_data.images["cartoon"]),
                                                  attrs["train"], np.asarray(test_data.images["cartoon"]),
-                                                 attrs["test"], steps=ev["ruler_steps"],
-                                                 seed=config["train"]["seed"], device=str(device), say=say)
+                                                 attrs["test"], steps=ruler_steps or ev["ruler_steps"],
+                                                 seed=config["train"]["seed"], device=str(device), say=say,
+                                                 keep_any_budget=keep_ruler, note=note,
+                                                 show_progress=show_progress)
     say(f"ruler: mean test accuracy {report.accuracy['mean']:.3f}")
     meta = Path(cartoons) / "metadata.json"
     palettes = {}
