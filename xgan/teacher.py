@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from cartoonset.common.cachedir import user_cache
 from cartoonset.common.progress import progress
 from facealign.embedding import DlibEmbedder, EmbedderUnavailable, dlib_available, embed_keyed, image_key
 
@@ -97,7 +98,7 @@ class ModuleTeacher(Teacher):
 
 def teacher_cache_dir() -> Path:
     """The folder of cached teacher tables: ``$XDG_CACHE_HOME/xgan/teacher`` (``~/.cache/...``)."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "xgan" / "teacher"
+    return user_cache("xgan", "teacher")
 
 
 def table_cache_path(cache_dir: str | os.PathLike, keys: Sequence[str]) -> Path:
