@@ -126,8 +126,8 @@ def main(argv: list[str] | None = None) -> float:
         summary = run(list_files, root / "out", settings=Settings(), workers=args.workers, images=images)
         cpu = _cpu_seconds() - cpu0  # workers (reaped children) and this process, start-up included
         print(summary.table())
-        rate = summary.processed / summary.seconds
-        per_image = {k: 1000.0 * v / max(1, summary.processed) for k, v in summary.stage_seconds.items()}
+        rate = summary.done / summary.seconds
+        per_image = {k: 1000.0 * v / max(1, summary.done) for k, v in summary.stage_seconds.items()}
         busy = sum(per_image.values())
         print("\nper-stage mean inside a worker (ms/image, first image includes model loading):")
         for stage in ("decode", "detect", "landmarks", "align", "segment", "write"):
@@ -135,17 +135,17 @@ def main(argv: list[str] | None = None) -> float:
                 print(f"  {stage:<10}{per_image[stage]:8.2f}  {100 * per_image[stage] / busy:5.1f}%")
         print(f"  {'total':<10}{busy:8.2f}  -> {args.workers * 1000 / busy:.1f} images/s if {args.workers} "
               f"worker(s) did nothing else")
-        steady = (summary.processed - len(list_files)) / max(1e-9, summary.seconds - startup)
+        steady = (summary.done - len(list_files)) / max(1e-9, summary.seconds - startup)
         try:
             load = " (load average %.2f %.2f %.2f)" % os.getloadavg()
         except OSError:
             load = ""
-        by_cpu = args.workers * summary.processed / cpu
+        by_cpu = args.workers * summary.done / cpu
         print(f"start-up (spawn, imports, model load): {startup:.2f} s; after start-up: {steady:.1f} images/s{load}")
-        print(f"CPU time of the run: {1000 * cpu / summary.processed:.1f} ms/image over all processes -> "
+        print(f"CPU time of the run: {1000 * cpu / summary.done:.1f} ms/image over all processes -> "
               f"{by_cpu:.1f} images/s on {args.workers} otherwise idle cores")
         print(f"facealign run: {rate:.1f} images/s end-to-end, wall clock ({by_cpu:.1f} images/s by CPU time; "
-              f"{summary.processed} photos, {args.workers} workers, {summary.seconds:.1f} s, median photo "
+              f"{summary.done} photos, {args.workers} workers, {summary.seconds:.1f} s, median photo "
               f"{int(np.median([s[0] for s in sizes]))} px wide, ok {summary.counts.get('ok', 0)}/{summary.total})")
         return rate
     finally:

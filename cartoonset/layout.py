@@ -21,7 +21,6 @@ from typing import Sequence
 from .pack import LANDMARKS
 
 FORMAT = "cartoonset-render/2"
-LEGACY_FORMAT = "cartoonset-render/1"   # index.csv and metadata.json beside the images
 IMAGES = "images"
 INDEX = "index.csv"
 METADATA = "metadata.json"

@@ -24,6 +24,7 @@ from PIL import Image
 
 from . import compose
 from . import layout as lay
+from .common.errors import ToolkitError
 from .common.version import __version__
 from .common.atomic import Publisher, remove_stale_temps, write_json
 from .common.errors import InputError
@@ -46,7 +47,7 @@ LOCALITY = ("hair", "hair_color", "face_shape", "chin_length", "face_color", "fa
             "glasses_color")
 
 
-class RenderError(RuntimeError):
+class RenderError(ToolkitError, RuntimeError):
     """A render cannot start or finish (incompatible output folder, a worker failed)."""
 
 
@@ -111,10 +112,6 @@ def render_one(attrs: Mapping[str, int], pack: Pack | str | None = None, size: i
     if renderer == "reference":
         return compose.to_image(compose.render_reference(pack, attrs, size))
     return compose.to_image(compose.FastRenderer(pack, size).render(attrs))
-
-
-def file_stem(cid: str) -> str:
-    return f"cs{cid}"
 
 
 def is_done(out: Path, stem: str) -> bool:

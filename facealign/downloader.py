@@ -112,14 +112,10 @@ class Download:
 
 @dataclass
 class FetchSummary(JobSummary):
-    """``fetch``'s summary over the list's lines; ``done`` (alias ``downloaded``) were requested now."""
+    """``fetch``'s summary over the list's lines; ``done`` were requested now."""
 
     bytes: int = 0
     statuses: ClassVar[Iterable[str]] = FETCH_STATUSES
-
-    @property
-    def downloaded(self) -> int:
-        return self.done
 
     def footer(self) -> str:
         return (f"requested now {self.done} ({self.bytes / 2 ** 20:.1f} MiB) in {self.seconds:.1f} s; "

@@ -42,15 +42,11 @@ from .status import JobSummary
 
 @dataclass
 class RunSummary(JobSummary):
-    """``run``'s summary over the items of this shard; ``done`` (alias ``processed``) were aligned now."""
+    """``run``'s summary over the items of this shard; ``done`` were aligned now."""
 
     stage_seconds: dict[str, float] = field(default_factory=dict)  #: summed over this call's items
     identity_sources: dict[str, int] = field(default_factory=dict)  #: how the identities were decided
     notes: list[str] = field(default_factory=list)  #: one line each, for the person at the command line
-
-    @property
-    def processed(self) -> int:
-        return self.done
 
     def footer(self) -> str:
         rate = self.done / self.seconds if self.seconds > 0 else 0.0

@@ -13,7 +13,6 @@ from typing import Any, Mapping
 from cartoonset.common.colour import hex_rgb
 from cartoonset.common.errors import InputError
 
-BACKGROUNDS = ("white", "black", "transparent", "none")
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 

@@ -155,7 +155,7 @@ def test_align_on_a_cluster_is_the_single_machine_output(client, photos, tmp_pat
 
     one = run([photos], tmp_path / "one", workers=1, show_progress=False)
     dask = run([photos], tmp_path / "dask", scheduler=client, task_size=3, show_progress=False)
-    assert dask.counts == one.counts and dask.processed == 10 and one.counts.get("ok", 0) == 8
+    assert dask.counts == one.counts and dask.done == 10 and one.counts.get("ok", 0) == 8
     assert digest(tmp_path / "dask") == digest(tmp_path / "one")  # every crop, byte for byte
     assert rows_without_times(tmp_path / "dask") == rows_without_times(tmp_path / "one")
     assert len(manifest_lines(tmp_path / "dask")) == 10

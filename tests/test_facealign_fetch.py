@@ -273,7 +273,7 @@ def test_retries_and_resume(fetched, server):
     retried = set(_Handler.hits)
     # only the transient failures are asked for again; nothing that was downloaded or refused for good
     assert retried == {"/boom", "/slow", "/trickle", "/truncated"}
-    assert again.downloaded == 4 and again.resumed == len(_rows(out)) - 4
+    assert again.done == 4 and again.resumed == len(_rows(out)) - 4
 
 
 def test_placeholder_needs_many_urls_from_several_identities(server, tmp_path):
@@ -384,7 +384,7 @@ def test_malformed_urls_are_bad_url_for_good_and_credentials_are_never_sent(serv
     assert _Handler.authorization == [] and _Handler.hits["/img/grace2.jpg?auth"] == 0
     assert _Handler.hits["/img/grace3.jpg"] == 0  # the redirect to a user:password URL was not followed
     again = fetch([lists], tmp_path / "out", options=opts, show_progress=False)
-    assert again.downloaded == 0 and again.resumed == len(urls)  # permanent: never asked for again
+    assert again.done == 0 and again.resumed == len(urls)  # permanent: never asked for again
 
 
 def test_huge_dimension_pngs_are_checked_without_decoding_them(server, tmp_path):

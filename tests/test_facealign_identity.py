@@ -89,7 +89,7 @@ def test_identities_by_face_clusters(aligned, flat):
     out, _ = aligned
     summary = run([flat], out, identities="cluster", show_progress=False)
     rows = read_manifest(out)
-    assert summary.processed == 0 and {r["identity_source"] for r in rows.values()} == {"cluster"}
+    assert summary.done == 0 and {r["identity_source"] for r in rows.values()} == {"cluster"}
     people = {r["identity"] for k, r in rows.items() if not k.startswith("astro")}
     astro = {r["identity"] for k, r in rows.items() if k.startswith("astro")}
     assert people == {f"cluster:{min(_stems())}.jpg"} and astro == {"cluster:astro1.jpg"}, rows

@@ -210,7 +210,7 @@ def test_vgg_face_lists_with_box_hints_and_filters(tmp_path):
     # photo 5 arrives later (a second fetch): the next run aligns it and leaves the rest alone
     (images / "Grace_Hopper" / "5.jpg").write_bytes(jpeg_bytes(grace()))
     later = run([lst], tmp_path / "out", images=images, curated_only=True, frontal_only=True, show_progress=False)
-    assert later.processed == 1 and later.counts == {"ok": 3, "unreadable": 1}
+    assert later.done == 1 and later.counts == {"ok": 3, "unreadable": 1}
 
 
 def test_stale_temps_of_a_dead_run_are_cleared(tmp_path):

@@ -49,11 +49,6 @@ def symmetric(half: Sequence[Point], cx: float = 250.0) -> list[Point]:
     return list(half) + [p for p in right if abs(p[0] - cx) > 1e-9 or p not in half]
 
 
-def ellipse_points(cx: float, cy: float, rx: float, ry: float, n: int = 16, start: float = 0.0) -> list[Point]:
-    return [(cx + rx * math.cos(start + 2 * math.pi * i / n), cy + ry * math.sin(start + 2 * math.pi * i / n))
-            for i in range(n)]
-
-
 def svg_doc(body: str, view: tuple[float, float, float, float] = (0, 0, 500, 500), comment: str = "") -> str:
     """A complete SVG file; ``comment`` says what it is and how it was made."""
     head = f"<!-- {comment} -->\n" if comment else ""
