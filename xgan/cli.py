@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from cartoonset.common.cli import ToolGroup, fail as _fail
+from cartoonset.common.errors import ToolkitError
 from cartoonset.common.version import __version__
 
 #: input paths: one that does not exist is a usage error (exit 2), as in cartoonset and facealign
@@ -52,10 +53,10 @@ def train(presets, cartoons, faces, out, steps, batch, seed, teacher, gan, overr
     (no test scores)."""
     import contextlib
 
-    from .config import ConfigError, parse_overrides, resolve
+    from .config import parse_overrides, resolve
     from .data import load_split
-    from .devices import DeviceError, main_alone
-    from .trainer import RunError, check_out, hold_run
+    from .devices import main_alone
+    from .trainer import check_out, hold_run
     from .trainer import train as run
 
     try:
@@ -84,7 +85,7 @@ def train(presets, cartoons, faces, out, steps, batch, seed, teacher, gan, overr
                                            explicit_ruler_steps="ruler_steps" in extra.get("eval", {}))
             summary = run(config, train_data, test_data, out, device=device, resume=resume, compile=compile_,
                           evaluator=evaluator, tensorboard=not no_tensorboard)
-    except (ConfigError, RunError, DeviceError, ValueError, FileNotFoundError) as e:
+    except (ToolkitError, ValueError, FileNotFoundError) as e:
         _fail(e)
     finally:
         import torch.distributed as dist
@@ -169,7 +170,6 @@ def translate(inputs, checkpoint, out, domain, box, images, device, verbose) -> 
     """Photos -> cartoons (aligned by facealign first) and CartoonSet cartoons -> faces, as side-by-side PNGs.
 
     INPUTS are what `facealign run` reads: image files, folders, path lists, VGG-Face lists."""
-    from .checkpoint import CheckpointError
     from .devices import pick_device
     from .translate import translate_files
     from .trainer import load_model
@@ -178,7 +178,7 @@ def translate(inputs, checkpoint, out, domain, box, images, device, verbose) -> 
         dev = pick_device(device)
         model, _ = load_model(checkpoint, dev)
         results = translate_files(model, inputs, out, dev, domain, box=box, images=images, verbose=verbose)
-    except (CheckpointError, ValueError, FileNotFoundError, RuntimeError) as e:
+    except (ToolkitError, ValueError, FileNotFoundError, RuntimeError) as e:
         _fail(e)
     done = sum(1 for r in results if r.output)
     for r in results:
@@ -203,7 +203,6 @@ def translate(inputs, checkpoint, out, domain, box, images, device, verbose) -> 
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 def sample(checkpoint, cartoons, faces, out, count, columns, split, seed, device) -> None:
     """The paper's figure: random faces each beside its cartoon, and cartoons beside their face."""
-    from .checkpoint import CheckpointError
     from .data import load_split
     from .devices import pick_device
     from .grid import save_png
@@ -216,7 +215,7 @@ def sample(checkpoint, cartoons, faces, out, count, columns, split, seed, device
         data = load_split(cartoons, faces, split, model.config["network"]["image_size"])
         fig = sample_figure(model, data.images["face"], data.images["cartoon"], count, seed, columns, dev)
         save_png(out, fig)
-    except (CheckpointError, ValueError, FileNotFoundError, RuntimeError) as e:
+    except (ToolkitError, ValueError, FileNotFoundError, RuntimeError) as e:
         _fail(e)
     click.echo(f"wrote {out}")
 
@@ -254,9 +253,7 @@ def benchmark(cartoons, faces, out, methods, tracks, steps, seeds, base, quick, 
     import shlex
     import sys
 
-    from .benchmark.harness import BenchmarkError, report_progress, run_benchmark
-    from .config import ConfigError
-    from .trainer import RunError
+    from .benchmark.harness import report_progress, run_benchmark
 
     try:
         if progress:
@@ -268,7 +265,7 @@ def benchmark(cartoons, faces, out, methods, tracks, steps, seeds, base, quick, 
                              steps=steps, seeds=_int_list(seeds), quick=quick,
                              tracks=tracks.split(",") if tracks else None, base=base, device=device, jobs=jobs,
                              command="xgan " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
-    except (BenchmarkError, ConfigError, RunError, ValueError, FileNotFoundError) as e:
+    except (ToolkitError, ValueError, FileNotFoundError) as e:
         _fail(e)
     click.echo(f"wrote {path}")
 

@@ -14,6 +14,8 @@ from typing import Iterator
 import torch
 import torch.distributed as dist
 
+from cartoonset.common.errors import ToolkitError
+
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -37,7 +39,7 @@ class Placement:
         return self.device.type == "cuda"
 
 
-class DeviceError(RuntimeError):
+class DeviceError(ToolkitError, RuntimeError):
     """The asked-for device does not exist here (one line: what was found, what to use)."""
 
 

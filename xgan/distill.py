@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cartoonset.common.errors import ToolkitError
 from cartoonset.common.progress import progress
 from cartoonset.common.seeding import derive_seed, rng
 
@@ -44,7 +45,7 @@ HOW_TO_MAKE_F = ("make it with xgan.distill.distill_teacher(faces, teacher, step
                  "and pass --set dtn.f_checkpoint=PATH")
 
 
-class EncoderError(ValueError):
+class EncoderError(ToolkitError, ValueError):
     """The encoder f cannot be used: missing, unreadable or built for other images."""
 
 

@@ -33,6 +33,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from cartoonset.common.atomic import remove_stale_temps, write_json, write_text
+from cartoonset.common.errors import ToolkitError
 from cartoonset.common.locks import hold_folder
 from cartoonset.common.progress import progress
 from cartoonset.common.records import read_csv
@@ -65,7 +66,7 @@ class Evaluator(Protocol):
     def __call__(self, model: Model) -> dict[str, float]: ...
 
 
-class RunError(RuntimeError):
+class RunError(ToolkitError, RuntimeError):
     """A run that cannot start as asked (one sentence saying what to do)."""
 
 

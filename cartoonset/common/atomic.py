@@ -18,13 +18,15 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from .errors import ToolkitError
+
 TEMP_MARK = ".tmp-"
 #: a write failing with one of these failed the output, not the item being written: the job ends
 #: (one line) and its rerun redoes the item, which is never recorded as broken
 OUTPUT_FAILURES = frozenset({errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EROFS})
 
 
-class OutputFailure(OSError):
+class OutputFailure(ToolkitError, OSError):
     """Writing a job's output failed (a full, read-only or failing disk): the job's failure."""
 
 

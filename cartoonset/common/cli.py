@@ -8,7 +8,8 @@ one place, :func:`fail`: the libraries raise :class:`~cartoonset.common.errors.I
 bad value their caller chose, anything else is a failure. Every subcommand is a :class:`ToolCommand`,
 which sends an ``InputError`` or an ``OSError`` that escapes it to :func:`fail`, so a full disk or a
 read-only folder reads the same in every command, with the path and the reason.
-A folder another invocation holds (:mod:`.locks`) ends the same way, with exit status 1.
+Every other error the libraries raise on purpose is a :class:`~cartoonset.common.errors.ToolkitError`
+(a folder another invocation holds, a damaged input): it ends the same way, with exit status 1.
 """
 from __future__ import annotations
 
@@ -19,8 +20,7 @@ from typing import Any, Iterator, NoReturn
 import click
 
 from .atomic import TEMP_MARK, is_temp
-from .errors import InputError
-from .locks import FolderInUse
+from .errors import InputError, ToolkitError
 
 
 def describe(error: BaseException) -> str:
@@ -61,16 +61,16 @@ def bad_parameter(option: str) -> Iterator[None]:
 
 
 class ToolCommand(click.Command):
-    """A subcommand of the three tools: an :class:`InputError`, an ``OSError`` (reading the inputs,
-    creating or writing ``--out``) or a :class:`FolderInUse` that escapes it ends it through
-    :func:`fail`, not a traceback."""
+    """A subcommand of the three tools: a :class:`ToolkitError` (an :class:`InputError`, a folder
+    another job holds, a damaged pack, dataset, run or checkpoint...) or an ``OSError`` (reading the
+    inputs, creating or writing ``--out``) that escapes it ends it through :func:`fail`, not a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except BrokenPipeError:
             raise  # `... | head`: click closes stdout quietly
-        except (InputError, OSError, FolderInUse) as e:
+        except (ToolkitError, OSError) as e:
             fail(e)
 
 

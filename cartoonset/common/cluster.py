@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from .errors import ToolkitError
 from .progress import progress
 from .lifecycle import usable_cores
 
@@ -32,7 +33,7 @@ LOCAL = "local"
 RETRIES = 2  #: reruns of a task that raised (a flaky shared filesystem); lost workers are Dask's own retries
 
 
-class ClusterError(RuntimeError):
+class ClusterError(ToolkitError, RuntimeError):
     """The cluster cannot run the job (Dask missing, scheduler unreachable, a task lost for good)."""
 
 

@@ -19,8 +19,10 @@ import re
 from pathlib import Path
 from typing import Iterator
 
+from .errors import ToolkitError
 
-class FolderInUse(RuntimeError):
+
+class FolderInUse(ToolkitError, RuntimeError):
     """Another live process holds the folder for the same job."""
 
 

@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 
 from PIL import Image
 
+from .errors import ToolkitError
 from .splits import check_split
 
 try:
@@ -27,7 +28,7 @@ except ImportError:  # pragma: no cover - torch is a dependency; keep the reader
     _TorchDataset = object
 
 
-class DatasetError(ValueError):
+class DatasetError(ToolkitError, ValueError):
     """A dataset folder cannot be read as asked; the message names the file and what to do.
 
     ``command_line``: the same sentence for the console scripts' users, where the remedy the message

@@ -20,6 +20,7 @@ from typing import Iterator, Mapping, Sequence
 import numpy as np
 
 from cartoonset.common.atomic import save_figure
+from cartoonset.common.errors import ToolkitError
 from cartoonset.common.records import read_csv, write_csv
 from cartoonset.common.tomlio import loads as toml_loads
 
@@ -40,7 +41,7 @@ PANELS = (
 )
 
 
-class DamagedRun(ValueError):
+class DamagedRun(ToolkitError, ValueError):
     """A run's file (its log, configuration or curve record) that cannot be read; the message names it."""
 
 

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from cartoonset import CartoonSet, to_tensor_cache
+from cartoonset.common.errors import ToolkitError
 from cartoonset.common.locks import hold_folder
 from cartoonset.common.atomic import write_json
 from cartoonset.common.errors import InputError
@@ -92,7 +93,7 @@ def methods() -> dict[str, Method]:
                       bool(v.get("needs_f", False))) for k, v in doc.items()}
 
 
-class BenchmarkError(RuntimeError):
+class BenchmarkError(ToolkitError, RuntimeError):
     """The benchmark cannot run as asked (missing data, unknown method)."""
 
 

@@ -15,10 +15,11 @@ import warnings
 import numpy as np
 from scipy import stats
 
+from cartoonset.common.errors import ToolkitError
 from cartoonset.common.seeding import derive_seed, rng as seeded_rng
 
 
-class NotEnoughSamples(ValueError):
+class NotEnoughSamples(ToolkitError, ValueError):
     """A metric was asked of fewer samples than it can be computed from; the message says how many."""
 
 
