@@ -16,7 +16,6 @@ checkpoints carry so that a resumed run goes on counting. With ``train.ema`` the
 from __future__ import annotations
 
 import contextlib
-import copy
 import itertools
 import json
 import math
