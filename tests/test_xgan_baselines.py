@@ -1,7 +1,6 @@
 """The CycleGAN and UNIT baselines: shapes and sharing, each loss recomputed by hand from the networks,
 the update order, training steps that learn, the image pool, exact resume (CUT's and FastCUT's too; the
 rest of theirs: test_xgan_cut.py), presets and their errors."""
-import copy
 import runpy
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from xgan.benchmark.harness import finished
-from xgan.config import ConfigError, resolve, with_defaults
+from xgan.config import ConfigError, migrate, resolve
 from xgan.data import DomainArrays
 from xgan.models import build_model
 from xgan.models.cyclegan import ImagePool
@@ -305,9 +304,9 @@ def test_resume_is_exact(method, tmp_path):
 def test_presets_and_their_errors():
     for method in ("cyclegan", "unit"):
         cfg = resolve(["cpu-small", method])
-        assert cfg["model"] == method and cfg["loss"]["w_teach"] == 0
+        assert cfg["model"] == method and "loss" not in cfg  # no XGAN settings in a baseline's configuration
         for key in ("w_sem", "w_rec", "w_dann", "w_tv"):
-            with pytest.raises(ValueError, match=f"loss.{key} must be 0 for"):
+            with pytest.raises(ValueError, match=f"loss.{key} is XGAN's weight and must be 0 for"):
                 build_model(config(method, f"loss.{key}=1.0"))
         with pytest.raises(ValueError, match="loss.gan must be both"):
             build_model(config(method, "loss.gan=face2cartoon"))
@@ -316,9 +315,9 @@ def test_presets_and_their_errors():
                 build_model(config(method, f"loss.{key}=1.0"))
         assert build_model(config(method, "loss.w_gan=0")).discriminator is None  # no-gan works too
     c = resolve(["cpu-small", "cyclegan"])
-    assert (c["loss"]["w_gan"], c["cyclegan"]["lambda_cycle"], c["cyclegan"]["lambda_identity"]) == (1.0, 10.0, 0.5)
+    assert (c["cyclegan"]["w_gan"], c["cyclegan"]["lambda_cycle"], c["cyclegan"]["lambda_identity"]) == (1.0, 10.0, 0.5)
     u = resolve(["cpu-small", "unit"])
-    assert (u["loss"]["w_gan"], u["unit"]["lambda_kl"], u["unit"]["lambda_rec"], u["unit"]["lambda_kl_cycle"],
+    assert (u["unit"]["w_gan"], u["unit"]["lambda_kl"], u["unit"]["lambda_rec"], u["unit"]["lambda_kl_cycle"],
             u["unit"]["lambda_cycle"]) == (10.0, 0.1, 100.0, 0.1, 100.0)
     with pytest.raises(ValueError, match="must be lsgan for CycleGAN"):
         build_model(config("cyclegan", "loss.gan_loss=nonsaturating"))
@@ -413,7 +412,7 @@ def test_old_runs_load_and_are_not_taken_for_the_new_cpu_small_baselines(method,
     old = resolve(["cpu-small", method], SMALL + [f"{method}.stem=c7s1", f"{method}.blocks=3"])
     del old[method]["stem"]
     torch.manual_seed(0)
-    model = build_model(with_defaults(copy.deepcopy(old)))
+    model = build_model(migrate(old))
     export_model(model, old, tmp_path / "model.pt", step=old["train"]["steps"])
     loaded, _ = load_model(tmp_path / "model.pt")
     first, blocks = first_map_and_blocks(loaded, images(1))

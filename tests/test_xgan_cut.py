@@ -185,7 +185,7 @@ def test_translates_one_way_without_embedding():
 def test_presets_are_the_papers_settings():
     cut, fast = resolve(["cpu-small", "cut"]), resolve(["cpu-small", "fastcut"])
     c, f = cut["cut"], fast["cut"]
-    assert cut["model"] == fast["model"] == "cut" and cut["loss"]["w_gan"] == fast["loss"]["w_gan"] == 1.0
+    assert cut["model"] == fast["model"] == "cut" and cut["cut"]["w_gan"] == fast["cut"]["w_gan"] == 1.0
     assert (c["lambda_nce"], c["nce_idt"], c["flip_equivariance"], c["tau"]) == (1.0, True, False, 0.07)
     assert (f["lambda_nce"], f["nce_idt"], f["flip_equivariance"]) == (10.0, False, True)
     fastcut_own = {"lambda_nce", "nce_idt", "flip_equivariance"}
@@ -209,7 +209,7 @@ def test_presets_are_the_papers_settings():
     ("cut.nce_layers=[]", "cut.nce_layers must list"),
     ("loss.gan=both", r"loss.gan must be face2cartoon for CUT \(one critic, on cartoons"),
     ("loss.gan_loss=hinge", "loss.gan_loss must be lsgan for CUT"),
-    ("loss.w_sem=1.0", "loss.w_sem must be 0 for CUT"),
+    ("loss.w_sem=1.0", "loss.w_sem is XGAN's weight and must be 0 for CUT"),
     ("loss.sem_blur=1.0", "loss.sem_blur sets how XGAN's L_sem re-encodes"),
     ("cut.downsample=6", "do not divide image_size"),
 ])

@@ -412,7 +412,7 @@ def test_missing_or_unusable_f_checkpoint_is_one_clear_sentence(f_path, tmp_path
         build_model(dtn_config(f_path, "network.image_size=64"))
     with pytest.raises(ValueError, match="loss.gan must be face2cartoon"):
         build_model(dtn_config(f_path, "loss.gan=both"))
-    with pytest.raises(ValueError, match="loss.w_dann must be 0"):
+    with pytest.raises(ValueError, match="loss.w_dann is XGAN's weight and must be 0 for DTN; DTN has no domain"):
         build_model(dtn_config(f_path, "loss.w_dann=1.0"))
     with pytest.raises(ValueError, match="trained by L_CONST alone"):
         build_model(dtn_config(f_path, "dtn.w_const=0", preset="dtn-finetuned"))

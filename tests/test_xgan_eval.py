@@ -505,7 +505,7 @@ def test_cycle_term_is_each_input_translated_there_and_back():
     assert "cycle" not in build_model(tiny()).loss_names  # off by default: the paper has no pixel cycle
     with pytest.raises(ValueError, match="w_cycle must be >= 0"):
         build_model(tiny("loss.w_cycle=-1.0"))
-    for preset, match in (("dtn", "DTN translates one way only"), ("cyclegan", "w_cycle must be 0 for CycleGAN")):
+    for preset, match in (("dtn", "DTN translates one way only"), ("cyclegan", "w_cycle is XGAN's weight and must be 0 for CycleGAN")):
         with pytest.raises((ValueError, ConfigError), match=match):
             build_model(resolve(["cpu-small", preset], ["loss.w_cycle=1.0"] + TINY))
 

@@ -307,7 +307,7 @@ def test_a_spectrally_normalised_critic_judges_each_image_alone_and_stays_normal
 def test_critic_norm_is_checked_and_refused_where_nothing_reads_it():
     with pytest.raises(ValueError, match=r"^network.critic_norm must be one of batch, spectral, none, got 'layer'$"):
         build_model(tiny("network.critic_norm=layer"))
-    with pytest.raises(ValueError, match=r"network.critic_norm sets XGAN's and DTN's critic and must be batch for CycleGAN"):
+    with pytest.raises(ValueError, match=r"^network.critic_norm must be batch for CycleGAN \(which does not read it"):
         build_model(resolve(["cpu-small", "cyclegan"], ["network.critic_norm=spectral"]))
     plain = Discriminator({**tiny()["network"], "critic_norm": "none"})
     assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in plain.modules())

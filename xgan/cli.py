@@ -125,6 +125,20 @@ def presets_() -> None:
         click.echo(f"{name:<{width}}  {text}")
 
 
+@main.command("models")
+def models_() -> None:
+    """List the models with their one-line descriptions, their own settings table and the presets that choose them."""
+    from .config import preset_models
+    from .models import list_models, model_settings
+
+    chosen = preset_models()
+    rows = list_models()
+    width = max(len(n) for n in rows)
+    for name, text in rows.items():
+        presets = ", ".join(p for p, m in chosen.items() if m == name) or "none"
+        click.echo(f"{name:<{width}}  {text} [{model_settings(name).section}]; presets: {presets}")
+
+
 @main.command("config")
 @click.option("--preset", "presets", multiple=True, default=("paper",), show_default=True,
               help="Preset name or .toml file; repeat to stack.")

@@ -1,17 +1,24 @@
-"""Training presets: every weight, width and schedule of a run lives in one TOML file.
+"""Training presets: every weight, width and schedule of a run lives in TOML files.
 
-A preset is either a root (no ``base``; it then defines the complete schema) or names a ``base`` and
-overrides some of its keys. Several presets can be stacked (``["cpu-small", "no-sem"]``): each later
-one applies only the keys it sets itself, so an ablation runs at any width. Every key is checked
-against the root's schema on load, so a typo fails with the key's name instead of being ignored. A
-preset that chooses a model other than the root's may add one table named after that model (``model =
-"dtn"`` with ``[dtn]``) for its own settings; that table is then part of the schema, and the shipped
-preset named after the model defines its keys (and the defaults :func:`with_defaults` fills in). A preset
-that does not choose the model (a width preset, such as cpu-small) may carry the model's table too: its
-keys are checked on load and apply on top of the values of the preset that chooses the model, when one
-does, so ``["cpu-small", "cyclegan"]`` builds CycleGAN at cpu-small's cost while ``["paper",
-"cyclegan"]`` keeps the paper's networks; presets stacked later and ``--set`` still come after it.
+A configuration has the sections every model reads (``[network]``'s widths, ``[optim]``, ``[train]``,
+``[eval]``: :data:`COMMON`, defined by the root preset ``paper.toml``), the ``model`` it trains, and
+that model's own table, which the model declares next to its code (``SETTINGS`` in
+``xgan/models/<name>.py``: keys, defaults, checks): XGAN's is ``[loss]``, CycleGAN's ``[cyclegan]``,
+and so on. No configuration carries another model's keys.
+
+A preset is either a root (no ``base``) or names a ``base`` and overrides some of its keys. Several
+presets can be stacked (``["cpu-small", "no-sem"]``): each later one applies only the keys it sets
+itself, so an ablation runs at any width. Every key is checked on load, so a typo fails with the key's
+name instead of being ignored. A preset may carry tables of models other than the one it chooses: they
+are checked, and apply only to runs of their model. A preset that does not choose a model (a width
+preset, such as cpu-small) may so carry a model's table: it applies on top of the values of the preset
+that chooses the model, so ``["cpu-small", "cyclegan"]`` builds CycleGAN at cpu-small's cost while
+``["paper", "cyclegan"]`` keeps the paper's networks; presets stacked later and ``--set`` still come
+after it. ``--set`` names only keys of the run's own configuration.
+
 The resolved configuration is written next to the checkpoints as a preset that reproduces the run.
+Configurations written by older versions (a run folder's config.toml, the one inside a checkpoint) are
+read through :func:`migrate`, the one place that knows their older shapes.
 """
 from __future__ import annotations
 
@@ -20,7 +27,7 @@ import difflib
 import functools
 import math
 import os
-import re
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -61,6 +68,11 @@ def preset_names() -> list[str]:
 def preset_summaries() -> dict[str, str]:
     """``{name: description}`` of the shipped presets (what ``xgan presets`` lists)."""
     return {n: _read(n)[0].get("description", "") for n in preset_names()}
+
+
+def preset_models() -> dict[str, str]:
+    """``{name: model}``: the model each shipped preset trains when used alone (its own or its base's)."""
+    return {n: next((d["model"] for d, _ in reversed(_chain(n)) if "model" in d), "xgan") for n in preset_names()}
 
 
 def _read(name_or_path: str | os.PathLike) -> tuple[dict, str]:
@@ -106,42 +118,62 @@ def _same_type(old: Any, new: Any) -> bool:
     return type(old) is type(new)
 
 
-def model_table(model: str) -> dict | None:
-    """The ``[model]`` table of the shipped preset named after ``model`` (the schema and defaults of that
-    model's own settings), or None when no such preset chooses that model (XGAN's settings are the root's)."""
-    table = _model_table(model) if re.fullmatch(r"[a-z][a-z0-9_]*", model) else None
-    return copy.deepcopy(table)
+#: sections every model reads, whatever it is: their keys and defaults are the root preset's (paper.toml)
+COMMON = ("network", "optim", "train", "eval")
+#: ``[network]`` keys that choose a kind of layer rather than a width, with the paper's value: a model
+#: that does not read one (its :attr:`ModelSettings.network`) refuses any other value
+NETWORK_CHOICES = {"critic": "paper", "critic_norm": "batch", "critic_scales": 1, "norm": "batch",
+                   "upsample": "transposed"}
 
 
-@functools.lru_cache(maxsize=None)
-def _model_table(model: str) -> dict | None:
-    res = resources.files("xgan") / "presets" / f"{model}.toml"
-    if not res.is_file():
-        return None
-    data = loads(res.read_text(encoding="utf-8"))
-    table = data.get(model)
-    return table if data.get("model") == model and isinstance(table, dict) else None
+@dataclass(frozen=True)
+class ModelSettings:
+    """What a model declares about its own settings (``SETTINGS`` in its module, next to its code, as
+    CUT's ``modify_commandline_options``): the one table of a configuration it owns, that table's keys
+    with their defaults, and the shared ``[network]`` choices it reads. A configuration holds the
+    common sections (:data:`COMMON`) and the table of the model it trains, nothing of another model's.
+
+    ``defaults`` are what a configuration that lacks a key means: the value every run before the key
+    existed was trained with (so a new key never changes an old run). ``legacy`` tells how the table
+    of configurations written before models owned their settings, when XGAN's ``[loss]`` was every
+    model's, reads for this model (:func:`migrate`); ``off`` (XGAN's) gives each of its ``[loss]`` keys
+    the value that turns it off and what it does, for those configurations of other models."""
+
+    label: str                              # the model's name in messages ("CycleGAN")
+    description: str                        # one line, listed by ``xgan models``
+    section: str                            # the table it owns: its name, or "loss" for XGAN (the paper's)
+    defaults: Mapping[str, Any]
+    network: tuple[str, ...] = ()           # the NETWORK_CHOICES it reads (and checks itself)
+    legacy: "LegacyLoss | None" = None
+    off: Mapping[str, tuple[Any, str | None]] = field(default_factory=dict)
 
 
-def _overlay(target: dict, layer: Mapping, where: str, prefix: str = "",
-             deferred: dict[str, list[tuple[Mapping, str]]] | None = None) -> None:
-    """Apply ``layer``'s keys onto ``target``. With ``deferred`` (presets, not --set), a table for a model
-    that no preset has chosen yet is checked against that model's preset and kept there until one does."""
-    model = None if prefix else layer.get("model", target.get("model"))
+@dataclass(frozen=True)
+class LegacyLoss:
+    """How an older configuration's ``[loss]`` table (XGAN's keys, which baseline presets zeroed) reads
+    for a model that owns its settings elsewhere: ``moved`` keys now live in its own table (``loss.w_gan``
+    -> ``cyclegan.w_gan``); ``fixed`` keys had one possible value for it (with why); every other key is
+    XGAN's and must hold its off value (``reasons``: why, per key, where the generic sentence is too vague)."""
+
+    moved: Mapping[str, str] = field(default_factory=dict)
+    fixed: Mapping[str, tuple[Any, str]] = field(default_factory=dict)
+    own_weights: str = ""
+    reasons: Mapping[str, str] = field(default_factory=dict)
+
+
+def _settings(model: Any, where: str) -> ModelSettings:
+    from .models import model_names, model_settings
+
+    if not isinstance(model, str) or model not in model_names():
+        raise ConfigError(f"{where}: unknown model {model!r}; models: {', '.join(model_names())} (xgan models)")
+    return model_settings(model)
+
+
+def _overlay(target: dict, layer: Mapping, where: str, prefix: str = "") -> None:
+    """Apply ``layer``'s keys onto ``target`` (a table of the schema), each checked: an unknown key fails
+    with its dotted name and the closest known one, a value of another type with the expected type."""
     for key, value in layer.items():
-        if not prefix and key in META_KEYS:
-            continue
         dotted = f"{prefix}{key}"
-        if key not in target and key == model and isinstance(value, dict):
-            target[key] = copy.deepcopy(value)  # the model's own table, introduced by the preset choosing it
-            for table, earlier in (deferred or {}).pop(key, []):
-                _overlay(target[key], table, earlier, dotted + ".")  # an earlier width preset's values for it
-            continue
-        schema = model_table(key) if key not in target and deferred is not None and isinstance(value, dict) else None
-        if schema is not None:
-            _overlay(schema, value, where, dotted + ".")  # a typo fails now, whichever model this run trains
-            deferred.setdefault(key, []).append((value, where))
-            continue
         if key not in target:
             close = difflib.get_close_matches(key, list(target), n=1)
             hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
@@ -155,6 +187,37 @@ def _overlay(target: dict, layer: Mapping, where: str, prefix: str = "",
             if not _same_type(old, value):
                 raise ConfigError(f"{where}: {dotted!r} must be {type(old).__name__} like {old!r}, got {value!r}")
             target[key] = float(value) if isinstance(old, float) and not isinstance(value, bool) else value
+
+
+def _legacy_loss(table: Mapping, spec: ModelSettings, where: str) -> dict:
+    """An older ``[loss]`` table (or ``--set loss.KEY``) for a model other than XGAN, as that model's own
+    keys: the keys it moved, checked against the values it had to hold, XGAN's checked to be off."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"preset {where}: 'loss' must be a table")
+    legacy, xgan = spec.legacy or LegacyLoss(), _settings("xgan", where)
+    own: dict = {}
+    for key, value in table.items():
+        if key in legacy.moved:
+            own[legacy.moved[key]] = value
+        elif key in legacy.fixed:
+            need, why = legacy.fixed[key]
+            if value != need:
+                raise ConfigError(f"loss.{key} must be {need} for {spec.label} ({why}), got {value!r}")
+        elif key in xgan.off:
+            off, what = xgan.off[key]
+            if off is None or (list(value) if isinstance(value, (list, tuple)) else value) == off:
+                continue  # read by XGAN alone, and harmless here (the teacher's name, the GRL's factor)
+            if what is None:
+                why = legacy.reasons.get(key) or f"{spec.label}'s own weights are {legacy.own_weights}"
+                raise ConfigError(f"loss.{key} is XGAN's weight and must be 0 for {spec.label}; {why} "
+                                  f"(got loss.{key} = {value})")
+            why = legacy.reasons.get(key) or f"{spec.label} has no such term"
+            raise ConfigError(f"loss.{key} {what} and must be off for {spec.label} ({why}), got {value}")
+        else:
+            close = difflib.get_close_matches(key, list(xgan.off) + list(legacy.moved), n=1)
+            hint = f" (did you mean loss.{close[0]}?)" if close else ""
+            raise ConfigError(f"{where}: unknown key 'loss.{key}'{hint}")
+    return own
 
 
 def _parse_value(text: str) -> Any:
@@ -192,18 +255,13 @@ def resolve(presets: str | os.PathLike | Sequence[str | os.PathLike], overrides:
         presets = [presets]
     if not presets:
         raise ConfigError("name at least one preset")
-    chain = _chain(presets[0])
-    root, root_where = chain[0]
-    config = copy.deepcopy({k: v for k, v in root.items() if k not in META_KEYS})
-    names = []
-    deferred: dict[str, list[tuple[Mapping, str]]] = {}  # tables for models no preset has chosen (yet)
-    for data, where in chain[1:] + [_read(extra) for extra in presets[1:]]:
-        _overlay(config, data, where, deferred=deferred)
-    for p in presets:
-        names.append(Path(p).stem if str(p).endswith(".toml") else str(p))
+    layers = _chain(presets[0]) + [_read(extra) for extra in presets[1:]]
     if not isinstance(overrides, Mapping):
         overrides = parse_overrides(overrides)
-    _overlay(config, overrides, "--set")
+    model, where = next(((data["model"], where) for data, where in reversed(layers + [(overrides, "--set")])
+                         if "model" in data), ("xgan", "model"))
+    config = _build(model, layers + [(overrides, "--set")], where)
+    names = [Path(p).stem if str(p).endswith(".toml") else str(p) for p in presets]
     descriptions = [_read(p)[0].get("description", "") for p in presets]
     config["description"] = "; ".join(d for d in descriptions if d)
     config["preset"] = "+".join(names)
@@ -211,25 +269,94 @@ def resolve(presets: str | os.PathLike | Sequence[str | os.PathLike], overrides:
     return config
 
 
-def with_defaults(config: dict) -> dict:
-    """Keys added after a run folder's config.toml (or checkpoint) was written read with the paper's
-    defaults, and those of the model's own table with its preset's (whose values for keys added later
-    are the networks built before them); returns ``config``, completed in place."""
-    paper = loads((resources.files("xgan") / "presets" / "paper.toml").read_text(encoding="utf-8"))
-    for section in ("network", "loss", "optim", "train", "eval"):
-        for key, value in paper[section].items():
-            config.setdefault(section, {}).setdefault(key, copy.deepcopy(value))
-    model = config.get("model")
-    own = model_table(model) if isinstance(model, str) and isinstance(config.get(model), dict) else None
-    for key, value in (own or {}).items():
-        config[model].setdefault(key, value)
+def migrate(saved: Mapping, where: str = "a saved configuration") -> dict:
+    """A configuration written by any earlier xgan (a run folder's config.toml, a checkpoint's) as this
+    xgan reads it, in the one place where old configurations are read: keys added since take their
+    defaults (the values those runs were trained with), and a baseline's ``[loss]`` table of XGAN's keys
+    (zeroed, from before each model owned its settings) becomes the keys of its own table. Raises
+    ConfigError for a configuration no xgan could have trained with. Not validated: see :func:`validate`."""
+    model = saved.get("model", "xgan")
+    config = _build(model, [(saved, where)], where)
+    for key in ("description", "preset"):
+        if key in saved:
+            config[key] = saved[key]
     return config
 
 
+def _skeleton(model: str, spec: ModelSettings) -> dict:
+    """Every key of a ``model`` run's configuration with its default, in the order config.toml lists them."""
+    common = copy.deepcopy(_common_defaults())
+    own = {spec.section: copy.deepcopy(dict(spec.defaults))}
+    return {"model": model, "network": common["network"], **(own if spec.section == "loss" else {}),
+            **{k: common[k] for k in COMMON[1:]}, **({} if spec.section == "loss" else own)}
+
+
+@functools.lru_cache(maxsize=None)
+def _common_defaults() -> dict:
+    root = loads((resources.files("xgan") / "presets" / "paper.toml").read_text(encoding="utf-8"))
+    return {section: root[section] for section in COMMON}
+
+
+def _build(model: str, layers: Sequence[tuple[Mapping, str]], chosen_in: str) -> dict:
+    """``model``'s configuration: its defaults, then each layer's keys in order. A table of the model's own
+    from a preset that does not choose the model (a width preset, e.g. cpu-small's ``[cyclegan]``) applies
+    on top of the preset that chooses it; a table of another model is checked (a typo fails whichever model
+    the run trains) and left out, except from ``--set``, which may only name this run's keys; an older
+    ``[loss]`` table in a configuration of another model than XGAN is read by :func:`_legacy_loss`."""
+    spec = _settings(model, chosen_in)
+    config = _skeleton(model, spec)
+    pending: list[tuple[Mapping, str]] = []  # the model's own tables, from presets before one chose it
+    chosen = False
+    for data, where in layers:
+        chooses = data.get("model") == model
+        for key, value in data.items():
+            if key in META_KEYS or key in ("model", "preset"):
+                if key == "model":
+                    _settings(value, where)
+                continue
+            if key in COMMON or key == spec.section:
+                if not isinstance(value, dict):
+                    raise ConfigError(f"preset {where}: {key!r} must be a table")
+                if key == spec.section and not (chosen or chooses or where == "--set"):
+                    _overlay(copy.deepcopy(dict(spec.defaults)), value, where, key + ".")  # a typo fails now
+                    pending.append((value, where))
+                else:
+                    _overlay(config[key], value, where, key + ".")
+                continue
+            owner = _section_owner(key)
+            if owner is None or where == "--set" and not (key == "loss" and spec.legacy is not None):
+                close = difflib.get_close_matches(key, list(config), n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                raise ConfigError(f"{where}: unknown key {key!r}{hint}")
+            if key == "loss" and data.get("model", model) == model:
+                _overlay(config[spec.section], _legacy_loss(value, spec, where), where, spec.section + ".")
+            elif not isinstance(value, dict):
+                raise ConfigError(f"preset {where}: {key!r} must be a table")
+            else:  # another model's table: checked, and not part of this run
+                _overlay(copy.deepcopy(dict(owner.defaults)), value, where, key + ".")
+        if chooses and not chosen:
+            chosen = True
+            for table, earlier in pending:
+                _overlay(config[spec.section], table, earlier, spec.section + ".")
+            pending.clear()
+    for table, earlier in pending:  # no preset chose the model (--set model=...): its tables apply in order
+        _overlay(config[spec.section], table, earlier, spec.section + ".")
+    return config
+
+
+def _section_owner(key: str) -> ModelSettings | None:
+    """The settings of the model whose table ``key`` is, if any."""
+    from .models import model_names, model_settings
+
+    return next((s for s in map(model_settings, model_names()) if s.section == key), None)
+
+
 def validate(config: dict) -> None:
-    """Range and choice checks of a resolved configuration (the model checks its own tables' ranges;
-    no table may hold a number that cannot train, see :func:`_check_numbers`)."""
-    with_defaults(config)
+    """Range and choice checks of a resolved configuration: the common sections' here (no table may hold
+    a number that cannot train, see :func:`_check_numbers`), the model's own by the model
+    (:func:`xgan.models.check_settings`)."""
+    from .models import check_settings
+
     _check_numbers(config)
     t, o, ev = config["train"], config["optim"], config["eval"]
     for key in ("batch", "steps", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "sample_count"):
@@ -256,6 +383,12 @@ def validate(config: dict) -> None:
         raise ConfigError(f"eval.best must be one of {', '.join(SCORE_GOAL)}; got {ev['best']!r}")
     if t["keep"] == "best" and ev["every"] == 0:
         raise ConfigError("train.keep = \"best\" needs test scores: set eval.every to a number of steps")
+    try:
+        check_settings(config)
+    except ConfigError:
+        raise
+    except ValueError as e:  # the model's checks speak for any caller: here they are a preset's or --set's
+        raise ConfigError(str(e)) from None
 
 
 def _check_numbers(config: Mapping) -> None:

@@ -16,7 +16,6 @@ checkpoints carry so that a resumed run goes on counting. With ``train.ema`` the
 from __future__ import annotations
 
 import contextlib
-import copy
 import itertools
 import json
 import math
@@ -41,11 +40,12 @@ from cartoonset.common.seeding import derive_seed
 
 from . import checkpoint as ckpt
 from . import diagnostics
-from .config import SCHEDULES, differences, score_is_better, to_toml, with_defaults
+from .config import SCHEDULES, ConfigError, differences, migrate, score_is_better, to_toml
 from .data import BatchStream, DomainArrays, fixed_samples, sizes_match, to_model_input, to_uint8
 from .devices import Placement, autocast, barrier, check_compile, from_main, mean_over_ranks, place
 from .grid import grid, save_png
 from .models import Model, StepResult, build_model, model_revision, set_requires_grad
+from .models.base import CRITICS_FIRST, GENERATOR_FIRST
 from .networks import DOMAINS
 from .runlog import RunLog, plot_log, training_seconds
 from .teacher import Teacher, TeacherUnavailable, load_teacher
@@ -210,10 +210,17 @@ class Trainer:
         return self.ema.swapped_in() if self.ema is not None else contextlib.nullcontext()
 
     def train_step(self, batch: Mapping[str, torch.Tensor], diagnose: bool = False) -> dict[str, torch.Tensor]:
+        """One step of both players, in the model's ``update_order``."""
         self._apply_schedule()
         self.model.at_step(self.step)
-        g = self.gen_update(batch, diagnose)
-        d = self.dis_update(batch, g.fakes)
+        if getattr(self.model, "update_order", GENERATOR_FIRST) == CRITICS_FIRST and self.dis is not None:
+            with torch.no_grad(), autocast(self.placement):
+                fakes = self.model.critic_fakes(batch)
+            d = self.dis_update(batch, fakes)
+            g = self.gen_update(batch, diagnose)
+        else:
+            g = self.gen_update(batch, diagnose)
+            d = self.dis_update(batch, g.fakes)
         self.step += 1
         return {**g.logs, **(d.logs if d is not None else {})}
 
@@ -312,13 +319,14 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Mo
     """A trained model (eval mode) from ``model.pt`` or any training checkpoint (with its averaged
     generator weights where it holds them, as ``model.pt`` would)."""
     state = ckpt.load(path)
-    try:  # keys added since the run read as their defaults: the networks it was trained with
-        model = build_model(with_defaults(copy.deepcopy(dict(state["config"]))), **state.get("model_extra", {}))
+    try:  # an older configuration read as this xgan reads it: the networks it was trained with
+        config = migrate(state["config"], f"checkpoint {path}")
+        model = build_model(config, **state.get("model_extra", {}))
     except (KeyError, TypeError, ValueError) as e:
         raise ckpt.CheckpointError(f"checkpoint {path} holds a configuration this xgan cannot build ({e})") from None
     ckpt.load_networks(model.networks(), state["networks"], path)
     if "ema" in state:
-        ema = GeneratorEMA(model, float(state["config"]["train"]["ema"]))
+        ema = GeneratorEMA(model, float(config["train"]["ema"]))
         ema.load_state_dict(state["ema"], str(path))
         ema.copy_to_live()
     return model.to(device).eval(), state
@@ -326,8 +334,9 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Mo
 
 def resolve_teacher(config: Mapping, data: DomainArrays, out: Path, say: Callable[[str], None]) -> Teacher | None:
     """The configured teacher, or None when ``loss.w_teach`` is 0; refuses to train without one otherwise."""
-    spec = config["loss"].get("teacher", "")
-    if config["loss"].get("w_teach", 0) <= 0:
+    loss = config.get("loss", {}) if config.get("model", "xgan") == "xgan" else {}  # XGAN's L_teach alone has one
+    spec = loss.get("teacher", "")
+    if loss.get("w_teach", 0) <= 0:
         say("training without a teacher (loss.w_teach = 0)")
         return None
     try:  # a dlib table is cached by the faces' content in the user's cache folder, not the data folder
@@ -340,8 +349,12 @@ def resolve_teacher(config: Mapping, data: DomainArrays, out: Path, say: Callabl
 
 def trained_differently(saved_config: Mapping, config: Mapping) -> list[str]:
     """The settings (``key: old -> new``) on which a saved run's configuration and ``config`` differ,
-    beyond those a run may change when resumed; keys added since the run read as their defaults."""
-    saved_config = with_defaults(copy.deepcopy(dict(saved_config)))
+    beyond those a run may change when resumed; the saved one read by :func:`~xgan.config.migrate`, as
+    a configuration this xgan cannot read differs on everything."""
+    try:
+        saved_config = migrate(saved_config)
+    except ConfigError as e:
+        return [f"(the saved configuration cannot be read: {e})"]
     return [d for d in differences(saved_config, config) if not d.startswith(RESUMABLE_CHANGES)]
 
 

@@ -591,7 +591,8 @@ def train_at_once(plan: Plan, track: Track, scored: Track, part: dict, f_path: P
             for (m, k), config in configs.items() if not finished(plan.out / "runs" / tr / m / f"seed{k}", config)]
     if not todo:
         return
-    if any(w["w_teach"] > 0 and w["teacher"] == "dlib" for w in (configs[j["method"].name, j["seed"]]["loss"] for j in todo)):
+    losses = (configs[j["method"].name, j["seed"]].get("loss", {}) for j in todo)  # XGAN's: the one with a teacher
+    if any(w.get("w_teach", 0) > 0 and w.get("teacher") == "dlib" for w in losses):
         plan.say(f"[{tr}] the dlib teacher's table of {len(track.train.images['face'])} training sources")
         track_teacher(track, plan.show_progress)
 

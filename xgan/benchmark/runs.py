@@ -67,7 +67,7 @@ def run_row(run_dir: str | os.PathLike, track: str, method: str, scores: Mapping
 
     With ``budget_seconds`` the row is the run's ``seconds`` row: the last evaluation whose training
     seconds are at most the budget (None when even the first took longer, or the run has no times)."""
-    from ..config import differences, loads, resolve
+    from ..config import differences, loads, migrate, resolve
     from ..runlog import DERIVED, MEASURED
     from .curves import _logged_rows, run_seconds
 
@@ -99,7 +99,7 @@ def run_row(run_dir: str | os.PathLike, track: str, method: str, scores: Mapping
         head = text.split("\n", 1)[0]  # to_toml names the stack in its first line, not as a key
         presets = head[len(PRESET_LINE):].split(";", 1)[0] if head.startswith(PRESET_LINE) else ""
     try:
-        diff = differences(resolve(presets.split("+")), config) if presets and config else []
+        diff = differences(resolve(presets.split("+")), migrate(config)) if presets and config else []
         overrides = "; ".join(d for d in diff if not d.startswith(("preset", "description")))  # what names the stack
     except Exception:  # a preset renamed since: the stack alone
         overrides = ""

@@ -75,10 +75,10 @@ def judge(critic: nn.Module, real: torch.Tensor | None, fake: torch.Tensor) -> t
 
 
 def build_players(config: Mapping, discriminator: Callable[[Mapping], nn.Module],
-                  generator: Callable[[Mapping, Mapping[str, nn.Module]], Generator]):
-    """(discriminator, generator) of a model whose critics are optional: no discriminator when
-    ``loss.w_gan`` is 0, else one whose critics the generator references."""
-    d = discriminator(config) if config["loss"]["w_gan"] > 0 else None
+                  generator: Callable[[Mapping, Mapping[str, nn.Module]], Generator], w_gan: float):
+    """(discriminator, generator) of a model whose critics are optional: no discriminator when its GAN
+    weight ``w_gan`` is 0, else one whose critics the generator references."""
+    d = discriminator(config) if w_gan > 0 else None
     return d, generator(config, dict(d.critics) if d is not None else {})
 
 
@@ -104,76 +104,11 @@ def set_requires_grad(modules, flag: bool) -> None:
 
 
 def scaled_widths(config: Mapping, table: str) -> tuple[int, int]:
-    """A baseline's (generator width, critic width): its preset's ``width_scale`` times the base
+    """A baseline's (generator width, critic width): its table's ``width_scale`` times the base
     preset's first encoder width, and the base preset's first critic width (so one baseline preset
     follows cpu-small and paper alike)."""
     net = config["network"]
     return max(1, int(round(config[table]["width_scale"] * net["encoder"][0]))), int(net["discriminator"][0])
-
-
-#: how XGAN's L_sem treats translations before re-encoding them, and when its weight rises: read by no
-#: other model (each with its off value)
-SEM_SETTINGS = {"sem_blur": 0, "sem_noise": 0, "sem_detach": False, "sem_ramp": [0, 0], "sem_form": "cosine",
-                "sem_temperature": 0.1}
-#: when XGAN's L_gan weight rises in its generator step, which layers its gradient trains, and the R1
-#: penalty on its critics: read by no other model
-GAN_SETTINGS = {"gan_ramp": [0, 0], "gan_detach": False, "r1": 0}
-
-
-def refuse_sem_settings(loss: Mapping, label: str, why: str = "it has no L_sem") -> None:
-    """Raise ValueError when a setting of L_sem's re-encoding is on where nothing would read it."""
-    _refuse(loss, SEM_SETTINGS, label, why, "sets how XGAN's L_sem re-encodes translations")
-
-
-def refuse_gan_settings(loss: Mapping, label: str, why: str) -> None:
-    """Raise ValueError when XGAN's L_gan ramp, detach or R1 is set where nothing would read it."""
-    _refuse(loss, GAN_SETTINGS, label, why, "sets how XGAN's L_gan trains its generator")
-
-
-def _refuse(loss: Mapping, settings: Mapping, label: str, why: str, what: str) -> None:
-    for key, off in settings.items():
-        value = loss.get(key, off)  # absent from configurations saved before them
-        if (list(value) if isinstance(value, (list, tuple)) else value) != off:
-            raise ValueError(f"loss.{key} {what} and must be off for {label} ({why}), got {value}")
-
-
-#: ``loss.gan`` of the PatchGAN baselines: which critics each has, and why
-BASELINE_CRITICS = {"both": "a critic in each domain", "face2cartoon": "one critic, on cartoons: it translates one way"}
-
-
-def check_baseline(config: Mapping, table: str, label: str, xgan_terms, own_weights: str, gan: str = "both") -> Mapping:
-    """What every PatchGAN baseline checks first (one sentence each): its preset's table is there, the
-    XGAN terms it does not have weigh 0, and ``loss.gan`` names its critics (``gan``: a critic in each
-    domain, or ``face2cartoon`` for a one-way translator). Returns its table."""
-    if table not in config:
-        raise ValueError(f"model {table} needs the [{table}] table of its preset (use --preset {table})")
-    w = config["loss"]
-    for key in xgan_terms:
-        if w.get(key, 0) != 0:  # w_cycle is absent from configurations saved before it
-            raise ValueError(f"loss.{key} must be 0 for {label} (it weighs an XGAN term); {label}'s own weights "
-                             f"are {own_weights}")
-    refuse_sem_settings(w, label)
-    refuse_gan_settings(w, label, f"{label}'s adversarial weights are its own")
-    if w["gan"] != gan:
-        raise ValueError(f"loss.gan must be {gan} for {label} ({BASELINE_CRITICS[gan]}), got {w['gan']!r}")
-    norm = config["network"].get("critic_norm", "batch")
-    if norm != "batch":
-        raise ValueError(f"network.critic_norm sets XGAN's and DTN's critic and must be batch for {label} "
-                         f"(its PatchGAN critics use instance norm), got {norm!r}")
-    refuse_xgan_network(config["network"], label, f"{label}'s networks are its own ResNets and PatchGANs")
-    return config[table]
-
-
-#: XGAN's choices of critic and of its autoencoder's layers, with the paper's values
-XGAN_NETWORK = {"critic": "paper", "critic_scales": 1, "norm": "batch", "upsample": "transposed"}
-
-
-def refuse_xgan_network(net: Mapping, label: str, why: str, keys=tuple(XGAN_NETWORK)) -> None:
-    """Raise ValueError when one of XGAN's network choices (``keys``) is set where nothing reads it."""
-    for key in keys:
-        value = net.get(key, XGAN_NETWORK[key])
-        if value != XGAN_NETWORK[key]:
-            raise ValueError(f"network.{key} must be {XGAN_NETWORK[key]} for {label} ({why}), got {value!r}")
 
 
 def critics_step(critics: Mapping[str, nn.Module], real: Mapping[str, torch.Tensor],
@@ -206,6 +141,11 @@ def critics_step(critics: Mapping[str, nn.Module], real: Mapping[str, torch.Tens
     return StepResult(total, logs)
 
 
+#: the trainer's two update orders (:attr:`Model.update_order`)
+GENERATOR_FIRST, CRITICS_FIRST = "generator_first", "critics_first"
+UPDATE_ORDERS = (GENERATOR_FIRST, CRITICS_FIRST)
+
+
 class Model(nn.Module, metaclass=abc.ABCMeta):
     """Base class. Subclasses set the name tuples and build ``generator`` / ``discriminator``."""
 
@@ -218,6 +158,11 @@ class Model(nn.Module, metaclass=abc.ABCMeta):
     directions: tuple[tuple[str, str], ...] = (("face", "cartoon"), ("cartoon", "face"))
     #: the domains :meth:`embed` maps into one comparable space (empty: the model has none)
     embedding_domains: tuple[str, ...] = ()
+    #: which player the trainer updates first in a step. ``GENERATOR_FIRST`` (CycleGAN's order): the
+    #: critics then judge the translations of the generator step. ``CRITICS_FIRST`` (MUNIT's
+    #: ``dis_update`` before ``gen_update``): the critics judge :meth:`critic_fakes`, drawn before the
+    #: generator moves, and the generator step then faces the updated critics.
+    update_order: str = "generator_first"
 
     generator: nn.Module
     discriminator: nn.Module | None
@@ -232,6 +177,11 @@ class Model(nn.Module, metaclass=abc.ABCMeta):
         super().__init_subclass__(**kwargs)
         if cls.embedding_domains and cls.embed is Model.embed:
             raise TypeError(f"{cls.__name__} declares embedding_domains {cls.embedding_domains} but does not define embed")
+        if cls.update_order not in UPDATE_ORDERS:
+            raise TypeError(f"{cls.__name__}.update_order must be one of {', '.join(UPDATE_ORDERS)}, "
+                            f"got {cls.update_order!r}")
+        if cls.update_order == CRITICS_FIRST and cls.critic_fakes is Model.critic_fakes:
+            raise TypeError(f"{cls.__name__} updates its critics first but does not define critic_fakes")
 
     @abc.abstractmethod
     def networks(self) -> dict[str, nn.Module]:
@@ -290,6 +240,13 @@ class Model(nn.Module, metaclass=abc.ABCMeta):
     def at_step(self, step: int) -> None:
         """Called by the trainer before each step: a model whose loss weights follow the step (XGAN's
         ``loss.sem_ramp`` / ``gan_ramp``) sets them here."""
+
+    def critic_fakes(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The translations the critics judge in a step of a model that updates them first
+        (``update_order = CRITICS_FIRST``), named as the discriminator module reads them, drawn from the
+        generator as it stands (training mode, no gradient)."""
+        raise TypeError(f"{type(self).__name__} updates its generator first: its critics judge the generator "
+                        "step's translations")
 
 
 class _Loss(nn.Module):

@@ -22,7 +22,7 @@ and D minimises half of (D(y) - 1)^2 + D(G(x))^2 on the latest translations (no 
 paper's weights: w_gan = 1 (lambda_GAN), lambda_nce = 1 for CUT and 10 for FastCUT, tau = 0.07, 256
 patches, 256-unit heads. FastCUT's flip equivariance: each input is mirrored with probability 1/2
 before G, the features of G's output are mirrored back, and the keys come from the input as it was,
-so G(flip x) must be flip G(x) patch by patch. What was adapted to 64x64: xgan/presets/cut.toml.
+so G(flip x) must be flip G(x) patch by patch. What was adapted to 64x64: xgan/presets/cut.toml; the settings: SETTINGS below.
 
 Every random choice (locations, flips) draws from torch's generator, which checkpoints restore, so a
 resumed run is exact without state of its own.
@@ -35,14 +35,36 @@ import torch
 from torch import nn
 
 from .. import losses as L
+from ..config import LegacyLoss, ModelSettings
 from ..networks import PatchCritic, PatchHeads, ResnetGenerator, check_resnet, init_convolutions, resnet_tap_channels
-from .base import (Generator, Model, StepResult, build_players, check_baseline, critic_log_names, critics_step,
-                   scaled_widths)
+from .base import Generator, Model, StepResult, build_players, critic_log_names, critics_step, scaled_widths
 
 #: the one translation, named as XGAN's: (source, target)
 PATHS = {"face2cartoon": ("face", "cartoon")}
-#: XGAN's [loss] keys that weigh terms CUT does not have
-NOT_CUT = ("w_rec", "w_dann", "w_sem", "w_teach", "w_tv", "w_cycle")
+
+#: CUT's own settings, the [cut] table, with CUT's values on the paper base (what runs saved before a key
+#: existed were trained with); xgan/presets/cut.toml says why each, fastcut.toml sets FastCUT's three
+SETTINGS = ModelSettings(
+    label="CUT",
+    description="CUT and FastCUT (Park et al. 2020): one ResNet generator, a PatchGAN critic, PatchNCE",
+    section="cut",
+    defaults={"width_scale": 0.25,        # generator width = width_scale * network.encoder[0]
+              "blocks": 3,                # residual blocks at 1/4 of the side
+              "downsample": 2,            # stride-2 layers of the generator
+              "critic_downsample": 2,     # stride-2 layers of the PatchGAN critic (34 px patches)
+              "lambda_nce": 1.0,          # weight of PatchNCE (10 for FastCUT)
+              "nce_idt": True,            # identity NCE on G(cartoon) vs the cartoon (CUT; FastCUT: false)
+              "flip_equivariance": False,  # FastCUT's mirrored inputs
+              "nce_layers": [0, 2, 3, 4, 5],  # encoder taps: 0 the image, 1 c7s1, 2-3 stride-2, 4.. blocks
+              "num_patches": 64,          # sampled locations per layer and image
+              "tau": 0.07,                # the InfoNCE temperature
+              "mlp_scale": 4.0,           # units of each patch head = mlp_scale * generator width
+              "w_gan": 1.0},              # lambda_GAN: L_GAN (least squares) on the translations; 0: no critic
+    legacy=LegacyLoss(moved={"w_gan": "w_gan"},
+                      fixed={"gan": ("face2cartoon", "one critic, on cartoons: it translates one way"),
+                             "gan_loss": ("lsgan", "the paper's least-squares GAN")},
+                      own_weights="cut.w_gan and cut.lambda_nce"),
+)
 
 
 def widths(config: Mapping) -> tuple[int, int]:
@@ -55,14 +77,11 @@ def head_width(config: Mapping) -> int:
     return max(1, int(round(config["cut"]["mlp_scale"] * widths(config)[0])))
 
 
-def check_cut(config: Mapping) -> None:
+def check(config: Mapping) -> None:
     """Raise ValueError (one sentence) for settings CUT cannot honour."""
-    c = check_baseline(config, "cut", "CUT", NOT_CUT, "loss.w_gan and cut.lambda_nce", gan="face2cartoon")
-    w = config["loss"]
-    if w["w_gan"] < 0:
-        raise ValueError(f"loss.w_gan must be >= 0, got {w['w_gan']}")
-    if w["gan_loss"] != "lsgan":
-        raise ValueError(f"loss.gan_loss must be lsgan for CUT (the paper's least-squares GAN), got {w['gan_loss']!r}")
+    c = config["cut"]
+    if c["w_gan"] < 0:
+        raise ValueError(f"cut.w_gan must be >= 0, got {c['w_gan']}")
     for key, why in (("lambda_nce", "PatchNCE is what ties each translation to its input"),
                      ("tau", "the temperature divides the similarities"), ("mlp_scale", "the patch heads need units")):
         if not c[key] > 0:
@@ -108,7 +127,7 @@ class CUTGenerator(Generator):
         self.g = init_convolutions(ResnetGenerator(width, c["blocks"], c["downsample"]))
         self.layers: tuple[int, ...] = tuple(c["nce_layers"])
         self.heads = init_convolutions(PatchHeads([self.g.tap_channels[i] for i in self.layers], head_width(config)))
-        self.w_gan, self.lambda_nce, self.tau = config["loss"]["w_gan"], c["lambda_nce"], c["tau"]
+        self.w_gan, self.lambda_nce, self.tau = c["w_gan"], c["lambda_nce"], c["tau"]
         self.num_patches, self.nce_idt, self.flip = c["num_patches"], c["nce_idt"], c["flip_equivariance"]
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> StepResult:
@@ -171,8 +190,8 @@ class CUT(Model):
     def __init__(self, config: Mapping, teacher_dim: int | None = None):
         """``teacher_dim`` is the trainer's argument for every model; CUT has no teacher loss."""
         super().__init__(config)
-        check_cut(config)
-        self.discriminator, self.generator = build_players(config, CUTDiscriminator, CUTGenerator)
+        self.discriminator, self.generator = build_players(config, CUTDiscriminator, CUTGenerator,
+                                                           config["cut"]["w_gan"])
         critics = self.generator.critic_names
         self.loss_names = ("nce",) + (("nce_idt",) if config["cut"]["nce_idt"] else ()) + \
             (("gan",) if critics else ()) + ("total",) + critic_log_names(critics)

@@ -12,7 +12,7 @@ with the paper's least-squares GAN: the generators minimise (D(fake) - 1)^2, eac
 (D(real) - 1)^2 + D(fake)^2, on fakes drawn from a history of the 50 latest translations (§4, "we divide
 the objective by 2 while optimizing D" and the image buffer of Shrivastava et al.). The paper's weights:
 w_gan = 1, lambda_cycle = 10, identity 0.5 lambda_cycle (its App. 7.1 and released code). Adapted to
-64x64 (see xgan/presets/cyclegan.toml): two stride-2 layers as in the paper, fewer residual blocks than
+64x64 (see xgan/presets/cyclegan.toml and SETTINGS below): two stride-2 layers as in the paper, fewer residual blocks than
 its 6 (128 px) / 9 (256 px) and 34 px critic patches, widths scaled from the base preset; on cpu-small a
 4x4 stride-2 stem and one block, at about XGAN's cost per step (xgan/presets/cpu-small.toml).
 
@@ -27,14 +27,34 @@ import torch
 from torch import nn
 
 from .. import losses as L
+from ..config import LegacyLoss, ModelSettings
 from ..networks import PatchCritic, ResnetGenerator, check_resnet, init_convolutions
-from .base import (Generator, Model, StepResult, build_players, check_baseline, critic_log_names, critics_step,
-                   scaled_widths)
+from .base import Generator, Model, StepResult, build_players, critic_log_names, critics_step, scaled_widths
 
 #: the translations, named as XGAN's: (source, target)
 PATHS = {"face2cartoon": ("face", "cartoon"), "cartoon2face": ("cartoon", "face")}
-#: XGAN's [loss] keys that weigh terms CycleGAN does not have
-NOT_CYCLEGAN = ("w_rec", "w_dann", "w_sem", "w_teach", "w_tv", "w_cycle")
+
+#: CycleGAN's own settings, the [cyclegan] table, with the values of the paper base (what runs saved
+#: before a key existed were trained with); xgan/presets/cyclegan.toml says why each, cpu-small.toml's
+#: [cyclegan] table makes it cheaper
+SETTINGS = ModelSettings(
+    label="CycleGAN",
+    description="CycleGAN (Zhu et al. 2017): two ResNet generators, PatchGAN critics, cycle + identity losses",
+    section="cyclegan",
+    defaults={"width_scale": 0.5,      # generator width = width_scale * network.encoder[0]
+              "blocks": 3,             # residual blocks
+              "stem": "c7s1",          # "c7s1" (the paper's) or "c4s2" (4x4 stride 2, its transpose last)
+              "downsample": 2,         # stride-2 layers of the generator
+              "critic_downsample": 2,  # stride-2 layers of the PatchGAN critic (34 px patches)
+              "lambda_cycle": 10.0,    # L1 cycle consistency, both directions
+              "lambda_identity": 0.5,  # identity loss weight, as a fraction of lambda_cycle
+              "pool_size": 50,         # history of translations the critics see (0: only the latest)
+              "w_gan": 1.0},           # L_GAN (least squares), both directions; 0: no critics
+    legacy=LegacyLoss(moved={"w_gan": "w_gan"},
+                      fixed={"gan": ("both", "a critic in each domain"),
+                             "gan_loss": ("lsgan", "the paper's least-squares GAN")},
+                      own_weights="cyclegan.w_gan, cyclegan.lambda_cycle and cyclegan.lambda_identity"),
+)
 
 
 def widths(config: Mapping) -> tuple[int, int]:
@@ -42,17 +62,12 @@ def widths(config: Mapping) -> tuple[int, int]:
     return scaled_widths(config, "cyclegan")
 
 
-def check_cyclegan(config: Mapping) -> None:
+def check(config: Mapping) -> None:
     """Raise ValueError (one sentence) for settings CycleGAN cannot honour."""
-    c = check_baseline(config, "cyclegan", "CycleGAN", NOT_CYCLEGAN,
-                       "cyclegan.lambda_cycle and cyclegan.lambda_identity")
-    w = config["loss"]
-    for key, value in (("loss.w_gan", w["w_gan"]), ("cyclegan.lambda_cycle", c["lambda_cycle"]),
-                       ("cyclegan.lambda_identity", c["lambda_identity"]), ("cyclegan.pool_size", c["pool_size"])):
-        if value < 0:
-            raise ValueError(f"{key} must be >= 0, got {value}")
-    if w["gan_loss"] != "lsgan":
-        raise ValueError(f"loss.gan_loss must be lsgan for CycleGAN (the paper's least-squares GAN), got {w['gan_loss']!r}")
+    c = config["cyclegan"]
+    for key in ("w_gan", "lambda_cycle", "lambda_identity", "pool_size"):
+        if c[key] < 0:
+            raise ValueError(f"cyclegan.{key} must be >= 0, got {c[key]}")
     g, _ = widths(config)
     check_resnet(g, c["blocks"], c["downsample"], config["network"]["image_size"], "cyclegan", c["stem"])
 
@@ -95,7 +110,7 @@ class CycleGANGenerator(Generator):
         self.generators = nn.ModuleDict({p: init_convolutions(ResnetGenerator(width, c["blocks"], c["downsample"],
                                                                               c["stem"]))
                                          for p in PATHS})
-        self.w_gan, self.lambda_cycle = config["loss"]["w_gan"], c["lambda_cycle"]
+        self.w_gan, self.lambda_cycle = c["w_gan"], c["lambda_cycle"]
         self.lambda_identity = c["lambda_identity"]
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> StepResult:
@@ -145,8 +160,8 @@ class CycleGAN(Model):
     def __init__(self, config: Mapping, teacher_dim: int | None = None):
         """``teacher_dim`` is the trainer's argument for every model; CycleGAN has no teacher loss."""
         super().__init__(config)
-        check_cyclegan(config)
-        self.discriminator, self.generator = build_players(config, CycleGANDiscriminator, CycleGANGenerator)
+        self.discriminator, self.generator = build_players(config, CycleGANDiscriminator, CycleGANGenerator,
+                                                           config["cyclegan"]["w_gan"])
         critics = self.generator.critic_names
         self.loss_names = ("cycle",) + (("identity",) if config["cyclegan"]["lambda_identity"] > 0 else ()) + \
             (("gan",) if critics else ()) + ("total",) + critic_log_names(critics)

@@ -12,9 +12,8 @@ to both domains; g is a decoder (XGAN's decoder topology) trained with
 * L_GANG: a 3-way critic D (classes: G(source), G(target), real target) must call both kinds of
   translations real; L_TV: total variation of G(x_s).
 
-L_CONST and L_TID have their own weights, ``dtn.w_const`` and ``dtn.w_tid`` (XGAN's ``loss.w_sem`` and
-``loss.w_rec`` mean other terms and must stay 0 in a DTN preset); ``loss.w_gan`` and ``loss.w_tv`` weigh
-the GAN and TV terms as for XGAN.
+Every weight is DTN's own, in its ``[dtn]`` table (:data:`SETTINGS`): ``dtn.w_const``, ``dtn.w_tid``,
+``dtn.w_gan`` and ``dtn.w_tv``.
 
 f is the teacher of the trainer (dlib's 128-d face descriptor by default) made differentiable by
 :func:`xgan.distill.distill_teacher`, which writes the file ``dtn.f_checkpoint`` names. In the fixed DTN f never changes, not even its
@@ -31,44 +30,45 @@ import torch
 from torch import nn
 
 from .. import losses as L
+from ..config import LegacyLoss, ModelSettings
 from ..distill import HOW_TO_MAKE_F, EncoderError, load_encoder
 from ..networks import DOMAINS, FaceEncoder, TernaryCritic, check_network, decoder_layers
-from .base import Generator, Model, StepResult, refuse_gan_settings, refuse_sem_settings, refuse_xgan_network
+from .base import Generator, Model, StepResult
 
 # --- the model ----------------------------------------------------------------------------------
 
-#: DTN's own weights, in its [dtn] table, and the XGAN keys they replace (which must stay 0)
-OWN_WEIGHTS = {"w_const": "w_sem", "w_tid": "w_rec"}
+#: DTN's own settings, the [dtn] table, with dtn.toml's values (what runs saved before a key existed were
+#: trained with); dtn.toml says how each weight was adapted from Taigman et al.'s
+SETTINGS = ModelSettings(
+    label="DTN",
+    description="DTN (Taigman et al. 2016): a distilled face encoder f, fixed or finetuned, a decoder g, a 3-way critic",
+    section="dtn",
+    defaults={"f_checkpoint": "",   # the distilled f (xgan.distill.distill_teacher's out_path)
+              "finetune_f": False,  # true: the finetuned DTN of App. 7.2 (f trained by L_CONST alone)
+              "w_const": 1.5,       # L_CONST: cosine distance f(x_s) vs f(G(x_s)) (f-constancy)
+              "w_tid": 1.0,         # L_TID: ||x_t - G(x_t)||^2 per pixel (target identity)
+              "w_gan": 0.1,         # L_GANG against the 3-way critic; 0: no critic
+              "w_tv": 0.05},        # L_TV on G(x_s)
+    network=("critic_norm", "norm", "upsample"),  # its critic is Table 1c's, its decoder XGAN's
+    legacy=LegacyLoss(moved={"w_gan": "w_gan", "w_tv": "w_tv"},
+                      fixed={"gan": ("face2cartoon", "it only translates faces to cartoons"),
+                             "gan_loss": ("nonsaturating", "its 3-way critic uses cross-entropy")},
+                      own_weights="dtn.w_const, dtn.w_tid, dtn.w_gan and dtn.w_tv",
+                      reasons={"w_sem": "DTN's L_CONST weight is dtn.w_const", "w_rec": "DTN's L_TID weight is dtn.w_tid",
+                               "w_dann": "DTN has no domain classifier", "w_teach": "DTN's teacher is its encoder f",
+                               "w_cycle": "DTN translates one way only",
+                               "r1": "DTN's adversarial weight is dtn.w_gan throughout",
+                               "gan_ramp": "DTN's adversarial weight is dtn.w_gan throughout",
+                               "gan_detach": "DTN's adversarial weight is dtn.w_gan throughout"}),
+)
 
 
-def check_dtn(config: Mapping) -> None:
+def check(config: Mapping) -> None:
     """Raise ValueError (one sentence) for settings DTN cannot honour."""
-    if "dtn" not in config:
-        raise ValueError("model dtn needs the [dtn] table of its preset (use --preset dtn or --preset dtn-finetuned)")
-    d, w = config["dtn"], config["loss"]
-    for key, kind in (("f_checkpoint", str), ("finetune_f", bool), ("w_const", float), ("w_tid", float)):
-        if not isinstance(d.get(key), kind):
-            raise ValueError(f"dtn.{key} must be a {kind.__name__} (see xgan/presets/dtn.toml)")
-    for own, old in OWN_WEIGHTS.items():
-        if w[old] != 0:
-            raise ValueError(f"loss.{old} is XGAN's weight and must be 0 for DTN; DTN's "
-                             f"{'L_CONST' if own == 'w_const' else 'L_TID'} weight is dtn.{own} (got loss.{old} = {w[old]})")
-    for key, value in (("dtn.w_const", d["w_const"]), ("dtn.w_tid", d["w_tid"]), ("loss.w_gan", w["w_gan"]),
-                       ("loss.w_tv", w["w_tv"])):
-        if value < 0:
-            raise ValueError(f"{key} must be >= 0, got {value}")
-    for key, why in (("w_dann", "DTN has no domain classifier"), ("w_teach", "DTN's teacher is its encoder f"),
-                     ("w_cycle", "DTN translates one way only")):
-        if w.get(key, 0) != 0:  # w_cycle is absent from configurations saved before it
-            raise ValueError(f"loss.{key} must be 0 for DTN ({why}), got {w[key]}")
-    if w["gan"] != "face2cartoon":
-        raise ValueError(f"loss.gan must be face2cartoon for DTN (it only translates faces to cartoons), got {w['gan']!r}")
-    if w["gan_loss"] != "nonsaturating":
-        raise ValueError(f"loss.gan_loss must be nonsaturating for DTN (its 3-way critic uses cross-entropy), "
-                         f"got {w['gan_loss']!r}")
-    refuse_sem_settings(w, "DTN")
-    refuse_gan_settings(w, "DTN", "DTN's adversarial weight is loss.w_gan throughout")
-    refuse_xgan_network(config["network"], "DTN", "its critic is the paper's, with three outputs", ("critic", "critic_scales"))
+    d = config["dtn"]
+    for key in ("w_const", "w_tid", "w_gan", "w_tv"):
+        if d[key] < 0:
+            raise ValueError(f"dtn.{key} must be >= 0, got {d[key]}")
     if d["finetune_f"] and d["w_const"] <= 0:
         raise ValueError("dtn.finetune_f needs dtn.w_const > 0: the finetuned f is trained by L_CONST alone")
 
@@ -80,7 +80,7 @@ class DTNGenerator(Generator):
     def __init__(self, config: Mapping, f: FaceEncoder, critic: TernaryCritic | None):
         super().__init__({"ternary": critic} if critic is not None else {})
         net = config["network"]
-        self.loss = {**config["loss"], "w_const": config["dtn"]["w_const"], "w_tid": config["dtn"]["w_tid"]}
+        self.loss = dict(config["dtn"])
         self.finetune = bool(config["dtn"]["finetune_f"])
         self.f = f
         f.frozen_statistics = True
@@ -150,9 +150,8 @@ class DTN(Model):
     def __init__(self, config: Mapping, teacher_dim: int | None = None, f_arch: Mapping | None = None):
         """``f_arch`` (from a run's checkpoint) builds f's architecture only, its weights coming from that
         checkpoint; without it f is read from ``dtn.f_checkpoint``. ``teacher_dim`` is the trainer's
-        argument for every model; DTN has no teacher loss (``check_dtn`` refuses ``w_teach > 0``)."""
+        argument for every model; DTN has no teacher loss."""
         super().__init__(config)
-        check_dtn(config)
         net = config["network"]
         check_network(net)
         if f_arch is not None:
@@ -165,11 +164,10 @@ class DTN(Model):
         if f.arch["image_size"] != net["image_size"]:
             raise EncoderError(f"the encoder f takes {f.arch['image_size']}px images but network.image_size is "
                                f"{net['image_size']}; distill f on {net['image_size']}px faces")
-        w = config["loss"]
-        self.discriminator = DTNDiscriminator(config) if w["w_gan"] > 0 else None
-        self.generator = DTNGenerator(config, f, self.discriminator.critic if self.discriminator else None)
         d = config["dtn"]
-        keep = {"const": d["w_const"], "tid": d["w_tid"], "gang": w["w_gan"], "tv": w["w_tv"]}
+        self.discriminator = DTNDiscriminator(config) if d["w_gan"] > 0 else None
+        self.generator = DTNGenerator(config, f, self.discriminator.critic if self.discriminator else None)
+        keep = {"const": d["w_const"], "tid": d["w_tid"], "gang": d["w_gan"], "tv": d["w_tv"]}
         self.loss_names = tuple(n for n in ("const", "tid", "gang", "tv") if keep[n] > 0) + ("code_spread", "total") + \
             (("d", "d_acc") if self.discriminator is not None else ())
 

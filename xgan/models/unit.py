@@ -12,7 +12,7 @@ for domain 1 and symmetrically for domain 2:
 
 where z_2' encodes x_1^{1->2} again. The Laplacian likelihoods are per-pixel L1, the KL terms
 :func:`~xgan.losses.kl_unit_gaussian`, both mean-reduced as in the authors' code. The paper's weights:
-lambda_0 = 10 (loss.w_gan), lambda_1 = lambda_3 = 0.1, lambda_2 = lambda_4 = 100; as in the paper's
+lambda_0 = 10 (unit.w_gan), lambda_1 = lambda_3 = 0.1, lambda_2 = lambda_4 = 100; as in the paper's
 equations the own-encoding KL appears in L_VAE and L_CC, so it weighs lambda_1 + lambda_3 (the authors'
 PyTorch code drops its repetition in L_CC). The generator minimises the non-saturating form of L_GAN;
 the critics its cross-entropy, both times lambda_0. Translations and embeddings at evaluation use the
@@ -27,14 +27,36 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import losses as L
+from ..config import LegacyLoss, ModelSettings
 from ..networks import DOMAINS, PatchCritic, SharedLatentAutoencoders, check_resnet, init_convolutions
-from .base import (Generator, Model, StepResult, build_players, check_baseline, critic_log_names, critics_step,
-                   scaled_widths)
+from .base import Generator, Model, StepResult, build_players, critic_log_names, critics_step, scaled_widths
 
 #: the critics, named by the translation they judge: (source, target)
 PATHS = {"face2cartoon": ("face", "cartoon"), "cartoon2face": ("cartoon", "face")}
-NOT_UNIT = ("w_rec", "w_dann", "w_sem", "w_teach", "w_tv", "w_cycle")
 WEIGHTS = ("lambda_kl", "lambda_rec", "lambda_kl_cycle", "lambda_cycle")
+
+#: UNIT's own settings, the [unit] table, with the values of the paper base (what runs saved before a
+#: key existed were trained with); xgan/presets/unit.toml says why each
+SETTINGS = ModelSettings(
+    label="UNIT",
+    description="UNIT (Liu et al. 2017): shared-latent VAE-GANs, weight sharing in the high-level layers",
+    section="unit",
+    defaults={"width_scale": 0.5,         # autoencoder width = width_scale * network.encoder[0]
+              "blocks": 3,                # residual blocks per encoder and per generator
+              "shared_blocks": 1,         # of which shared: the encoders' last, the generators' first
+              "stem": "c7s1",             # "c7s1" (the paper's) or "c4s2" (4x4 stride 2, its transpose last)
+              "downsample": 2,            # stride-2 layers of each encoder (transposed in each generator)
+              "critic_downsample": 2,     # stride-2 layers of the PatchGAN critic (34 px patches)
+              "lambda_kl": 0.1,           # lambda_1: KL of q(z|x) in L_VAE
+              "lambda_rec": 100.0,        # lambda_2: L1 reconstruction in L_VAE
+              "lambda_kl_cycle": 0.1,     # lambda_3: KL terms of L_CC
+              "lambda_cycle": 100.0,      # lambda_4: L1 cycle reconstruction in L_CC
+              "w_gan": 10.0,              # lambda_0: L_GAN, both domains, generators and critics alike
+              "gan_loss": "nonsaturating"},  # its form: the paper's cross-entropy, or lsgan, hinge
+    legacy=LegacyLoss(moved={"w_gan": "w_gan", "gan_loss": "gan_loss"},
+                      fixed={"gan": ("both", "a critic in each domain")},
+                      own_weights=f"unit.w_gan, unit.{', unit.'.join(WEIGHTS)}"),
+)
 
 
 def widths(config: Mapping) -> tuple[int, int]:
@@ -42,17 +64,14 @@ def widths(config: Mapping) -> tuple[int, int]:
     return scaled_widths(config, "unit")
 
 
-def check_unit(config: Mapping) -> None:
+def check(config: Mapping) -> None:
     """Raise ValueError (one sentence) for settings UNIT cannot honour."""
-    u = check_baseline(config, "unit", "UNIT", NOT_UNIT, f"unit.{', unit.'.join(WEIGHTS)}")
-    w = config["loss"]
-    for key in WEIGHTS:
+    u = config["unit"]
+    for key in WEIGHTS + ("w_gan",):
         if u[key] < 0:
             raise ValueError(f"unit.{key} must be >= 0, got {u[key]}")
-    if w["w_gan"] < 0:
-        raise ValueError(f"loss.w_gan must be >= 0, got {w['w_gan']}")
-    if w["gan_loss"] not in L.GAN_LOSSES:
-        raise ValueError(f"loss.gan_loss must be one of {', '.join(L.GAN_LOSSES)}; got {w['gan_loss']!r}")
+    if u["gan_loss"] not in L.GAN_LOSSES:
+        raise ValueError(f"unit.gan_loss must be one of {', '.join(L.GAN_LOSSES)}; got {u['gan_loss']!r}")
     width, _ = widths(config)
     check_resnet(width, u["blocks"], u["downsample"], config["network"]["image_size"], "unit", u["stem"])
 
@@ -67,7 +86,7 @@ class UNITGenerator(Generator):
         self.autoencoders = init_convolutions(
             SharedLatentAutoencoders(width, u["blocks"], u["shared_blocks"], u["downsample"], u["stem"]), "kaiming")
         self.weights = {k: float(u[k]) for k in WEIGHTS}
-        self.w_gan, self.gan_loss = config["loss"]["w_gan"], config["loss"]["gan_loss"]
+        self.w_gan, self.gan_loss = u["w_gan"], u["gan_loss"]
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> StepResult:
         ae, w = self.autoencoders, self.weights
@@ -100,7 +119,7 @@ class UNITDiscriminator(nn.Module):
     def __init__(self, config: Mapping):
         super().__init__()
         _, width = widths(config)
-        self.w_gan, self.gan_loss = config["loss"]["w_gan"], config["loss"]["gan_loss"]
+        self.w_gan, self.gan_loss = config["unit"]["w_gan"], config["unit"]["gan_loss"]
         self.critics = nn.ModuleDict({p: init_convolutions(PatchCritic(width, config["unit"]["critic_downsample"]))
                                       for p in PATHS})
 
@@ -119,8 +138,8 @@ class UNIT(Model):
     def __init__(self, config: Mapping, teacher_dim: int | None = None):
         """``teacher_dim`` is the trainer's argument for every model; UNIT has no teacher loss."""
         super().__init__(config)
-        check_unit(config)
-        self.discriminator, self.generator = build_players(config, UNITDiscriminator, UNITGenerator)
+        self.discriminator, self.generator = build_players(config, UNITDiscriminator, UNITGenerator,
+                                                           config["unit"]["w_gan"])
         critics = self.generator.critic_names
         self.loss_names = ("rec", "kl", "cycle", "kl_cycle") + (("gan",) if critics else ()) + ("total",) + \
             critic_log_names(critics)

@@ -14,14 +14,58 @@ from torch import nn
 
 from .. import degrade
 from .. import losses as L
+from ..config import NETWORK_CHOICES, ModelSettings
 from ..grl import grad_reverse
 from ..networks import DOMAINS, DomainClassifier, DualAutoencoder, make_critic, norms_as_at_test
-from .base import (SEM_SETTINGS, Generator, Model, StepResult, critic_log_names, critics_step, refuse_gan_settings,
-                   refuse_sem_settings, refuse_xgan_network)
+from .base import Generator, Model, StepResult, critic_log_names, critics_step
 
 GAN_PATHS = ("face2cartoon", "both")
 #: the critics, named by the translation they judge: (source, target)
 CRITICS = {"face2cartoon": ("face", "cartoon"), "cartoon2face": ("cartoon", "face")}
+
+#: how L_sem treats translations before re-encoding them, and when its weight rises, each with its off value
+SEM_SETTINGS = {"sem_blur": 0, "sem_noise": 0, "sem_detach": False, "sem_ramp": [0, 0], "sem_form": "cosine",
+                "sem_temperature": 0.1}
+#: when L_gan's weight rises in the generator step, which layers its gradient trains, and the R1 penalty
+#: on the critics, each with its off value
+GAN_SETTINGS = {"gan_ramp": [0, 0], "gan_detach": False, "r1": 0}
+#: the loss weights, whose off value is 0
+WEIGHTS = ("w_rec", "w_dann", "w_sem", "w_gan", "w_teach", "w_tv", "w_cycle")
+_SEM_WHAT, _GAN_WHAT = "sets how XGAN's L_sem re-encodes translations", "sets how XGAN's L_gan trains its generator"
+
+#: XGAN's own settings: the [loss] table (its historical name), with the paper's values (§3.1, Table 1),
+#: which are also what every run saved before a key existed was trained with. paper.toml lists them
+#: with what each does; xgan-plus, the ablations and the study's variants override some.
+SETTINGS = ModelSettings(
+    label="XGAN",
+    description="XGAN (Royer et al.): dual autoencoder with shared layers; L_rec, L_dann, L_sem, L_gan, L_teach",
+    section="loss",
+    defaults={"w_rec": 1.0, "w_dann": 1.0, "w_sem": 1.0, "w_gan": 0.1, "w_teach": 0.1, "w_tv": 0.0, "w_cycle": 0.0,
+              "grl_scale": 1.0, "gan": "face2cartoon", "gan_loss": "nonsaturating", "r1": 0.0, "teacher": "dlib",
+              "sem_blur": 0.0, "sem_noise": 0.0, "sem_detach": False, "sem_form": "cosine", "sem_temperature": 0.1,
+              "sem_ramp": [0, 0], "gan_ramp": [0, 0], "gan_detach": False},
+    network=tuple(NETWORK_CHOICES),
+    # what each key is worth in a configuration of another model, written when XGAN's [loss] was every
+    # model's schema (xgan.config.migrate): a weight (what None) is off at 0; the teacher's name and the
+    # GRL's factor are read by XGAN alone and harmless whatever their value (off None)
+    off={**{k: (0, None) for k in WEIGHTS}, **{k: (v, _SEM_WHAT) for k, v in SEM_SETTINGS.items()},
+         **{k: (v, _GAN_WHAT) for k, v in GAN_SETTINGS.items()}, "teacher": (None, ""), "grl_scale": (None, ""),
+         "gan": (None, ""), "gan_loss": (None, "")},
+)
+
+
+def check(config: Mapping) -> None:
+    """Raise ValueError (one sentence) for settings XGAN cannot honour."""
+    check_loss(config["loss"])
+    check_critic(config)
+
+
+def _refuse(loss: Mapping, settings: Mapping, why: str, what: str) -> None:
+    """Raise ValueError when one of ``settings`` is on where nothing would read it."""
+    for key, off in settings.items():
+        value = loss.get(key, off)
+        if (list(value) if isinstance(value, (list, tuple)) else value) != off:
+            raise ValueError(f"loss.{key} {what} and must be off for {why}, got {value}")
 
 
 def check_loss(cfg: Mapping) -> None:
@@ -49,16 +93,19 @@ def check_loss(cfg: Mapping) -> None:
         raise ValueError(f"loss.sem_temperature is the contrastive L_sem's and must stay {default} with "
                          f"loss.sem_form = cosine (it would do nothing), got {temperature}")
     if cfg["w_sem"] == 0:
-        refuse_sem_settings(cfg, "XGAN with loss.w_sem = 0", "L_sem is off")
+        _refuse(cfg, SEM_SETTINGS, "XGAN with loss.w_sem = 0 (L_sem is off)", _SEM_WHAT)
     if cfg["w_gan"] == 0:
-        refuse_gan_settings(cfg, "XGAN with loss.w_gan = 0", "L_gan is off")
+        _refuse(cfg, GAN_SETTINGS, "XGAN with loss.w_gan = 0 (L_gan is off)", _GAN_WHAT)
 
 
 def check_critic(config: Mapping) -> None:
     """Without L_gan there is no critic: its choices must stay the paper's (they would do nothing)."""
     if config["loss"]["w_gan"] == 0:
-        refuse_xgan_network(config["network"], "XGAN with loss.w_gan = 0", "it has no critic",
-                            ("critic", "critic_scales"))
+        for key in ("critic", "critic_scales"):
+            value, paper = config["network"].get(key, NETWORK_CHOICES[key]), NETWORK_CHOICES[key]
+            if value != paper:
+                raise ValueError(f"network.{key} must be {paper} for XGAN with loss.w_gan = 0 (it has no critic), "
+                                 f"got {value!r}")
 
 
 def needs_translations(loss: Mapping) -> bool:
@@ -195,8 +242,6 @@ class XGAN(Model):
     def __init__(self, config: Mapping, teacher_dim: int | None = None):
         super().__init__(config)
         w = config["loss"]
-        check_loss(w)
-        check_critic(config)
         needs_teacher = w["w_teach"] > 0
         if needs_teacher and not teacher_dim:
             raise ValueError("loss.w_teach > 0 needs a teacher: pass its embedding size as teacher_dim")
