@@ -71,12 +71,7 @@ class CartoonSet(FolderDataset):
         self.aligned, self.background = aligned, (tuple(background) if background is not None else None)
         self.release, self.cache_dir = release, cache_dir
         if download:
-            from .download import download_release
-
-            try:
-                load_index(self.root, cache_dir=cache_dir, release=release or "10k")
-            except DatasetError:
-                download_release(self.root, release or "10k")
+            self._download(release or "10k", cache_dir)
         self.index: CartoonIndex = load_index(self.root, cache_dir=cache_dir,
                                               release=release or ("10k" if download else None))
         if "landmarks" in self.target_type and self.index.landmarks is None:
@@ -85,6 +80,21 @@ class CartoonSet(FolderDataset):
         assignment = read_split_file(split_file) if split_file else None
         keep = set(filter_ids(self.index.ids, split, assignment))
         self.rows = np.array([i for i, cid in enumerate(self.index.ids) if cid in keep], dtype=np.int64)
+
+    def _download(self, release: str, cache_dir) -> None:
+        """Fetch Google's ``release`` under ``root`` unless it is there; a failure is one
+        :class:`DatasetError` (not chained to the "not there" error that started the download)."""
+        from .download import DownloadError, download_release
+
+        try:
+            load_index(self.root, cache_dir=cache_dir, release=release)
+            return
+        except DatasetError:
+            pass  # not there yet: download it, outside this handler so a failure does not chain to it
+        try:
+            download_release(self.root, release)
+        except DownloadError as e:
+            raise DatasetError(f"{self.root}: could not download Google's CartoonSet{release}: {e}") from None
 
     def __len__(self) -> int:
         return len(self.rows)

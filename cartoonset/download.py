@@ -73,7 +73,7 @@ def _content_range_start(value: str | None) -> int | None:
 def fetch(url: str, dest: Path, timeout: float = 60.0, retries: int = 4, backoff: float = 1.0,
           show_progress: bool = True, resume: bool = True) -> Path:
     """Download ``url`` to ``dest``, resuming ``dest.part`` across retries and restarts (unless
-    ``resume=False``, which starts from zero)."""
+    ``resume=False``, which starts from zero); a failure keeps ``dest.part`` only when it holds bytes."""
     part = dest.with_name(dest.name + ".part")
     dest.parent.mkdir(parents=True, exist_ok=True)
     if not resume:
@@ -121,8 +121,18 @@ def fetch(url: str, dest: Path, timeout: float = 60.0, retries: int = 4, backoff
             last_error = e
         if attempt < retries:
             time.sleep(backoff * 2 ** attempt)
-    raise DownloadError(f"{url}: download failed after {attempt + 1} attempts ({last_error}); "
-                        f"rerun to resume from {part}")
+    if part.exists() and not part.stat().st_size:
+        part.unlink()  # an empty part file resumes nothing
+    raise DownloadError(f"{url}: download failed after {attempt + 1} attempts ({last_error})")
+
+
+def _resume_hint(archive: Path) -> str:
+    """What a rerun does after a failed download: resume from the bytes kept, or start again."""
+    part = archive.with_name(archive.name + ".part")
+    kept = part.stat().st_size if part.exists() else 0
+    if kept:
+        return f"rerun to resume from {part} ({kept} bytes kept)"
+    return "nothing was kept; rerun when the address can be reached (this needs the network)"
 
 
 def verify(archive: Path, sha256: str, size: int | None = None) -> str | None:
@@ -205,7 +215,35 @@ def download_release(root: str | os.PathLike, release: str = "10k", url: str | N
     target = root / info["folder"]
     if target.is_dir():
         return target
+    made = _missing_folders(root)
     root.mkdir(parents=True, exist_ok=True)
+    try:
+        return _fetch_verify_unpack(root, target, info, release, url, expected, timeout, retries, show_progress)
+    except BaseException:
+        _remove_if_empty(made)  # a failed download leaves no empty folder behind
+        raise
+
+
+def _missing_folders(path: Path) -> list[Path]:
+    """``path`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    for p in (path, *path.parents):
+        if p.exists():
+            break
+        missing.append(p)
+    return missing
+
+
+def _remove_if_empty(folders: list[Path]) -> None:
+    for p in folders:  # deepest first: a parent empties once its child goes
+        try:
+            p.rmdir()
+        except OSError:
+            return  # not empty (a .part to resume from) or already gone
+
+
+def _fetch_verify_unpack(root: Path, target: Path, info: dict, release: str, url: str | None, expected: str,
+                         timeout: float, retries: int, show_progress: bool) -> Path:
     remove_stale_temps(root)
     archive = root / f"{info['folder']}.tgz"
     urls = [url] if url else [u for u in (info.get("url"), info.get("mirror")) if u]
@@ -223,7 +261,7 @@ def download_release(root: str | os.PathLike, release: str = "10k", url: str | N
             except DownloadError as e:
                 errors.append(str(e))
         else:
-            raise DownloadError(" / ".join(errors))
+            raise DownloadError(f"{' / '.join(errors)}; {_resume_hint(archive)}")
         problem = verify(archive, expected, info.get("bytes"))
     if problem is not None:
         archive.unlink(missing_ok=True)

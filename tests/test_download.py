@@ -207,3 +207,17 @@ def test_mirror_is_used_when_the_primary_address_fails(server, archives, monkeyp
     monkeypatch.setenv("CARTOONSET_RELEASES", str(table))
     assert len(CartoonSet(tmp_path / "data", split="all", download=True)) == 20
     assert [p for p, _ in Handler.log] == ["/gone/cartoonset10k.tgz", "/mirror/cartoonset10k.tgz"]
+
+
+def test_failed_download_is_one_dataset_error_and_leaves_nothing(server, monkeypatch, tmp_path):
+    """Issue 38.8: offline, ``CartoonSet(root, download=True)`` raised a DownloadError chained to the
+    "not there" error, offered to resume from a .part file that did not exist, and left ``root``."""
+    from cartoonset.common.vision import DatasetError
+
+    point_table(monkeypatch, tmp_path, server, {"10k": b"never served"})  # every address answers 404
+    root = tmp_path / "data" / "google"
+    with pytest.raises(DatasetError) as e:
+        CartoonSet(root, download=True)
+    assert e.value.__cause__ is None and e.value.__suppress_context__  # raise ... from None: one traceback
+    assert ".part" not in str(e.value) and "nothing was kept" in str(e.value)
+    assert not (tmp_path / "data").exists()  # neither root nor its parent stays behind
