@@ -73,7 +73,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=usable_cores())
     a = ap.parse_args()
     if not dlib_available():
-        raise SystemExit("needs the teacher extra: pip install 'cartoonset-xgan[teacher]'")
+        raise SystemExit("needs the teacher extra: pip install '.[teacher]' in the toolkit's checkout")
     images = faces(4 * a.n)
     before_s = after_s = 0.0
     embedder = DlibEmbedder()

@@ -21,6 +21,7 @@ from typing import Any, Mapping
 
 from .common.atomic import temp_path_for
 from .common.cachedir import cache_dir as _cache_dir
+from .common.errors import install_hint
 
 COLUMNS_VERSION = "hf-columns/2"
 
@@ -29,7 +30,7 @@ def _require():
     try:
         import datasets
     except ImportError:
-        raise ImportError("HuggingFace export needs the hf extra: pip install 'cartoonset-xgan[hf]'") from None
+        raise ImportError(f"HuggingFace export needs the hf extra: {install_hint('hf')}") from None
     return datasets
 
 

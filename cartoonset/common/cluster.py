@@ -8,7 +8,7 @@ The client stays the only writer of the job's shared records (index, manifest), 
 
 Workers write to the job's output folder themselves, so every worker must see it under the same
 path: a shared (network) filesystem is required. Dask is optional
-(``pip install 'cartoonset-xgan[cluster]'``) and imported only here, only when a scheduler is used.
+(``pip install '.[cluster]'`` in the checkout) and imported only here, only when a scheduler is used.
 """
 from __future__ import annotations
 
@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from .errors import ToolkitError
+from .errors import ToolkitError, install_hint
 from .progress import progress
 from .lifecycle import usable_cores
 
-INSTALL_HINT = "pip install 'cartoonset-xgan[cluster]'"
+INSTALL_HINT = install_hint("cluster")
 LOCAL = "local"
 RETRIES = 2  #: reruns of a task that raised (a flaky shared filesystem); lost workers are Dask's own retries
 
