@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import click
 
-from cartoonset.common.cli import ToolGroup, bad_parameter, fail as _fail
+from cartoonset.common.cli import ToolGroup, bad_parameter, fail as _fail, fail_if_nothing_produced
 from cartoonset.common.errors import ToolkitError
 from cartoonset.common.version import __version__
 
 from .settings import Settings
+from .status import OK
 
 _DEFAULTS = Settings()
 
@@ -79,6 +80,8 @@ def run_cmd(inputs, out, size, large, workers, shard, background, face_oval, ima
     click.echo(summary.table())
     for note in summary.notes:
         click.echo(note, err=True)
+    fail_if_nothing_produced(summary.counts.get(OK, 0), {s: n for s, n in summary.counts.items() if s != OK},
+                             "aligned", f"; `facealign preview {out} --out rejects.png` shows each with its reason")
 
 
 def _fetch_option(ctx: click.Context, param: click.Parameter, value):

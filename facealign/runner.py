@@ -37,7 +37,7 @@ from .identities import (CLUSTER, SOURCES as IDENTITY_SOURCES, IdentityFile, che
                          parse_identities)
 from .settings import Settings
 from .sources import Item, inside, read_inputs
-from .status import JobSummary
+from .status import OK, JobSummary
 
 
 @dataclass
@@ -126,7 +126,7 @@ def _run_locked(out: Path, settings: Settings, backend: BackendSpec, shard: Shar
     sources = Counter(r.get("identity_source", "") for r in mine)
     return RunSummary(out, dict(counts), len(todo), len(items) - len(todo), listing.filtered,
                       time.perf_counter() - t0, {k: v / 1000.0 for k, v in stages.items()}, dict(sources),
-                      _notes(sources, named))
+                      _notes(sources, named) if counts.get(OK) else [])  # nothing aligned: no note on identities
 
 
 def _rename(log: RecordLog, items: list[Item], done: dict[str, dict]) -> None:

@@ -261,14 +261,14 @@ def test_a_file_name_that_is_not_utf8_gets_its_row_and_the_run_goes_on(tmp_path)
     with open(os.path.join(os.fsencode(photos), b"broken\xff.jpg"), "wb") as fh:
         fh.write(b"not an image")
     out = tmp_path / "out"
-    proc = facealign("run", photos, "--out", out, "--workers", "1")
-    assert "Traceback" not in proc.stderr, proc.stderr
+    proc = facealign("run", photos, "--out", out, "--workers", "1", check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr  # nothing aligned
     rows = {r["id"]: r for r in manifest_lines(out)}
     assert set(rows) == {"plain.jpg", "caf\\xe9.jpg", "broken\\xff.jpg"}, rows
     assert rows["caf\\xe9.jpg"]["status"] == rows["plain.jpg"]["status"] == "no_face"
     assert rows["broken\\xff.jpg"]["status"] == "unreadable" and "broken\\xff.jpg" in rows["broken\\xff.jpg"]["reason"]
     assert "caf\\xe9.jpg" in (out / "manifest.csv").read_text(encoding="utf-8")
-    again = facealign("run", photos, "--out", out, "--workers", "1")
+    again = facealign("run", photos, "--out", out, "--workers", "1", check=False)
     assert "already done 3" in again.stdout, again.stdout
 
 
@@ -282,13 +282,13 @@ def test_malformed_manifest_rows_are_skipped_and_their_photos_redone(tmp_path):
     for k in "abc":
         (photos / f"{k}.jpg").write_bytes(jpeg_bytes(Image.new("RGB", (48, 48), (180, 120, 90))))
     out = tmp_path / "out"
-    facealign("run", photos, "--out", out, "--workers", "1")
+    facealign("run", photos, "--out", out, "--workers", "1", check=False)  # exit 1: no face in them
     log = out / "manifest.jsonl"
     kept = [line for line in log.read_text().splitlines() if '"id":"b.jpg"' not in line]
     bad = ['[1,2,3]', '{"status":"ok"}', '{"id":null,"status":"ok"}', '{"id":"a.jpg","status":"no_face","time":"x"}',
            '{"id":"b.jpg"}']
     log.write_text("\n".join(kept + bad) + "\n")
-    proc = facealign("run", photos, "--out", out, "--workers", "1")
+    proc = facealign("run", photos, "--out", out, "--workers", "1", check=False)
     assert "Traceback" not in proc.stderr and "processed now 1" in proc.stdout, proc.stdout + proc.stderr
     rows = [json.loads(line) for line in log.read_text().splitlines()[len(kept) + len(bad):]]
     assert [(r["id"], r["status"]) for r in rows] == [("b.jpg", "no_face")]
@@ -328,3 +328,18 @@ def test_a_signal_to_a_parallel_run_stops_it_quietly(tmp_path, sig):
     finally:
         _cleanup(workers)
     assert 2 <= len(manifest_lines(out)) < 40  # what was done is kept: a rerun goes on from there
+
+
+def test_nothing_aligned_is_a_failure_with_the_reasons_counted(tmp_path):
+    """Issue 38.10: a folder where nothing aligns exited 0 with the "one photo, one person" note on
+    identities. The rule shared with ``xgan translate``: nothing produced, exit 1, the reasons counted."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for k in "ab":
+        (photos / f"{k}.jpg").write_bytes(jpeg_bytes(Image.new("RGB", (48, 48), (180, 120, 90))))
+    (photos / "c.jpg").write_bytes(b"not an image")
+    proc = facealign("run", photos, "--out", tmp_path / "out", "--workers", "1", check=False)
+    assert proc.returncode == 1 and "total" in proc.stdout, proc.stderr  # the summary, then the error
+    assert proc.stderr.strip().splitlines() == [
+        f"Error: 0 of 3 inputs aligned (no_face 2, unreadable 1); `facealign preview {tmp_path / 'out'} "
+        "--out rejects.png` shows each with its reason"]  # and no note on who is who

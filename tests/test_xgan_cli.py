@@ -220,6 +220,8 @@ def test_translate_of_a_panorama_is_one_line_not_an_abort(tmp_path):
     (line,) = [ln for ln in proc.stderr.splitlines() if "panorama.jpg" in ln]
     assert line.startswith("skipped") and "too_large" in line and "width of 33,000" in line
     assert "0 of 1 inputs translated" in proc.stdout
+    # Issue 38.10: nothing produced is one rule for translate and facealign run: exit 1, reasons counted
+    assert proc.stderr.strip().splitlines()[-1] == "Error: 0 of 1 inputs translated (too_large 1)"
 
 
 #: ``xgan train`` in a subprocess whose ruler saves its unfinished state at every step and takes at

@@ -1,12 +1,12 @@
 """The ``xgan`` command line: a thin layer over the library functions."""
 from __future__ import annotations
 
-import sys
+from collections import Counter
 from pathlib import Path
 
 import click
 
-from cartoonset.common.cli import ToolGroup, fail as _fail
+from cartoonset.common.cli import ToolGroup, fail as _fail, fail_if_nothing_produced
 from cartoonset.common.errors import ToolkitError
 from cartoonset.common.version import __version__
 
@@ -201,8 +201,7 @@ def translate(inputs, checkpoint, out, domain, box, images, device, verbose) -> 
         elif r.reason:
             click.echo(f"note: {r.source}: {r.reason}", err=True)
     click.echo(f"{done} of {len(results)} inputs translated into {out}")
-    if done == 0:
-        sys.exit(1)
+    fail_if_nothing_produced(done, Counter(r.status for r in results if not r.output), "translated")
 
 
 @main.command()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any, Iterator, NoReturn
+from typing import Any, Iterator, Mapping, NoReturn
 
 import click
 
@@ -49,6 +49,17 @@ def fail(error: BaseException | str) -> NoReturn:
     if isinstance(error, InputError):
         raise click.UsageError(describe(error), ctx=click.get_current_context(silent=True)) from None
     raise click.ClickException(error if isinstance(error, str) else describe(error)) from None
+
+
+def fail_if_nothing_produced(produced: int, rejected: Mapping[str, int], verb: str, hint: str = "") -> None:
+    """The rule for a command that writes one output per input (``facealign run``, ``xgan
+    translate``): when every input was rejected and nothing was produced, the work failed: exit 1
+    through :func:`fail`, one line ``0 of N inputs <verb> (reason count, ...)``, after the summary.
+    Some outputs and some rejects is a success (the summary counts them)."""
+    total = produced + sum(rejected.values())
+    if total and not produced:
+        counted = ", ".join(f"{why} {n}" for why, n in sorted(rejected.items(), key=lambda kv: (-kv[1], kv[0])) if n)
+        fail(f"0 of {total} inputs {verb} ({counted}){hint}")
 
 
 @contextlib.contextmanager
