@@ -12,16 +12,18 @@ Scratch files live beside the output (or in the toolkit's cache folder for an in
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from .common.atomic import temp_path_for
 from .common.cachedir import cache_dir as _cache_dir
 from .common.errors import install_hint
+from .common.progress import bars_off
 
 COLUMNS_VERSION = "hf-columns/2"
 
@@ -32,6 +34,21 @@ def _require():
     except ImportError:
         raise ImportError(f"HuggingFace export needs the hf extra: {install_hint('hf')}") from None
     return datasets
+
+
+@contextlib.contextmanager
+def _datasets_bars_follow_ours() -> Iterator[None]:
+    """``datasets`` draws its own bars (generating, saving, writing parquet): off while ours are
+    (``CARTOONSET_NO_PROGRESS=1``), through its own switch, restored after."""
+    ds = _require()
+    was_on = not ds.are_progress_bars_disabled()
+    if bars_off() and was_on:
+        ds.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if was_on and ds.are_progress_bars_disabled():
+            ds.enable_progress_bars()
 
 
 def class_label(n: int, names: list[str] | None):
@@ -53,7 +70,8 @@ def to_hf_dataset(dataset, cache_dir: str | os.PathLike | None = None):
     kwargs: dict[str, Any] = {}
     if "fingerprint" in inspect.signature(ds.Dataset.from_generator).parameters:
         kwargs["fingerprint"] = hashlib.blake2b(f"{COLUMNS_VERSION}-{key}".encode(), digest_size=16).hexdigest()
-    return ds.Dataset.from_generator(_Rows(dataset), features=features, cache_dir=str(folder), **kwargs)
+    with _datasets_bars_follow_ours():
+        return ds.Dataset.from_generator(_Rows(dataset), features=features, cache_dir=str(folder), **kwargs)
 
 
 class _Rows:
@@ -85,11 +103,12 @@ def export(splits: Mapping[str, Any] | Any, out: str | os.PathLike) -> Path:
     work = temp_path_for(out.parent / f"{out.name}-scratch")
     staged = temp_path_for(out)
     try:
-        if out.suffix == ".parquet":
-            (hf,) = (to_hf_dataset(d, work) for d in splits.values())
-            hf.to_parquet(str(staged))
-        else:
-            to_hf_dataset_dict(splits, work).save_to_disk(str(staged))
+        with _datasets_bars_follow_ours():
+            if out.suffix == ".parquet":
+                (hf,) = (to_hf_dataset(d, work) for d in splits.values())
+                hf.to_parquet(str(staged))
+            else:
+                to_hf_dataset_dict(splits, work).save_to_disk(str(staged))
         if out.is_dir():
             shutil.rmtree(out)
         os.replace(staged, out)

@@ -81,3 +81,19 @@ def test_one_split_as_parquet(default_render, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["test.parquet"]
     with pytest.raises(ValueError, match="a parquet file holds one split"):
         export({"train": ds, "test": ds}, tmp_path / "both.parquet")
+
+
+def test_no_progress_silences_the_bars_of_datasets_too(default_render, tmp_path, monkeypatch):
+    """Issue 38.11: with ``CARTOONSET_NO_PROGRESS=1``, ``export-hf`` still drew HuggingFace's own bars
+    (generating, saving: 4+ per export) on stderr. They follow ours now, and come back after."""
+    env = {**os.environ, "CARTOONSET_NO_PROGRESS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    env.pop("HF_DATASETS_DISABLE_PROGRESS_BARS", None)
+    r = subprocess.run([sys.executable, "-m", "cartoonset.cli", "export-hf", str(default_render), str(tmp_path / "out")],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and r.stderr == "", r.stderr[-2000:]
+    from cartoonset.hf import export
+
+    monkeypatch.setenv("CARTOONSET_NO_PROGRESS", "1")
+    assert not datasets.are_progress_bars_disabled()
+    export(CartoonSet(default_render, split="test", target_type=None), tmp_path / "test.parquet")
+    assert not datasets.are_progress_bars_disabled()  # datasets' own switch is back as it was

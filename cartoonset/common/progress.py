@@ -48,11 +48,17 @@ def _seconds(value: str) -> float:
     return seconds
 
 
+def bars_off() -> bool:
+    """Whether the user turned progress bars off (``CARTOONSET_NO_PROGRESS=1``): ours, and those of
+    the libraries we drive (HuggingFace ``datasets`` in the exports)."""
+    return os.environ.get("CARTOONSET_NO_PROGRESS", "") not in ("", "0")
+
+
 def progress(iterable: Iterable[T] | None = None, total: int | None = None, desc: str = "",
              unit: str = "it", disable: bool | None = None, **kw) -> tqdm:
     """A tqdm bar with the toolkit's defaults; ``CARTOONSET_NO_PROGRESS=1`` silences every bar."""
     if disable is None:
-        disable = os.environ.get("CARTOONSET_NO_PROGRESS", "") not in ("", "0")
+        disable = bars_off()
     stream = kw.pop("file", None) or sys.stderr
     if _is_terminal(stream) or tqdm.__module__.endswith("notebook"):  # a notebook draws a widget
         kw.setdefault("mininterval", 0.5)
