@@ -73,9 +73,10 @@ class RenderReport:
         return self.rendered / self.seconds if self.seconds > 0 else 0.0
 
     def summary(self) -> str:
-        lines = [f"{self.n} cartoons in {self.out} (seed {self.seed}, {self.size}px, shard {self.shard}): "
-                 f"{self.rendered} rendered now, {self.already_done} already there; "
-                 f"{self.seconds:.1f}s, {self.rate:.1f} images/s",
+        done = (f"{self.rendered} rendered now, {self.already_done} already there; "
+                f"{self.seconds:.1f}s, {self.rate:.1f} images/s" if self.rendered
+                else f"nothing to do: {self.already_done} already there")
+        lines = [f"{self.n} cartoons in {self.out} (seed {self.seed}, {self.size}px, shard {self.shard}): {done}",
                  f"candidates examined: {self.candidates}; rejected:"]
         lines += [f"  {name}: {count}" for name, count in self.rejected.items()]
         if not self.complete:

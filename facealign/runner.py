@@ -49,6 +49,8 @@ class RunSummary(JobSummary):
     notes: list[str] = field(default_factory=list)  #: one line each, for the person at the command line
 
     def footer(self) -> str:
+        if not self.done:
+            return self.nothing_to_do()
         rate = self.done / self.seconds if self.seconds > 0 else 0.0
         return (f"processed now {self.done} in {self.seconds:.1f} s ({rate:.1f} images/s); "
                 f"already done {self.resumed}; filtered out {self.filtered}")

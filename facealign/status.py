@@ -70,7 +70,13 @@ class JobSummary:
         return sum(self.counts.values())
 
     def footer(self) -> str:
+        if not self.done:
+            return self.nothing_to_do()
         return f"done now {self.done} in {self.seconds:.1f} s; already done {self.resumed}; filtered out {self.filtered}"
+
+    def nothing_to_do(self) -> str:
+        """The footer of a rerun of a finished job: no rate of nothing."""
+        return f"nothing to do: {self.resumed} already there; filtered out {self.filtered}"
 
     def table(self) -> str:
         return status_table(self.counts, self.statuses, self.footer())

@@ -94,8 +94,14 @@ def test_written_crops_put_eyes_and_mouth_on_the_template(cli_run):
 def test_rerun_is_a_no_op_and_other_settings_are_refused(photos, cli_run):
     out, _ = cli_run
     before = len(manifest_lines(out))
-    again = facealign("run", photos, "--out", out)
-    assert "processed now 0" in again.stdout and len(manifest_lines(out)) == before
+    env = {k: v for k, v in ENV.items() if k != "CARTOONSET_NO_PROGRESS"}  # bars on, as a user has them
+    again = subprocess.run([str(BIN / "facealign"), "run", str(photos), "--out", str(out)], capture_output=True,
+                           text=True, env=env)
+    assert again.returncode == 0 and len(manifest_lines(out)) == before, again.stderr
+    # Issue 38.12: a rerun drew two empty bars and "0.0 images/s"
+    total = len(good_photos()) + len(bad_photos())
+    assert f"nothing to do: {total} already there" in again.stdout and "images/s" not in again.stdout
+    assert "facealign:" not in again.stderr and "0img" not in again.stderr, again.stderr
     clash = facealign("run", photos, "--out", out, "--size", "32", check=False)
     assert clash.returncode != 0 and "other settings (size)" in clash.stderr
     missing = facealign("run", photos / "nope", "--out", out, check=False)
@@ -269,7 +275,7 @@ def test_a_file_name_that_is_not_utf8_gets_its_row_and_the_run_goes_on(tmp_path)
     assert rows["broken\\xff.jpg"]["status"] == "unreadable" and "broken\\xff.jpg" in rows["broken\\xff.jpg"]["reason"]
     assert "caf\\xe9.jpg" in (out / "manifest.csv").read_text(encoding="utf-8")
     again = facealign("run", photos, "--out", out, "--workers", "1", check=False)
-    assert "already done 3" in again.stdout, again.stdout
+    assert "nothing to do: 3 already there" in again.stdout, again.stdout
 
 
 def test_malformed_manifest_rows_are_skipped_and_their_photos_redone(tmp_path):

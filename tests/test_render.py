@@ -250,3 +250,13 @@ def test_nested_layout_shards_resumes_and_refuses_a_layout_change(reference_run,
     assert all(flat[k.split("/")[1]] == v for k, v in got.items())
     r = run_cli("--n", 60, "--seed", 7, "--out", whole, "--pack", mini_pack_dir)
     assert r.returncode == 1 and "layout 'nested' vs 'flat'" in r.stderr
+
+
+def test_rerun_of_a_finished_render_says_nothing_to_do(mini_pack_dir, tmp_path):
+    """Issue 38.12: a rerun of a finished render drew two empty bars and said "0.0 images/s"."""
+    args = ("--n", 3, "--size", 48, "--workers", 1, "--out", tmp_path / "r", "--pack", mini_pack_dir)
+    assert run_cli(*args).returncode == 0
+    env = {k: v for k, v in os.environ.items() if k != "CARTOONSET_NO_PROGRESS"}  # bars on
+    again = run_cli(*args, env=env)
+    assert again.returncode == 0 and again.stderr == "", again.stderr
+    assert "nothing to do: 3 already there" in again.stdout and "images/s" not in again.stdout

@@ -56,9 +56,12 @@ def bars_off() -> bool:
 
 def progress(iterable: Iterable[T] | None = None, total: int | None = None, desc: str = "",
              unit: str = "it", disable: bool | None = None, **kw) -> tqdm:
-    """A tqdm bar with the toolkit's defaults; ``CARTOONSET_NO_PROGRESS=1`` silences every bar."""
+    """A tqdm bar with the toolkit's defaults; ``CARTOONSET_NO_PROGRESS=1`` silences every bar, and a
+    job with nothing to do (``total=0``, a rerun of a finished one) draws none."""
     if disable is None:
         disable = bars_off()
+    if total == 0:
+        disable = True
     stream = kw.pop("file", None) or sys.stderr
     if _is_terminal(stream) or tqdm.__module__.endswith("notebook"):  # a notebook draws a widget
         kw.setdefault("mininterval", 0.5)
