@@ -51,6 +51,7 @@ print("ok", pack.name)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "ok default" in r.stdout
     assert (site / "bin" / "cartoonset").exists()
+    assert {"LICENSE", "NOTICE"} <= {p.name for p in site.glob("*.dist-info/licenses/*")}  # issue 38.14
     # every data file of the checkout reaches the installed tree: each pack, the schema, the presets
     assets = ROOT / "assets"
     wanted = {"cartoonset/assets/" + str(p.relative_to(assets)) for p in assets.rglob("*")
@@ -58,3 +59,26 @@ print("ok", pack.name)
     wanted |= {str(p.relative_to(ROOT)) for pkg in ("cartoonset", "xgan") for p in (ROOT / pkg).rglob("*.toml")}
     missing = sorted(f for f in wanted if not (site / f).is_file())
     assert not missing and len(wanted) > 1000, missing[:10]
+
+
+def test_licence_notice_and_citation_are_there():
+    """Issue 38.14: pyproject declared Apache-2.0 with no LICENSE file, the artwork's licence was
+    unstated, and nothing said how to cite the toolkit, the XGAN paper or CartoonSet."""
+    import tomllib
+
+    licence = (ROOT / "LICENSE").read_text("utf-8")
+    assert "Apache License" in licence and "Version 2.0, January 2004" in licence
+    assert "END OF TERMS AND CONDITIONS" in licence
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
+    assert project["license"] == "Apache-2.0" and set(project["license-files"]) == {"LICENSE", "NOTICE"}
+    notice = " ".join((ROOT / "NOTICE").read_text("utf-8").split())
+    assert "assets/ (the default, shaded and portrait packs) is original work of this project" in notice
+    assert "licensed under the same Apache License, Version 2.0" in notice
+    citation = (ROOT / "CITATION.cff").read_text("utf-8")
+    assert citation.startswith("cff-version: 1.2.0") and "license: Apache-2.0" in citation
+    for cited in ("XGAN: Unsupervised Image-to-Image Translation for Many-to-Many Mappings", "arXiv:1711.05139",
+                  "family-names: Royer", "year: 2017", "year: 2020", 'title: "CartoonSet"', "CC-BY-4.0"):
+        assert cited in citation, cited
+    yaml = pytest.importorskip("yaml")
+    refs = yaml.safe_load(citation)["references"]
+    assert [r["type"] for r in refs] == ["article", "book-section", "data"]
