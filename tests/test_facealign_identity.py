@@ -162,7 +162,7 @@ def test_captions_wrap_instead_of_being_cut():
 
 def test_manifests_of_older_runs_read_under_the_new_field_names(tmp_path):
     old = {"id": "a.jpg", "identity": "a", "status": "ok", "landmarks_source": {"eye_left": [1, 2]},
-           "landmark_model": "mesh", "time": 1.0}
+           "landmark_model": "mesh", "time": 1.0, "outputs": {"64": "64/a/a_jpg.png"}}  # as older runs wrote it
     (tmp_path / "manifest.jsonl").write_text(json.dumps(old) + "\n" + '{"id": "torn')
     row = read_manifest(tmp_path)["a.jpg"]
     assert row["landmarks_photo"] == {"eye_left": [1, 2]} and row["landmarks_model"] == "mesh"
