@@ -198,3 +198,19 @@ def test_a_model_that_updates_its_critics_first_must_draw_their_translations():
         type("Late", (CycleGAN,), {"update_order": CRITICS_FIRST})
     with pytest.raises(TypeError, match="update_order must be one of"):
         type("Odd", (CycleGAN,), {"update_order": "both"})
+
+
+def test_one_recommendation_in_the_presets_the_methods_and_the_readme():
+    """Issue 38.13: `xgan presets` called xgan-plus the "recommended XGAN recipe" while the README
+    recommended rec-dann. One recommendation now: rec-dann for translations; xgan-plus is the best XGAN
+    measured, and says so, and no other preset or benchmark label claims to be the recommended one."""
+    from xgan.config import preset_summaries
+
+    claims = {name: text for name, text in preset_summaries().items() if "recommended" in text}
+    assert set(claims) == {"xgan-plus"} and "rec-dann, the recommended preset" in claims["xgan-plus"]
+    assert "best XGAN measured" in claims["xgan-plus"]
+    methods = loads((Path(__file__).parents[1] / "xgan" / "benchmark" / "methods.toml").read_text())
+    assert not any("recommended" in m.get("label", "") for m in methods.values() if isinstance(m, dict))
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    which = readme[readme.index("Which to use"):][:400]
+    assert "(`rec-dann`)" in which and "`xgan-plus` is the best XGAN measured" in which
